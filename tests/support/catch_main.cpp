@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
+// The test runner's main for Catch2 v2 (v3 brings its own).
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>
