@@ -21,6 +21,11 @@ struct step;
 struct usage;
 struct sample_batch;
 struct step_batch;
+struct solution_view;
+struct revision_request;
+struct introspection;
+template <class M>
+struct model_traits;
 
 struct logprob_params;
 struct sampling_params;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -88,8 +89,17 @@ struct step {
   finish_reason finish = finish_reason::step; ///< why the step ended
   bool done = false;         ///< the sequence is finished: no further step can be taken
   token_stats stats;         ///< per-token statistics, when requested
+  std::uint64_t source = 0;  ///< adapter-defined identity of the prefix this step ends (for reward models)
 
   friend bool operator==(const step&, const step&) = default;
+};
+
+/// A view of a (partial or whole) solution, handed to reward models and revisers. The strategy
+/// owns the strings; the view is valid for the duration of the call.
+struct solution_view {
+  std::span<const std::string> steps; ///< the steps so far, in order (a whole completion may be one step)
+  bool finished = false;              ///< true when no further step will come (scored as an outcome)
+  std::uint64_t source = 0;           ///< the `source` of the last step or of the completion
 };
 
 /// What an engine call cost, as the engine reports it.
