@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+// Synthetic benchmark problems and the named suites (`easy`, `mixed`, `hard`) generated from a seed.
+#pragma once
+
+#include <reckon/core/result.hpp>
+#include <reckon/core/types.hpp>
+#include <reckon/random/stream.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace reckon::testing {
+
+/// One synthetic problem: the hidden facts the synthetic model's generative process runs on.
+struct synthetic_problem {
+  std::uint64_t id = 0;                   ///< problem::id; keys every random stream of this problem
+  std::string name;                       ///< "<suite>-<index>", stable across runs
+  double difficulty = 0.0;                ///< in [0, 1]; the per-step error probability rises with it
+  std::uint32_t steps = 1;                ///< reasoning steps of a full solution (>= 1)
+  std::uint32_t prompt_tokens = 1;        ///< tokens of the prompt (prefilled once per sequence tree)
+  double step_tokens = 40.0;              ///< mean tokens of one step (before the agent's token scale)
+  std::string gold;                       ///< the correct final answer (an integer, as text)
+  std::vector<std::string> distractors;   ///< the wrong answers an error can lead to (never the gold)
+  std::vector<double> distractor_weights; ///< probability of each distractor given an error; sums to 1, descending
+
+  /// The reckon::problem handed to strategies (the prompt text names the problem).
+  [[nodiscard]] reckon::problem as_problem() const {
+    return reckon::problem{id, fmt::format("Synthetic problem {} (difficulty {:.2f}). Solve it step by step.", name,
+                                           difficulty)};
+  }
+};
+
+/// A named set of synthetic problems.
+struct suite {
+  std::string name;                        ///< the suite's name, e.g. "mixed"
+  std::uint64_t seed = 0;                  ///< the seed it was generated from
+  std::vector<synthetic_problem> problems; ///< in index order
+};
+
+/// How a suite's problems are drawn. Difficulty is u^difficulty_power for u uniform in [0, 1):
+/// power 1 is uniform; power > 1 leans easy; power < 1 leans hard.
+struct suite_params {
+  std::size_t size = 300;              ///< number of problems (> 0)
+  double difficulty_power = 1.0;       ///< shape of the difficulty mix (> 0), see above
+  std::uint32_t min_steps = 2;         ///< steps at difficulty 0 (>= 1)
+  std::uint32_t max_steps = 10;        ///< steps at difficulty 1 (>= min_steps)
+  std::uint32_t min_distractors = 2;   ///< fewest wrong answers a problem has (>= 1)
+  std::uint32_t max_distractors = 6;   ///< most wrong answers (>= min_distractors)
+  double min_skew = 0.5;               ///< distractor weights are (j + 1)^-skew, skew uniform in [min_skew, max_skew]
+  double max_skew = 2.5;               ///< see min_skew (>= min_skew)
+  double min_step_tokens = 25.0;       ///< mean step tokens drawn uniform in [min_step_tokens, max_step_tokens]
+  double max_step_tokens = 75.0;       ///< see min_step_tokens
+  std::uint32_t min_prompt_tokens = 40;  ///< prompt tokens drawn uniform in [min, max]
+  std::uint32_t max_prompt_tokens = 200; ///< see min_prompt_tokens
+};
+
+/// The names of the built-in suites, in the order the tool lists them.
+[[nodiscard]] inline std::vector<std::string_view> suite_names() { return {"easy", "mixed", "hard"}; }
+
+/// One line on what a built-in suite is, or an empty view for an unknown name.
+[[nodiscard]] inline std::string_view suite_description(std::string_view name) {
+  if (name == "easy") return "300 problems leaning easy (difficulty u^2, mean 0.33)";
+  if (name == "mixed") return "300 problems of uniform difficulty (mean 0.5)";
+  if (name == "hard") return "300 problems leaning hard (difficulty u^0.5, mean 0.67)";
+  return {};
+}
+
+/// The default seed of the built-in suites.
+inline constexpr std::uint64_t default_suite_seed = 20260101;
+
+/// Generates a suite named `name` from `seed` with explicit parameters. Problem i depends only on
+/// (seed, name, i), so a larger suite extends a smaller one. Throws reckon::exception
+/// (invalid_argument) on inconsistent parameters.
+[[nodiscard]] inline suite make_suite(std::string_view name, std::uint64_t seed, const suite_params& p) {
+  detail::require(p.size > 0, "make_suite: size must be > 0");
+  detail::require(std::isfinite(p.difficulty_power) && p.difficulty_power > 0.0, "make_suite: difficulty_power must be > 0");
+  detail::require(p.min_steps >= 1 && p.max_steps >= p.min_steps, "make_suite: need 1 <= min_steps <= max_steps");
+  detail::require(p.min_distractors >= 1 && p.max_distractors >= p.min_distractors,
+                  "make_suite: need 1 <= min_distractors <= max_distractors");
+  detail::require(std::isfinite(p.min_skew) && p.min_skew >= 0.0 && p.max_skew >= p.min_skew && std::isfinite(p.max_skew),
+                  "make_suite: need 0 <= min_skew <= max_skew");
+  detail::require(p.min_step_tokens >= 1.0 && p.max_step_tokens >= p.min_step_tokens && std::isfinite(p.max_step_tokens),
+                  "make_suite: need 1 <= min_step_tokens <= max_step_tokens");
+  detail::require(p.min_prompt_tokens >= 1 && p.max_prompt_tokens >= p.min_prompt_tokens,
+                  "make_suite: need 1 <= min_prompt_tokens <= max_prompt_tokens");
+  suite out;
+  out.name = std::string(name);
+  out.seed = seed;
+  out.problems.reserve(p.size);
+  const std::uint64_t suite_key = stable_id(name);
+  for (std::size_t i = 0; i < p.size; ++i) {
+    synthetic_problem q;
+    q.name = fmt::format("{}-{}", name, i);
+    q.id = stable_id(q.name);
+    random_stream s(stream_key{seed, suite_key, static_cast<std::uint32_t>(i), 0});
+    q.difficulty = std::pow(uniform01(s), p.difficulty_power);
+    // Steps grow with difficulty, with +-25% jitter, rounded.
+    const double span = static_cast<double>(p.max_steps - p.min_steps);
+    const double raw = p.min_steps + span * q.difficulty * (0.75 + 0.5 * uniform01(s));
+    q.steps = static_cast<std::uint32_t>(std::clamp(std::lround(raw), static_cast<long>(p.min_steps),
+                                                    static_cast<long>(p.max_steps)));
+    q.prompt_tokens = p.min_prompt_tokens + static_cast<std::uint32_t>(uniform01(s) * (p.max_prompt_tokens - p.min_prompt_tokens + 1));
+    q.prompt_tokens = std::min(q.prompt_tokens, p.max_prompt_tokens);
+    q.step_tokens = p.min_step_tokens + (p.max_step_tokens - p.min_step_tokens) * uniform01(s);
+    const long gold = 10 + static_cast<long>(uniform01(s) * 9990.0);
+    q.gold = std::to_string(gold);
+    const std::uint32_t m =
+        p.min_distractors + static_cast<std::uint32_t>(uniform01(s) * (p.max_distractors - p.min_distractors + 1));
+    const std::uint32_t count = std::min(m, p.max_distractors);
+    // Wrong answers near the gold (an off-by-something slip), all distinct and never the gold.
+    while (q.distractors.size() < count) {
+      long offset = 1 + static_cast<long>(uniform01(s) * 40.0);
+      if (uniform01(s) < 0.5) offset = -offset;
+      const std::string d = std::to_string(gold + offset);
+      if (std::find(q.distractors.begin(), q.distractors.end(), d) == q.distractors.end()) q.distractors.push_back(d);
+    }
+    const double skew = p.min_skew + (p.max_skew - p.min_skew) * uniform01(s);
+    double total = 0.0;
+    for (std::uint32_t j = 0; j < count; ++j) {
+      q.distractor_weights.push_back(std::pow(static_cast<double>(j + 1), -skew));
+      total += q.distractor_weights.back();
+    }
+    for (double& w : q.distractor_weights) w /= total;
+    out.problems.push_back(std::move(q));
+  }
+  return out;
+}
+
+/// The built-in suite `name` ("easy", "mixed", "hard") generated from `seed`, with `size` problems
+/// (0: the default 300). Returns errc::invalid_argument naming the known suites for another name.
+[[nodiscard]] inline result<suite> make_suite(std::string_view name, std::uint64_t seed = default_suite_seed,
+                                              std::size_t size = 0) {
+  suite_params p;
+  if (size != 0) p.size = size;
+  if (name == "easy") p.difficulty_power = 2.0;
+  else if (name == "mixed") p.difficulty_power = 1.0;
+  else if (name == "hard") p.difficulty_power = 0.5;
+  else return fail(errc::invalid_argument, fmt::format("unknown suite '{}' (known: easy, mixed, hard)", name));
+  return make_suite(name, seed, p);
+}
+
+} // namespace reckon::testing

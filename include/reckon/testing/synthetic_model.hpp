@@ -1,0 +1,865 @@
+// SPDX-License-Identifier: Apache-2.0
+// The synthetic reasoning model: a deterministic generative process behind every capability concept.
+#pragma once
+
+// The generative process, for a problem of difficulty d with K steps (see suite.hpp):
+// - each step is wrong with probability e(d) = agent.error_scale * (step_error_min +
+//   (step_error_max - step_error_min) * d), capped at 0.95; the first error is absorbing: the final
+//   answer becomes a distractor drawn from the problem's skewed distractor weights (so wrong answers
+//   cluster and a vote can converge on a wrong answer); with no error the final answer is the gold;
+// - a step has round(mu * agent.token_scale * U[1 - spread, 1 + spread]) tokens (>= 1), times
+//   error_length_factor once the solution is wrong;
+// - per token, the next-token distribution is geometric, p(v) = (1 - q) q^v, with logit(q) ~
+//   N(confidence_logit, confidence_sd) while correct and shifted by +error_effect * confidence_sd
+//   after the first error; entropy, varentropy, the chosen token and top-k logprobs follow exactly;
+// - the PRM scores a prefix sigmoid(mu + noise * z), mu = bias - difficulty_shift * d +/- separation *
+//   noise / 2 (+ while the prefix is still correct, - once it holds an error), z ~ N(0, 1) keyed by
+//   the prefix, so the AUC of correct vs incorrect prefixes is Phi(separation / sqrt 2); the ORM
+//   does the same on the finished solution;
+// - the ZIP-RC head is the exact joint of (final correctness x remaining tokens) under this process,
+//   optionally miscalibrated; the reviser fixes the first wrong step with probability fix (the rest
+//   is regenerated), or breaks a correct solution with probability break_correct.
+// All randomness comes from reckon::random_stream keyed by (seed, problem, channel, step), where the
+// seed is the per-request or per-sequence seed the strategy hands in: results do not depend on batch
+// composition, call order or thread count. Step texts carry a tag "<s k=.. t=.. h=.. ok|xJ>" that the
+// reward models and the reviser read, so they are stateless.
+
+#include <reckon/concepts/introspective_model.hpp>
+#include <reckon/concepts/logprob_model.hpp>
+#include <reckon/concepts/outcome_reward_model.hpp>
+#include <reckon/concepts/process_reward_model.hpp>
+#include <reckon/concepts/reviser.hpp>
+#include <reckon/concepts/sampling_model.hpp>
+#include <reckon/concepts/stepping_model.hpp>
+#include <reckon/concepts/tags.hpp>
+#include <reckon/core/params.hpp>
+#include <reckon/core/result.hpp>
+#include <reckon/core/types.hpp>
+#include <reckon/detail/xtensor.hpp>
+#include <reckon/random/stream.hpp>
+#include <reckon/testing/suite.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace reckon::testing {
+
+/// Quality of a synthetic reward model (PRM or ORM), stated in logit space.
+struct reward_params {
+  double separation = 1.5;       ///< d': gap between correct and incorrect means in noise SDs; AUC = Phi(d'/sqrt 2) (0: random)
+  double noise = 1.0;            ///< SD of the score in logit space (> 0)
+  double bias = 0.0;             ///< logit offset of every score (calibration)
+  double difficulty_shift = 0.5; ///< logit lowered by this times the difficulty (harder problems look worse)
+  std::uint64_t seed = 0x52574D;  ///< keys the scores' noise (the same prefix always gets the same score)
+
+  /// The AUC these parameters give for telling a correct prefix from an incorrect one.
+  [[nodiscard]] double auc() const noexcept { return 0.5 * std::erfc(-separation / 2.0); }
+};
+
+/// Token-statistics parameters: the geometric next-token distribution's confidence and its shift.
+struct token_params {
+  double confidence_logit = -2.0; ///< mean of logit(q) while correct (q = 1 - p(top token); lower is surer)
+  double confidence_sd = 1.0;     ///< SD of logit(q) per token (> 0)
+  double error_effect = 0.5;      ///< shift of logit(q) after the first error, in confidence_sd units (effect size)
+  std::uint32_t vocab = 0;        ///< > 0: build a full logits row of this size per token and compute the statistics from it
+};
+
+/// The ZIP-RC head: exact from the generative process, optionally miscalibrated.
+struct introspection_params {
+  std::uint32_t length_bins = 8;  ///< B_T remaining-length bins (>= 1)
+  double max_length = 1024.0;     ///< remaining tokens covered by the bins (the last bin takes the rest) (> 0)
+  double temperature = 1.0;       ///< reported logit(p) = logit(p_exact) / temperature (1: calibrated; > 0)
+  double bias = 0.0;              ///< added to the reported logit(p) (over/under-confidence)
+  double noise = 0.0;             ///< SD of noise added to the reported logit(p), keyed by the prefix (>= 0)
+};
+
+/// The reviser's skill.
+struct reviser_params {
+  double fix = 0.5;           ///< probability that a wrong solution's first wrong step is fixed (the rest regenerated)
+  double break_correct = 0.1; ///< probability that a correct solution gets an error at a uniform step
+};
+
+/// An agent: how often it errs, how long it writes, what a token costs. fast_agent() and
+/// slow_agent() are the two agents of heterogeneous strategies (ODAR).
+struct agent_params {
+  double error_scale = 1.0;    ///< multiplies the per-step error probability (> 0)
+  double token_scale = 1.0;    ///< multiplies step token counts (> 0)
+  double cost_per_token = 1.0; ///< relative cost of one token, reported by cost_per_token()
+};
+
+/// A fast agent: errs 1.6x as often, writes 0.6x the tokens, each token costs 0.25.
+[[nodiscard]] inline agent_params fast_agent() { return agent_params{1.6, 0.6, 0.25}; }
+/// A slow agent: errs half as often, writes 1.5x the tokens, each token costs 1.
+[[nodiscard]] inline agent_params slow_agent() { return agent_params{0.5, 1.5, 1.0}; }
+
+/// Every parameter of the synthetic model (see the file comment for the process they drive).
+struct synthetic_params {
+  double step_error_min = 0.01;       ///< per-step error probability at difficulty 0, in [0, 1]
+  double step_error_max = 0.15;       ///< per-step error probability at difficulty 1, in [step_error_min, 1]
+  double step_token_spread = 0.5;     ///< step tokens vary uniformly by +-spread around the mean, in [0, 1)
+  double error_length_factor = 1.0;   ///< tokens of steps after the first error are multiplied by this (1: no effect; > 0)
+  agent_params agent{};               ///< error and length scales, cost per token
+  token_params tokens{};              ///< token statistics
+  reward_params prm{};                ///< process reward model quality
+  reward_params orm{1.5, 1.0, 0.0, 0.5, 0x4F524D}; ///< outcome reward model quality
+  introspection_params head{};        ///< ZIP-RC head
+  reviser_params revise{};            ///< reviser skill
+  std::size_t capacity = 0;           ///< most live sequences (begin/fork fail with no_capacity beyond); 0: unlimited
+};
+
+/// A "poor" PRM for tests of robustness: almost no separation (AUC ~ 0.53).
+[[nodiscard]] inline reward_params poor_prm() { return reward_params{0.1, 1.0, 0.0, 0.0, 0x52574D}; }
+
+/// Checks a parameter set; throws reckon::exception (invalid_argument) naming the bad field.
+inline void validate(const synthetic_params& p) {
+  using detail::require;
+  require(std::isfinite(p.step_error_min) && p.step_error_min >= 0.0 && p.step_error_min <= 1.0,
+          "synthetic_params.step_error_min must be in [0, 1]");
+  require(std::isfinite(p.step_error_max) && p.step_error_max >= p.step_error_min && p.step_error_max <= 1.0,
+          "synthetic_params.step_error_max must be in [step_error_min, 1]");
+  require(std::isfinite(p.step_token_spread) && p.step_token_spread >= 0.0 && p.step_token_spread < 1.0,
+          "synthetic_params.step_token_spread must be in [0, 1)");
+  require(std::isfinite(p.error_length_factor) && p.error_length_factor > 0.0,
+          "synthetic_params.error_length_factor must be > 0");
+  require(std::isfinite(p.agent.error_scale) && p.agent.error_scale > 0.0, "agent_params.error_scale must be > 0");
+  require(std::isfinite(p.agent.token_scale) && p.agent.token_scale > 0.0, "agent_params.token_scale must be > 0");
+  require(std::isfinite(p.agent.cost_per_token) && p.agent.cost_per_token > 0.0, "agent_params.cost_per_token must be > 0");
+  require(std::isfinite(p.tokens.confidence_logit), "token_params.confidence_logit must be finite");
+  require(std::isfinite(p.tokens.confidence_sd) && p.tokens.confidence_sd > 0.0, "token_params.confidence_sd must be > 0");
+  require(std::isfinite(p.tokens.error_effect), "token_params.error_effect must be finite");
+  for (const reward_params* r : {&p.prm, &p.orm}) {
+    require(std::isfinite(r->separation) && std::isfinite(r->bias) && std::isfinite(r->difficulty_shift),
+            "reward_params: separation, bias and difficulty_shift must be finite");
+    require(std::isfinite(r->noise) && r->noise > 0.0, "reward_params.noise must be > 0");
+  }
+  require(p.head.length_bins >= 1, "introspection_params.length_bins must be >= 1");
+  require(std::isfinite(p.head.max_length) && p.head.max_length > 0.0, "introspection_params.max_length must be > 0");
+  require(std::isfinite(p.head.temperature) && p.head.temperature > 0.0, "introspection_params.temperature must be > 0");
+  require(std::isfinite(p.head.bias) && std::isfinite(p.head.noise) && p.head.noise >= 0.0,
+          "introspection_params: bias finite, noise >= 0");
+  require(std::isfinite(p.revise.fix) && p.revise.fix >= 0.0 && p.revise.fix <= 1.0, "reviser_params.fix must be in [0, 1]");
+  require(std::isfinite(p.revise.break_correct) && p.revise.break_correct >= 0.0 && p.revise.break_correct <= 1.0,
+          "reviser_params.break_correct must be in [0, 1]");
+}
+
+} // namespace reckon::testing
+
+namespace reckon::detail::synth {
+
+/// SplitMix64 finaliser: mixes a prefix hash with a step seed.
+[[nodiscard]] constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+/// A standard normal draw (Box-Muller, one of the pair).
+template <class Stream>
+[[nodiscard]] double normal01(Stream& s) {
+  const double u1 = 1.0 - reckon::uniform01(s); // (0, 1]
+  const double u2 = reckon::uniform01(s);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
+[[nodiscard]] inline double sigmoid(double x) noexcept { return 1.0 / (1.0 + std::exp(-x)); }
+[[nodiscard]] inline double logit(double p) noexcept { return std::log(p) - std::log1p(-p); }
+
+/// Channels: the `particle` field of a stream key says which part of the process draws from it.
+inline constexpr std::uint32_t channel_step = 0;
+inline constexpr std::uint32_t channel_tokens = 1;
+inline constexpr std::uint32_t channel_reviser = 2;
+inline constexpr std::uint32_t channel_reward = 3;
+inline constexpr std::uint32_t channel_head = 4;
+
+/// Where a solution stands after some steps.
+struct walk_state {
+  std::uint32_t k = 0;          ///< steps taken
+  bool wrong = false;           ///< an error has happened
+  std::uint32_t distractor = 0; ///< the distractor the error leads to (when wrong)
+  std::uint64_t hash = 0;       ///< identity of the prefix
+  std::uint32_t tokens = 0;     ///< tokens generated so far
+};
+
+/// What one step's tag says.
+struct step_tag {
+  std::uint32_t k = 0;      ///< 1-based index of the step
+  std::uint32_t tokens = 0; ///< tokens of the step
+  std::uint64_t hash = 0;   ///< identity of the prefix ending here
+  bool wrong = false;       ///< the prefix holds an error
+  std::uint32_t distractor = 0; ///< which distractor (when wrong)
+};
+
+/// Parses a "<s k=.. t=.. h=.. ok|xJ>" tag starting at text[pos]; nullopt when there is none.
+[[nodiscard]] inline std::optional<step_tag> parse_tag(std::string_view text, std::size_t pos) {
+  auto number = [&](std::string_view prefix, int base, std::uint64_t& out) {
+    if (text.substr(pos, prefix.size()) != prefix) return false;
+    pos += prefix.size();
+    const std::size_t start = pos;
+    out = 0;
+    while (pos < text.size()) {
+      const char c = text[pos];
+      int digit = -1;
+      if (c >= '0' && c <= '9') digit = c - '0';
+      else if (base == 16 && c >= 'a' && c <= 'f') digit = c - 'a' + 10;
+      if (digit < 0) break;
+      out = out * static_cast<std::uint64_t>(base) + static_cast<std::uint64_t>(digit);
+      ++pos;
+    }
+    return pos > start && pos - start <= 16;
+  };
+  step_tag t;
+  std::uint64_t k = 0, tok = 0, h = 0, d = 0;
+  if (!number("<s k=", 10, k) || !number(" t=", 10, tok) || !number(" h=", 16, h)) return std::nullopt;
+  if (text.substr(pos, 4) == " ok>") {
+    t.wrong = false;
+  } else if (number(" x", 10, d) && text.substr(pos, 1) == ">") {
+    t.wrong = true;
+  } else {
+    return std::nullopt;
+  }
+  t.k = static_cast<std::uint32_t>(k);
+  t.tokens = static_cast<std::uint32_t>(tok);
+  t.hash = h;
+  t.distractor = static_cast<std::uint32_t>(d);
+  return t;
+}
+
+/// Every tag in `text`, in order.
+inline void collect_tags(std::string_view text, std::vector<step_tag>& out) {
+  std::size_t pos = text.find("<s k=");
+  while (pos != std::string_view::npos) {
+    if (auto t = parse_tag(text, pos)) out.push_back(*t);
+    pos = text.find("<s k=", pos + 1);
+  }
+}
+
+} // namespace reckon::detail::synth
+
+namespace reckon::testing {
+
+/// The synthetic reasoning model over a suite: sampling, stepping (fork/release/extend with real
+/// bookkeeping of live sequences, prefill and KV tokens), token statistics, PRM, ORM, reviser and
+/// ZIP-RC introspection, all from one documented generative process (see the file comment).
+///
+/// Cost model (what usage reports): a sequence tree's prompt is prefilled once, by the first extend
+/// of any sequence in it (forks share it); sample() prefills the prompt once per call; generated
+/// tokens are prefilled by nobody (they enter the KV cache as they are decoded); revise() prefills
+/// the prompt plus the candidate's tokens and generates the whole revised solution. Every call is
+/// one engine call. Temperature 0 replaces every request seed by 0 (greedy: identical samples).
+///
+/// Not thread-safe: give each thread its own model (copies are cheap; the suite is shared).
+class synthetic_model {
+public:
+  using reckon_model_concept =
+      capabilities<sampling_model_tag, stepping_model_tag, logprob_model_tag, process_reward_model_tag,
+                   outcome_reward_model_tag, reviser_tag, introspective_model_tag>;
+  using sequence = std::uint32_t; ///< an index into the model's sequence table
+  static constexpr std::uint32_t logprob_top_k = 20; ///< top-k logprobs served per token
+
+  /// A model over `problems` with `params`. Throws reckon::exception (invalid_argument) on bad params
+  /// or an empty suite.
+  explicit synthetic_model(std::shared_ptr<const suite> problems, synthetic_params params = {})
+      : suite_(std::move(problems)), params_(std::move(params)) {
+    detail::require(suite_ != nullptr && !suite_->problems.empty(), "synthetic_model: empty suite");
+    validate(params_);
+    for (std::size_t i = 0; i < suite_->problems.size(); ++i) index_.emplace(suite_->problems[i].id, i);
+  }
+  /// A model over a copy of `problems`.
+  explicit synthetic_model(suite problems, synthetic_params params = {})
+      : synthetic_model(std::make_shared<const suite>(std::move(problems)), std::move(params)) {}
+
+  /// The parameters.
+  [[nodiscard]] const synthetic_params& params() const noexcept { return params_; }
+  /// The suite.
+  [[nodiscard]] const suite& problems() const noexcept { return *suite_; }
+  /// The suite, shared (to build more models over it, e.g. one per thread).
+  [[nodiscard]] const std::shared_ptr<const suite>& shared_problems() const noexcept { return suite_; }
+  /// Relative cost of one of this agent's tokens.
+  [[nodiscard]] double cost_per_token() const noexcept { return params_.agent.cost_per_token; }
+
+  /// The synthetic problem behind `p`, or nullptr when its id is not in the suite.
+  [[nodiscard]] const synthetic_problem* find(const problem& p) const noexcept {
+    const auto it = index_.find(p.id);
+    return it == index_.end() ? nullptr : &suite_->problems[it->second];
+  }
+
+  /// Per-step error probability of a problem for this agent.
+  [[nodiscard]] double step_error(const synthetic_problem& q) const noexcept {
+    const double e = params_.agent.error_scale *
+                     (params_.step_error_min + (params_.step_error_max - params_.step_error_min) * q.difficulty);
+    return std::min(e, 0.95);
+  }
+  /// Probability that one whole sample of `q` is correct: (1 - e)^K.
+  [[nodiscard]] double sample_accuracy(const synthetic_problem& q) const noexcept {
+    return std::pow(1.0 - step_error(q), static_cast<double>(q.steps));
+  }
+
+  // ---- sampling_model -------------------------------------------------------------------------
+
+  /// n whole completions; completion i is seeded with request_seed(params.seed, i).
+  result<sample_batch> sample(const problem& p, const sampling_params& sp, std::uint32_t n) {
+    if (auto ok = reckon::validate(sp); !ok) return ok.error();
+    if (n == 0) return fail(errc::invalid_argument, "sample: n must be > 0");
+    if (sp.stats.top_k > logprob_top_k) return fail(errc::invalid_argument, "sample: top_k above logprob_top_k (20)");
+    const synthetic_problem* q = find(p);
+    if (q == nullptr) return unknown(p);
+    sample_batch out;
+    out.completions.reserve(n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::uint64_t seed = sp.temperature == 0.0f ? 0 : request_seed(sp.seed, i);
+      completion c = walk_completion(*q, root_state(*q), seed, sp.max_tokens, sp.stats);
+      c.source = i;
+      out.usage.generated_tokens += c.tokens;
+      out.completions.push_back(std::move(c));
+    }
+    out.usage.prefilled_tokens = q->prompt_tokens;
+    out.usage.engine_calls = 1;
+    return out;
+  }
+
+  // ---- stepping_model -------------------------------------------------------------------------
+
+  /// A new sequence holding the prompt (prefilled by its first extend).
+  result<sequence> begin(const problem& p) {
+    const synthetic_problem* q = find(p);
+    if (q == nullptr) return unknown(p);
+    if (params_.capacity != 0 && live_ >= params_.capacity) return fail(errc::no_capacity, "synthetic_model: capacity reached");
+    const std::uint32_t node = new_node(kNone, q->prompt_tokens, false);
+    seq_state s;
+    s.problem = static_cast<std::uint32_t>(q - suite_->problems.data());
+    s.walk = root_state(*q);
+    s.node = node;
+    s.root = node;
+    return add_sequence(s);
+  }
+
+  /// A copy of `s` sharing its prefix; costs nothing; no_capacity beyond params().capacity.
+  result<sequence> fork(sequence s) {
+    if (!is_live(s)) return fail(errc::invalid_argument, fmt::format("fork: sequence {} is not live", s));
+    if (params_.capacity != 0 && live_ >= params_.capacity) return fail(errc::no_capacity, "synthetic_model: capacity reached");
+    seq_state copy = seqs_[s];
+    ++nodes_[copy.node].refs;
+    return add_sequence(copy);
+  }
+
+  /// Frees `s` and every KV node no other sequence shares. Ignores a handle that is not live.
+  void release(sequence s) noexcept {
+    if (!is_live(s)) return;
+    seqs_[s].live = false;
+    free_seqs_.push_back(s);
+    --live_;
+    unref(seqs_[s].node);
+  }
+
+  /// One step for each sequence, in one engine call; sequence i's step is keyed by seeds[i].
+  result<step_batch> extend(std::span<const sequence> seqs, const step_params& sp, std::span<const std::uint64_t> seeds) {
+    if (auto ok = reckon::validate(sp); !ok) return ok.error();
+    if (seqs.size() != seeds.size()) return fail(errc::invalid_argument, "extend: one seed per sequence");
+    if (sp.stats.top_k > logprob_top_k) return fail(errc::invalid_argument, "extend: top_k above logprob_top_k (20)");
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      if (!is_live(seqs[i])) return fail(errc::invalid_argument, fmt::format("extend: sequence {} is not live", seqs[i]));
+      if (seqs_[seqs[i]].done) return fail(errc::invalid_argument, fmt::format("extend: sequence {} is finished", seqs[i]));
+      for (std::size_t j = 0; j < i; ++j)
+        if (seqs[j] == seqs[i]) return fail(errc::invalid_argument, "extend: a sequence appears twice");
+    }
+    step_batch out;
+    out.steps.reserve(seqs.size());
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      seq_state& s = seqs_[seqs[i]];
+      const synthetic_problem& q = suite_->problems[s.problem];
+      if (!nodes_[s.root].prefilled) {
+        nodes_[s.root].prefilled = true;
+        out.usage.prefilled_tokens += q.prompt_tokens;
+      }
+      const std::uint64_t seed = sp.temperature == 0.0f ? 0 : seeds[i];
+      const std::uint32_t cap_total = sp.max_total_tokens > s.walk.tokens ? sp.max_total_tokens - s.walk.tokens : 0;
+      step st = next_step(q, s.walk, seed, std::min(sp.max_step_tokens, cap_total), cap_total, sp.stats);
+      s.done = st.done;
+      out.usage.generated_tokens += st.tokens;
+      grow(s, st.tokens);
+      out.steps.push_back(std::move(st));
+    }
+    out.usage.engine_calls = 1;
+    return out;
+  }
+
+  // ---- bookkeeping ----------------------------------------------------------------------------
+
+  /// Sequences alive now.
+  [[nodiscard]] std::size_t live_sequences() const noexcept { return live_; }
+  /// The most sequences alive at once so far.
+  [[nodiscard]] std::size_t peak_live_sequences() const noexcept { return peak_live_; }
+  /// KV tokens held now (shared prefixes counted once).
+  [[nodiscard]] std::uint64_t kv_tokens() const noexcept { return kv_; }
+  /// The most KV tokens held at once so far.
+  [[nodiscard]] std::uint64_t peak_kv_tokens() const noexcept { return peak_kv_; }
+  /// Whether `s` is a live handle.
+  [[nodiscard]] bool is_live(sequence s) const noexcept { return s < seqs_.size() && seqs_[s].live; }
+  /// Whether `s`'s last step finished it (precondition: is_live(s)).
+  [[nodiscard]] bool is_done(sequence s) const noexcept { return seqs_[s].done; }
+  /// Whether `s` holds an error so far (precondition: is_live(s)); for tests and oracles.
+  [[nodiscard]] bool is_wrong(sequence s) const noexcept { return seqs_[s].walk.wrong; }
+
+  // ---- reward models --------------------------------------------------------------------------
+
+  /// One score per step of each candidate: the PRM's view of the prefix ending at that step.
+  result<std::vector<std::vector<double>>> score_steps(const problem& p, std::span<const solution_view> candidates) {
+    const synthetic_problem* q = find(p);
+    if (q == nullptr) return unknown(p);
+    std::vector<std::vector<double>> out;
+    out.reserve(candidates.size());
+    std::vector<detail::synth::step_tag> tags;
+    for (std::size_t c = 0; c < candidates.size(); ++c) {
+      std::vector<double> scores;
+      scores.reserve(candidates[c].steps.size());
+      for (const std::string& text : candidates[c].steps) {
+        tags.clear();
+        detail::synth::collect_tags(text, tags);
+        if (tags.empty())
+          return fail(errc::invalid_argument, fmt::format("score_steps: candidate {} has a step that is not synthetic text", c));
+        scores.push_back(reward(params_.prm, *q, tags.back()));
+      }
+      out.push_back(std::move(scores));
+    }
+    return out;
+  }
+
+  /// One score per candidate: the ORM's view of the whole solution (its last step's tag).
+  result<std::vector<double>> score_outcomes(const problem& p, std::span<const solution_view> candidates) {
+    const synthetic_problem* q = find(p);
+    if (q == nullptr) return unknown(p);
+    std::vector<double> out;
+    out.reserve(candidates.size());
+    std::vector<detail::synth::step_tag> tags;
+    for (std::size_t c = 0; c < candidates.size(); ++c) {
+      tags.clear();
+      for (const std::string& text : candidates[c].steps) detail::synth::collect_tags(text, tags);
+      if (tags.empty()) return fail(errc::invalid_argument, fmt::format("score_outcomes: candidate {} is not synthetic text", c));
+      out.push_back(reward(params_.orm, *q, tags.back()));
+    }
+    return out;
+  }
+
+  // ---- reviser --------------------------------------------------------------------------------
+
+  /// One revised whole completion per request (see reviser_params); feedback is not read: the
+  /// reviser's skill is its fix probability.
+  result<sample_batch> revise(const problem& p, std::span<const revision_request> requests, const sampling_params& sp) {
+    if (auto ok = reckon::validate(sp); !ok) return ok.error();
+    const synthetic_problem* q = find(p);
+    if (q == nullptr) return unknown(p);
+    sample_batch out;
+    std::vector<detail::synth::step_tag> tags;
+    std::vector<std::string> kept;
+    for (std::size_t r = 0; r < requests.size(); ++r) {
+      const revision_request& req = requests[r];
+      tags.clear();
+      std::string joined;
+      for (const std::string& text : req.candidate.steps) {
+        detail::synth::collect_tags(text, tags);
+        joined += text;
+      }
+      if (tags.empty()) return fail(errc::invalid_argument, fmt::format("revise: candidate {} is not synthetic text", r));
+      std::uint64_t candidate_tokens = 0;
+      for (const auto& t : tags) candidate_tokens += t.tokens;
+      out.usage.prefilled_tokens += q->prompt_tokens + candidate_tokens;
+      random_stream rs(stream_key{req.seed, q->id, detail::synth::channel_reviser, 0});
+      const double u = uniform01(rs);
+      const std::uint64_t walk_seed = rs.next_u64();
+      completion c;
+      if (req.new_approach) {
+        c = walk_completion(*q, root_state(*q), walk_seed, sp.max_tokens, sp.stats);
+      } else {
+        // Index of the first wrong step (tags.size() when none).
+        std::size_t first_wrong = tags.size();
+        for (std::size_t i = 0; i < tags.size(); ++i)
+          if (tags[i].wrong) { first_wrong = i; break; }
+        const bool finished = req.candidate.finished;
+        if (first_wrong < tags.size() && u < params_.revise.fix) {
+          c = continue_from(*q, tags, first_wrong, req.candidate.steps, walk_seed, sp, false);
+        } else if (first_wrong == tags.size() && u < params_.revise.break_correct) {
+          const std::size_t at = static_cast<std::size_t>(uniform01(rs) * static_cast<double>(tags.size()));
+          c = continue_from(*q, tags, std::min(at, tags.size() - 1), req.candidate.steps, walk_seed, sp, true);
+        } else if (!finished) {
+          c = continue_from(*q, tags, tags.size(), req.candidate.steps, walk_seed, sp, false);
+        } else {
+          c.text = joined;
+          c.tokens = static_cast<std::uint32_t>(candidate_tokens);
+          c.finish = finish_reason::eos;
+        }
+      }
+      c.source = r;
+      out.usage.generated_tokens += c.tokens;
+      out.completions.push_back(std::move(c));
+    }
+    out.usage.engine_calls = 1;
+    return out;
+  }
+
+  // ---- introspective_model --------------------------------------------------------------------
+
+  /// The joint of (final correctness: reward 0 or 1) x (remaining tokens, length_bins bins of
+  /// width max_length / length_bins, centres reported) for each live sequence.
+  result<introspection> introspect(std::span<const sequence> seqs) {
+    const auto& h = params_.head;
+    introspection out;
+    out.reward_values = {0.0, 1.0};
+    const double width = h.max_length / h.length_bins;
+    for (std::uint32_t l = 0; l < h.length_bins; ++l) out.remaining_lengths.push_back((l + 0.5) * width);
+    for (const sequence s : seqs) {
+      if (!is_live(s)) return fail(errc::invalid_argument, fmt::format("introspect: sequence {} is not live", s));
+      const seq_state& st = seqs_[s];
+      const synthetic_problem& q = suite_->problems[st.problem];
+      const std::uint32_t left = st.done ? 0 : q.steps - std::min(st.walk.k, q.steps);
+      double p = st.walk.wrong ? 0.0 : std::pow(1.0 - step_error(q), static_cast<double>(left));
+      // Miscalibration in logit space; clamped so that a certain outcome stays finite.
+      const double clamped = std::clamp(p, 1e-4, 1.0 - 1e-4);
+      double z = 0.0;
+      if (h.noise > 0.0) {
+        random_stream ns(stream_key{0x48454144ULL, st.walk.hash, detail::synth::channel_head, st.walk.k});
+        z = detail::synth::normal01(ns);
+      }
+      const bool exact = h.temperature == 1.0 && h.bias == 0.0 && h.noise == 0.0;
+      if (!exact) p = detail::synth::sigmoid(detail::synth::logit(clamped) / h.temperature + h.bias + h.noise * z);
+      // Remaining tokens: sum of `left` uniform step lengths, Gaussian approximation.
+      const double mu = q.step_tokens * params_.agent.token_scale * (st.walk.wrong ? params_.error_length_factor : 1.0);
+      const double mean = left * mu;
+      const double sd = std::sqrt(static_cast<double>(left)) * mu * params_.step_token_spread / std::sqrt(3.0);
+      std::vector<double> len(h.length_bins, 0.0);
+      if (left == 0 || sd <= 0.0) {
+        const auto bin = static_cast<std::uint32_t>(std::min(mean / width, static_cast<double>(h.length_bins - 1)));
+        len[bin] = 1.0;
+      } else {
+        double prev = 0.0;
+        for (std::uint32_t l = 0; l < h.length_bins; ++l) {
+          const double edge = (l + 1 == h.length_bins) ? std::numeric_limits<double>::infinity() : (l + 1) * width;
+          const double cdf = std::isinf(edge) ? 1.0 : 0.5 * std::erfc(-(edge - mean) / (sd * std::sqrt(2.0)));
+          len[l] = cdf - prev;
+          prev = cdf;
+        }
+        // Mass below 0 tokens belongs to the first bin.
+        double total = 0.0;
+        for (double v : len) total += v;
+        len[0] += 1.0 - total;
+      }
+      detail::table2d t = xt::zeros<double>({std::size_t{2}, static_cast<std::size_t>(h.length_bins)});
+      for (std::uint32_t l = 0; l < h.length_bins; ++l) {
+        t(0, l) = (1.0 - p) * len[l];
+        t(1, l) = p * len[l];
+      }
+      out.joint.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  // ---- the generative process, exposed for tests and for other models --------------------------
+
+  /// A whole completion of `q` from its start, keyed by `seed` (what sample() returns).
+  [[nodiscard]] completion generate(const synthetic_problem& q, std::uint64_t seed, std::uint32_t max_tokens = 1u << 30,
+                                    const logprob_params& stats = {}) const {
+    return walk_completion(q, root_state(q), seed, max_tokens, stats);
+  }
+
+private:
+  static constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+
+  struct kv_node {
+    std::uint32_t parent = kNone; // the node this one extends
+    std::uint32_t refs = 0;       // sequences whose leaf it is + child nodes
+    std::uint64_t tokens = 0;     // tokens held by this node itself
+    bool prefilled = false;       // (root nodes) the prompt has been charged
+    bool used = false;
+  };
+  struct seq_state {
+    std::uint32_t problem = 0;
+    detail::synth::walk_state walk{};
+    std::uint32_t node = 0; // leaf KV node
+    std::uint32_t root = 0; // the tree's root (the prompt)
+    bool done = false;
+    bool live = true;
+  };
+
+  [[nodiscard]] static error unknown(const problem& p) {
+    return fail(errc::invalid_argument, fmt::format("synthetic_model: problem id {} is not in the suite", p.id));
+  }
+
+  [[nodiscard]] static detail::synth::walk_state root_state(const synthetic_problem& q) noexcept {
+    detail::synth::walk_state w;
+    w.hash = detail::synth::mix64(q.id);
+    return w;
+  }
+
+  std::uint32_t new_node(std::uint32_t parent, std::uint64_t tokens, bool prefilled) {
+    std::uint32_t i;
+    if (!free_nodes_.empty()) {
+      i = free_nodes_.back();
+      free_nodes_.pop_back();
+    } else {
+      i = static_cast<std::uint32_t>(nodes_.size());
+      nodes_.emplace_back();
+    }
+    nodes_[i] = kv_node{parent, 1, tokens, prefilled, true};
+    kv_ += tokens;
+    peak_kv_ = std::max(peak_kv_, kv_);
+    return i;
+  }
+
+  void unref(std::uint32_t node) noexcept {
+    while (node != kNone) {
+      kv_node& n = nodes_[node];
+      if (--n.refs != 0) return;
+      kv_ -= n.tokens;
+      n.used = false;
+      free_nodes_.push_back(node);
+      node = n.parent;
+    }
+  }
+
+  sequence add_sequence(const seq_state& s) {
+    sequence id;
+    if (!free_seqs_.empty()) {
+      id = free_seqs_.back();
+      free_seqs_.pop_back();
+      seqs_[id] = s;
+    } else {
+      id = static_cast<sequence>(seqs_.size());
+      seqs_.push_back(s);
+    }
+    seqs_[id].live = true;
+    ++live_;
+    peak_live_ = std::max(peak_live_, live_);
+    return id;
+  }
+
+  // Appends `tokens` to s's KV: in place when s alone holds its leaf, else in a new child node.
+  void grow(seq_state& s, std::uint64_t tokens) {
+    if (nodes_[s.node].refs > 1) {
+      --nodes_[s.node].refs;
+      const std::uint32_t child = new_node(s.node, tokens, true);
+      ++nodes_[s.node].refs; // the child holds its parent
+      s.node = child;
+    } else {
+      nodes_[s.node].tokens += tokens;
+      kv_ += tokens;
+      peak_kv_ = std::max(peak_kv_, kv_);
+    }
+  }
+
+  [[nodiscard]] double reward(const reward_params& r, const synthetic_problem& q, const detail::synth::step_tag& t) const {
+    random_stream s(stream_key{r.seed, t.hash, detail::synth::channel_reward, t.k});
+    const double z = detail::synth::normal01(s);
+    const double half = 0.5 * r.separation * r.noise;
+    const double mu = r.bias - r.difficulty_shift * q.difficulty + (t.wrong ? -half : half);
+    return detail::synth::sigmoid(mu + r.noise * z);
+  }
+
+  // Takes one step from `w` (updated), keyed by `seed`; `step_cap` caps the step's tokens and
+  // `total_left` the sequence's remaining tokens.
+  [[nodiscard]] step next_step(const synthetic_problem& q, detail::synth::walk_state& w, std::uint64_t seed,
+                               std::uint32_t step_cap, std::uint32_t total_left, const logprob_params& stats) const {
+    random_stream s(stream_key{seed, q.id, detail::synth::channel_step, w.k});
+    const double u_err = uniform01(s);
+    const double u_len = uniform01(s);
+    if (!w.wrong && u_err < step_error(q)) {
+      w.wrong = true;
+      w.distractor = static_cast<std::uint32_t>(categorical(s, std::span<const double>(q.distractor_weights)));
+    }
+    const double mu = q.step_tokens * params_.agent.token_scale * (w.wrong ? params_.error_length_factor : 1.0);
+    const double spread = params_.step_token_spread;
+    const auto want = static_cast<std::uint32_t>(std::max(1.0, std::round(mu * (1.0 - spread + 2.0 * spread * u_len))));
+    step st;
+    const bool last = w.k + 1 >= q.steps;
+    st.tokens = std::min(want, step_cap);
+    w.hash = detail::synth::mix64(w.hash ^ detail::synth::mix64(seed + w.k));
+    ++w.k;
+    w.tokens += st.tokens;
+    const std::string tag = w.wrong ? fmt::format("<s k={} t={} h={:016x} x{}>", w.k, st.tokens, w.hash, w.distractor)
+                                    : fmt::format("<s k={} t={} h={:016x} ok>", w.k, st.tokens, w.hash);
+    if (st.tokens < want) {
+      st.text = tag + " ...";
+      st.finish = finish_reason::length;
+      st.done = st.tokens >= total_left; // the sequence's cap ends it; a step cap does not
+    } else if (last) {
+      const std::string& answer = w.wrong ? q.distractors[w.distractor] : q.gold;
+      st.text = fmt::format("{} The answer is \\boxed{{{}}}.", tag, answer);
+      st.finish = finish_reason::eos;
+      st.done = true;
+    } else {
+      st.text = tag + " Reasoning.\n\n";
+      st.finish = finish_reason::step;
+      st.done = st.tokens >= total_left;
+      if (st.done) st.finish = finish_reason::length;
+    }
+    st.source = w.hash;
+    if (stats.logprobs || stats.entropy || stats.top_k > 0) fill_stats(q, w, seed, st.tokens, stats, st.stats);
+    return st;
+  }
+
+  // Walks to the end (or max_tokens) from `w`.
+  [[nodiscard]] completion walk_completion(const synthetic_problem& q, detail::synth::walk_state w, std::uint64_t seed,
+                                           std::uint32_t max_tokens, const logprob_params& stats) const {
+    completion c;
+    const std::uint32_t start = w.tokens;
+    while (true) {
+      const std::uint32_t used = w.tokens - start;
+      const std::uint32_t left = max_tokens > used ? max_tokens - used : 0;
+      if (left == 0) {
+        c.finish = finish_reason::length;
+        break;
+      }
+      step st = next_step(q, w, seed, left, left, stats);
+      c.text += st.text;
+      c.tokens += st.tokens;
+      c.stats.append(st.stats);
+      c.source = st.source;
+      if (st.done) {
+        c.finish = st.finish == finish_reason::eos ? finish_reason::eos : finish_reason::length;
+        break;
+      }
+    }
+    return c;
+  }
+
+  // Keeps tags[0, from) (their texts), then regenerates from step `from`; `inject` forces an error there.
+  [[nodiscard]] completion continue_from(const synthetic_problem& q, const std::vector<detail::synth::step_tag>& tags,
+                                         std::size_t from, std::span<const std::string> steps, std::uint64_t seed,
+                                         const sampling_params& sp, bool inject) const {
+    completion c;
+    detail::synth::walk_state w = root_state(q);
+    // Rebuild the kept prefix's text from the tags (the view may hold whole completions as one step).
+    std::string all;
+    for (const std::string& s : steps) all += s;
+    std::size_t pos = 0;
+    for (std::size_t i = 0; i < from; ++i) {
+      const std::size_t at = all.find("<s k=", pos);
+      const std::size_t next = all.find("<s k=", at + 1);
+      c.text += all.substr(at, next == std::string::npos ? std::string::npos : next - at);
+      pos = at + 1;
+      w.k = tags[i].k;
+      w.hash = tags[i].hash;
+      w.wrong = tags[i].wrong;
+      w.distractor = tags[i].distractor;
+      w.tokens += tags[i].tokens;
+    }
+    c.tokens = w.tokens;
+    if (inject && !w.wrong) {
+      random_stream s(stream_key{seed, q.id, detail::synth::channel_reviser, 1});
+      w.wrong = true;
+      w.distractor = static_cast<std::uint32_t>(categorical(s, std::span<const double>(q.distractor_weights)));
+    }
+    if (w.k >= q.steps) {
+      c.finish = finish_reason::eos;
+      return c;
+    }
+    const std::uint32_t left = sp.max_tokens > c.tokens ? sp.max_tokens - c.tokens : 1;
+    completion rest = walk_completion(q, w, seed, left, sp.stats);
+    c.text += rest.text;
+    c.tokens += rest.tokens;
+    c.finish = rest.finish;
+    c.stats = std::move(rest.stats);
+    return c;
+  }
+
+  // Token statistics of one step: per token, a geometric next-token distribution with parameter q.
+  void fill_stats(const synthetic_problem& prob, const detail::synth::walk_state& w, std::uint64_t seed, std::uint32_t n,
+                  const logprob_params& want, token_stats& out) const {
+    const auto& tp = params_.tokens;
+    random_stream s(stream_key{seed, prob.id, detail::synth::channel_tokens, w.k});
+    const double mu = tp.confidence_logit + (w.wrong ? tp.error_effect * tp.confidence_sd : 0.0);
+    const std::uint32_t k = want.top_k == 0 ? 0 : std::min(want.top_k, logprob_top_k);
+    if (k > 0) out.top_k = k;
+    std::vector<double> row;
+    for (std::uint32_t t = 0; t < n; ++t) {
+      const double qv = std::clamp(detail::synth::sigmoid(mu + tp.confidence_sd * detail::synth::normal01(s)), 1e-6, 1.0 - 1e-6);
+      const double lq = std::log(qv), l1q = std::log1p(-qv);
+      // Chosen token: geometric draw, v = floor(log(u) / log q).
+      const double u = 1.0 - uniform01(s);
+      const double v = std::floor(std::log(u) / lq);
+      double lp = l1q + v * lq, h = 0.0, ve = 0.0, lse = 0.0;
+      if (tp.vocab > 0) {
+        geometric_row(qv, tp.vocab, row);
+        lse = row_stats(row, static_cast<std::size_t>(std::min(v, static_cast<double>(row.size() - 1))), lp, h, ve);
+      } else {
+        h = (-(1.0 - qv) * l1q - qv * lq) / (1.0 - qv);
+        ve = lq * lq * qv / ((1.0 - qv) * (1.0 - qv));
+      }
+      if (want.logprobs) out.logprob.push_back(static_cast<float>(lp));
+      if (want.entropy) {
+        out.entropy.push_back(static_cast<float>(h));
+        out.varentropy.push_back(static_cast<float>(ve));
+      }
+      for (std::uint32_t j = 0; j < k; ++j) {
+        if (tp.vocab > 0) {
+          // The row is sorted descending by construction; log-softmax of entry j.
+          out.top_logprobs.push_back(static_cast<float>(j < row.size() ? row[j] - lse : -1e30));
+        } else {
+          out.top_logprobs.push_back(static_cast<float>(l1q + j * lq));
+        }
+      }
+    }
+  }
+
+  // A logits row of the geometric distribution truncated to `vocab` entries (logit_v = v log q).
+  static void geometric_row(double qv, std::uint32_t vocab, std::vector<double>& row) {
+    row.resize(vocab);
+    const double lq = std::log(qv);
+    for (std::uint32_t v = 0; v < vocab; ++v) row[v] = v * lq;
+  }
+
+  // log p of `chosen`, entropy and varentropy of softmax(row), in two max-shifted passes; returns
+  // the log normaliser.
+  static double row_stats(const std::vector<double>& row, std::size_t chosen, double& lp, double& h, double& ve) {
+    double mx = -std::numeric_limits<double>::infinity();
+    for (double x : row) mx = std::max(mx, x);
+    double z = 0.0;
+    for (double x : row) z += std::exp(x - mx);
+    const double lse = mx + std::log(z);
+    double e1 = 0.0, e2 = 0.0;
+    for (double x : row) {
+      const double l = x - lse;
+      const double p = std::exp(l);
+      e1 += p * l;
+      e2 += p * l * l;
+    }
+    h = -e1;
+    ve = std::max(0.0, e2 - e1 * e1);
+    lp = row[chosen] - lse;
+    return lse;
+  }
+
+  std::shared_ptr<const suite> suite_;
+  synthetic_params params_;
+  std::unordered_map<std::uint64_t, std::size_t> index_;
+  std::vector<seq_state> seqs_;
+  std::vector<sequence> free_seqs_;
+  std::vector<kv_node> nodes_;
+  std::vector<std::uint32_t> free_nodes_;
+  std::size_t live_ = 0;
+  std::size_t peak_live_ = 0;
+  std::uint64_t kv_ = 0;
+  std::uint64_t peak_kv_ = 0;
+};
+
+static_assert(sampling_model<synthetic_model>);
+static_assert(stepping_model<synthetic_model>);
+static_assert(logprob_model<synthetic_model>);
+static_assert(process_reward_model<synthetic_model>);
+static_assert(outcome_reward_model<synthetic_model>);
+static_assert(reviser<synthetic_model>);
+static_assert(introspective_model<synthetic_model>);
+
+} // namespace reckon::testing
