@@ -1,0 +1,128 @@
+# Opt-in engine adapters. Each target exists only when its dependency is found; reckon never
+# downloads or builds an engine. Include after the `reckon` target exists.
+#
+#   reckon::llama_cpp  <reckon/adapters/llama_cpp.hpp>  needs llama.cpp: find_package(llama), or
+#                      RECKON_LLAMA_CPP_DIR = an installed prefix or a build tree of llama.cpp
+#   reckon::openai     <reckon/adapters/openai.hpp>     needs cpp-httplib and nlohmann_json
+#
+# RECKON_HAS_LLAMA_CPP / RECKON_HAS_OPENAI say which were created.
+
+set(RECKON_LLAMA_CPP_DIR "" CACHE PATH
+  "llama.cpp for reckon::llama_cpp: an install prefix (with lib/cmake/llama) or a build tree (with its source tree next to it or in RECKON_LLAMA_CPP_SOURCE_DIR)")
+set(RECKON_LLAMA_CPP_SOURCE_DIR "" CACHE PATH "llama.cpp's source tree, when RECKON_LLAMA_CPP_DIR is a build tree")
+
+set(_reckon_adapter_dir "${CMAKE_CURRENT_LIST_DIR}/../include/reckon/adapters")
+set(RECKON_HAS_LLAMA_CPP OFF)
+set(RECKON_HAS_OPENAI OFF)
+
+# ---- llama.cpp ----------------------------------------------------------------------------------
+set(_reckon_llama_target "")
+if(TARGET llama)
+  set(_reckon_llama_target llama) # the parent added llama.cpp itself
+else()
+  # A build tree's llama-config.cmake describes the install, not the tree: import trees by hand.
+  set(_reckon_llama_build_tree OFF)
+  if(RECKON_LLAMA_CPP_DIR AND EXISTS "${RECKON_LLAMA_CPP_DIR}/CMakeCache.txt")
+    set(_reckon_llama_build_tree ON)
+  elseif(RECKON_LLAMA_CPP_DIR)
+    find_package(llama QUIET CONFIG PATHS "${RECKON_LLAMA_CPP_DIR}" NO_DEFAULT_PATH)
+  else()
+    find_package(llama QUIET CONFIG)
+  endif()
+  if(TARGET llama)
+    set(_reckon_llama_target llama)
+  elseif(_reckon_llama_build_tree)
+    # A build tree: libllama and libggml* under bin/ or src/, headers in the source tree.
+    set(_src "${RECKON_LLAMA_CPP_SOURCE_DIR}")
+    if(NOT _src AND EXISTS "${RECKON_LLAMA_CPP_DIR}/CMakeCache.txt")
+      file(STRINGS "${RECKON_LLAMA_CPP_DIR}/CMakeCache.txt" _home REGEX "^CMAKE_HOME_DIRECTORY:INTERNAL=")
+      string(REGEX REPLACE "^CMAKE_HOME_DIRECTORY:INTERNAL=" "" _src "${_home}")
+    endif()
+    find_path(_reckon_llama_h llama.h HINTS "${RECKON_LLAMA_CPP_DIR}/include" "${_src}/include" NO_DEFAULT_PATH)
+    find_path(_reckon_ggml_h ggml.h HINTS "${RECKON_LLAMA_CPP_DIR}/include" "${_src}/ggml/include" NO_DEFAULT_PATH)
+    find_library(_reckon_llama_lib llama HINTS "${RECKON_LLAMA_CPP_DIR}/bin" "${RECKON_LLAMA_CPP_DIR}/src"
+      "${RECKON_LLAMA_CPP_DIR}/lib" NO_DEFAULT_PATH)
+    set(_ggml_libs "")
+    foreach(_g ggml ggml-base ggml-cpu)
+      find_library(_reckon_${_g}_lib ${_g} HINTS "${RECKON_LLAMA_CPP_DIR}/bin" "${RECKON_LLAMA_CPP_DIR}/ggml/src"
+        "${RECKON_LLAMA_CPP_DIR}/lib" NO_DEFAULT_PATH)
+      if(_reckon_${_g}_lib)
+        list(APPEND _ggml_libs "${_reckon_${_g}_lib}")
+      endif()
+    endforeach()
+    if(_reckon_llama_h AND _reckon_ggml_h AND _reckon_llama_lib)
+      add_library(reckon_llama_imported UNKNOWN IMPORTED)
+      set_target_properties(reckon_llama_imported PROPERTIES
+        IMPORTED_LOCATION "${_reckon_llama_lib}"
+        INTERFACE_INCLUDE_DIRECTORIES "${_reckon_llama_h};${_reckon_ggml_h}"
+        INTERFACE_LINK_LIBRARIES "${_ggml_libs}")
+      set(_reckon_llama_target reckon_llama_imported)
+    else()
+      message(WARNING "reckon: RECKON_LLAMA_CPP_DIR=${RECKON_LLAMA_CPP_DIR} has no llama.h / libllama; reckon::llama_cpp is not created")
+    endif()
+  endif()
+endif()
+
+if(_reckon_llama_target)
+  add_library(reckon_llama_cpp INTERFACE)
+  add_library(reckon::llama_cpp ALIAS reckon_llama_cpp)
+  target_link_libraries(reckon_llama_cpp INTERFACE reckon::reckon ${_reckon_llama_target})
+  target_sources(reckon_llama_cpp INTERFACE
+    FILE_SET HEADERS
+    BASE_DIRS "${CMAKE_CURRENT_LIST_DIR}/../include"
+    FILES "${_reckon_adapter_dir}/llama_cpp.hpp" "${_reckon_adapter_dir}/detail/llama_engine.hpp"
+          "${_reckon_adapter_dir}/detail/stats.hpp")
+  set(RECKON_HAS_LLAMA_CPP ON)
+  message(STATUS "reckon: llama.cpp found; reckon::llama_cpp created")
+else()
+  message(STATUS "reckon: llama.cpp not found (find_package(llama) or RECKON_LLAMA_CPP_DIR); no reckon::llama_cpp")
+endif()
+
+# ---- OpenAI-compatible servers --------------------------------------------------------------------
+# cpp-httplib: its own CMake package where upstream-installed; Debian ships a compiled library with
+# only a pkg-config file (whose Cflags carry the feature macros the library was built with).
+set(_reckon_httplib_target "")
+if(TARGET httplib::httplib)
+  set(_reckon_httplib_target httplib::httplib)
+else()
+  find_package(httplib QUIET CONFIG)
+  if(TARGET httplib::httplib)
+    set(_reckon_httplib_target httplib::httplib)
+  else()
+    find_package(PkgConfig QUIET)
+    if(PKG_CONFIG_FOUND)
+      pkg_check_modules(RECKON_CPP_HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+      if(RECKON_CPP_HTTPLIB_FOUND)
+        set(_reckon_httplib_target PkgConfig::RECKON_CPP_HTTPLIB)
+      endif()
+    endif()
+  endif()
+endif()
+if(NOT TARGET nlohmann_json::nlohmann_json)
+  find_package(nlohmann_json 3.9 QUIET CONFIG)
+endif()
+
+if(_reckon_httplib_target AND TARGET nlohmann_json::nlohmann_json)
+  find_package(Threads REQUIRED)
+  add_library(reckon_openai INTERFACE)
+  add_library(reckon::openai ALIAS reckon_openai)
+  target_link_libraries(reckon_openai INTERFACE reckon::reckon ${_reckon_httplib_target}
+    nlohmann_json::nlohmann_json Threads::Threads)
+  target_sources(reckon_openai INTERFACE
+    FILE_SET HEADERS
+    BASE_DIRS "${CMAKE_CURRENT_LIST_DIR}/../include"
+    FILES "${_reckon_adapter_dir}/openai.hpp" "${_reckon_adapter_dir}/detail/openai_wire.hpp"
+          "${_reckon_adapter_dir}/detail/stats.hpp")
+  set(RECKON_HAS_OPENAI ON)
+  message(STATUS "reckon: cpp-httplib and nlohmann_json found; reckon::openai created")
+else()
+  message(STATUS "reckon: cpp-httplib or nlohmann_json not found; no reckon::openai")
+endif()
+
+if(PROJECT_IS_TOP_LEVEL)
+  foreach(_t reckon_llama_cpp reckon_openai)
+    if(TARGET ${_t})
+      set_target_properties(${_t} PROPERTIES VERIFY_INTERFACE_HEADER_SETS ON)
+    endif()
+  endforeach()
+endif()

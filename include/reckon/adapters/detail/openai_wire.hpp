@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: Apache-2.0
+// The OpenAI-compatible wire format: request bodies, and responses in the three logprob shapes.
+#pragma once
+
+#include <reckon/adapters/detail/stats.hpp>
+#include <reckon/core/params.hpp>
+#include <reckon/core/result.hpp>
+#include <reckon/core/types.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace reckon::openai {
+
+/// Which endpoint of the server a model talks to.
+enum class api : std::uint8_t {
+  completions,      ///< POST {base}/v1/completions with a "prompt"
+  chat_completions, ///< POST {base}/v1/chat/completions with one user message holding the prompt
+};
+
+} // namespace reckon::openai
+
+namespace reckon::openai::detail {
+
+using json = nlohmann::json;
+
+/// The longest excerpt of a server's body quoted in an error message.
+inline constexpr std::size_t body_excerpt_chars = 200;
+
+/// The first `body_excerpt_chars` characters of `body`, for error messages.
+[[nodiscard]] inline std::string excerpt(std::string_view body) {
+  if (body.size() <= body_excerpt_chars) return std::string(body);
+  return std::string(body.substr(0, body_excerpt_chars)) + "...";
+}
+
+/// The seed sent for a request: 31 bits, because servers read the seed as int32 or uint32
+/// (llama-server treats 0xFFFFFFFF as "random").
+[[nodiscard]] constexpr std::uint32_t wire_seed(std::uint64_t seed) noexcept {
+  return static_cast<std::uint32_t>((seed ^ (seed >> 31) ^ (seed >> 62)) & 0x7FFFFFFFULL);
+}
+
+/// The top-k width to ask the server for: what the statistics need, at least 1 when exact token
+/// counts are wanted (servers return no per-token list at 0), 0 when nothing is needed.
+[[nodiscard]] inline std::uint32_t wire_top_k(const adapters::detail::stats_request& want, bool exact_token_counts,
+                                              std::uint32_t entropy_top_k) {
+  std::uint32_t k = want.top_k;
+  if (want.entropy) k = std::max(k, entropy_top_k);
+  if (k == 0 && (want.logprob || exact_token_counts)) k = 1;
+  return k;
+}
+
+/// The JSON body of one request for `n` completions.
+/// @param endpoint  which API shape to write
+/// @param model     the "model" field (omitted when empty)
+/// @param prompt    the prompt text
+/// @param params    sampling parameters (already validated)
+/// @param n         completions in this request (>= 1)
+/// @param seed      the request's seed (sent as wire_seed(seed))
+/// @param top_k     the logprob width to ask for (0: no logprobs)
+[[nodiscard]] inline json request_body(api endpoint, const std::string& model, const std::string& prompt,
+                                       const sampling_params& params, std::uint32_t n, std::uint64_t seed,
+                                       std::uint32_t top_k) {
+  json body = json::object();
+  if (!model.empty()) body["model"] = model;
+  if (endpoint == api::completions) {
+    body["prompt"] = prompt;
+  } else {
+    body["messages"] = json::array({json{{"role", "user"}, {"content", prompt}}});
+  }
+  body["n"] = n;
+  body["max_tokens"] = params.max_tokens;
+  body["temperature"] = params.temperature;
+  body["top_p"] = params.top_p;
+  body["seed"] = wire_seed(seed);
+  if (!params.stop.empty()) body["stop"] = params.stop;
+  if (top_k > 0) {
+    if (endpoint == api::completions) {
+      body["logprobs"] = top_k;
+    } else {
+      body["logprobs"] = true;
+      body["top_logprobs"] = top_k;
+    }
+  }
+  body["stream"] = false;
+  return body;
+}
+
+/// One choice of a response, parsed.
+struct parsed_choice {
+  std::size_t index = 0;               ///< the choice's "index" (position when absent)
+  std::string text;                    ///< text or message.content
+  finish_reason finish = finish_reason::eos; ///< mapped finish reason
+  bool has_token_list = false;         ///< the response carried per-token logprobs
+  std::vector<float> logprob;          ///< chosen-token logprobs (one per token)
+  std::vector<std::vector<float>> top; ///< per token, the listed top logprobs, descending
+};
+
+/// A response, parsed.
+struct parsed_response {
+  std::vector<parsed_choice> choices; ///< sorted by index
+  std::uint64_t prompt_tokens = 0;    ///< usage.prompt_tokens
+  std::uint64_t cached_tokens = 0;    ///< usage.prompt_tokens_details.cached_tokens (0 when absent)
+  std::optional<std::uint64_t> completion_tokens; ///< usage.completion_tokens, when reported
+};
+
+[[nodiscard]] inline float as_logprob(const json& v) {
+  if (v.is_number()) return v.get<float>();
+  return -std::numeric_limits<float>::infinity(); // null: the server could not say (-inf: p = 0)
+}
+
+// Chat shape (chat/completions, and llama-server's /v1/completions):
+//   logprobs.content[] = {token, logprob, bytes, top_logprobs: [{token, logprob, bytes}, ...]}
+inline void parse_content_logprobs(const json& content, parsed_choice& out) {
+  if (!content.is_array()) throw std::runtime_error("logprobs.content is not an array");
+  out.has_token_list = true;
+  for (const auto& entry : content) {
+    if (!entry.is_object() || !entry.contains("logprob")) throw std::runtime_error("logprobs.content entry has no logprob");
+    out.logprob.push_back(as_logprob(entry.at("logprob")));
+    std::vector<float> row;
+    if (auto it = entry.find("top_logprobs"); it != entry.end() && it->is_array())
+      for (const auto& alt : *it)
+        if (alt.is_object() && alt.contains("logprob")) row.push_back(as_logprob(alt.at("logprob")));
+    std::sort(row.begin(), row.end(), std::greater<>());
+    out.top.push_back(std::move(row));
+  }
+}
+
+// Legacy completions shape (vLLM, OpenAI):
+//   logprobs = {tokens: [...], token_logprobs: [...], top_logprobs: [{token: logprob} | null], text_offset}
+inline void parse_legacy_logprobs(const json& lp, parsed_choice& out) {
+  const json& values = lp.at("token_logprobs");
+  if (!values.is_array()) throw std::runtime_error("logprobs.token_logprobs is not an array");
+  out.has_token_list = true;
+  for (const auto& v : values) out.logprob.push_back(as_logprob(v));
+  out.top.assign(out.logprob.size(), {});
+  if (auto it = lp.find("top_logprobs"); it != lp.end() && it->is_array()) {
+    if (it->size() != out.logprob.size()) throw std::runtime_error("logprobs.top_logprobs and token_logprobs differ in length");
+    for (std::size_t t = 0; t < it->size(); ++t) {
+      const json& row = (*it)[t];
+      if (!row.is_object()) continue; // null: no alternatives for this token
+      for (const auto& item : row.items()) out.top[t].push_back(as_logprob(item.value()));
+      std::sort(out.top[t].begin(), out.top[t].end(), std::greater<>());
+    }
+  }
+}
+
+[[nodiscard]] inline finish_reason map_finish(const json& choice) {
+  const auto it = choice.find("finish_reason");
+  if (it == choice.end() || !it->is_string()) return finish_reason::eos;
+  const auto& reason = it->get_ref<const std::string&>();
+  if (reason == "length") return finish_reason::length;
+  // "stop" covers both EOS and a stop string; vLLM says which in "stop_reason" (the matched string,
+  // or a token id / null for EOS).
+  if (auto sr = choice.find("stop_reason"); sr != choice.end() && sr->is_string()) return finish_reason::stop;
+  return finish_reason::eos;
+}
+
+/// Parses a 200 response body in any of the three shapes; an error (engine_failure) names what
+/// was malformed.
+[[nodiscard]] inline result<parsed_response> parse_response(std::string_view body, api endpoint) {
+  try {
+    const json doc = json::parse(body);
+    if (!doc.is_object() || !doc.contains("choices") || !doc.at("choices").is_array())
+      return fail(errc::engine_failure, "response has no \"choices\" array: " + excerpt(body));
+    parsed_response out;
+    std::size_t position = 0;
+    for (const auto& choice : doc.at("choices")) {
+      if (!choice.is_object()) return fail(errc::engine_failure, "a choice is not an object: " + excerpt(body));
+      parsed_choice c;
+      c.index = position++;
+      if (auto it = choice.find("index"); it != choice.end() && it->is_number_unsigned()) c.index = it->get<std::size_t>();
+      if (endpoint == api::chat_completions) {
+        const json& message = choice.at("message");
+        if (auto content = message.find("content"); content != message.end() && content->is_string())
+          c.text = content->get<std::string>();
+      } else {
+        const json& text = choice.at("text");
+        if (!text.is_string()) return fail(errc::engine_failure, "choice.text is not a string: " + excerpt(body));
+        c.text = text.get<std::string>();
+      }
+      c.finish = map_finish(choice);
+      if (auto lp = choice.find("logprobs"); lp != choice.end() && lp->is_object()) {
+        if (lp->contains("content")) parse_content_logprobs(lp->at("content"), c);
+        else if (lp->contains("token_logprobs")) parse_legacy_logprobs(*lp, c);
+        else return fail(errc::engine_failure, "choice.logprobs is in no known shape: " + excerpt(body));
+      }
+      out.choices.push_back(std::move(c));
+    }
+    std::sort(out.choices.begin(), out.choices.end(),
+              [](const parsed_choice& a, const parsed_choice& b) { return a.index < b.index; });
+    for (std::size_t i = 1; i < out.choices.size(); ++i)
+      if (out.choices[i].index == out.choices[i - 1].index)
+        return fail(errc::engine_failure, "two choices share index " + std::to_string(out.choices[i].index));
+    if (auto u = doc.find("usage"); u != doc.end() && u->is_object()) {
+      if (auto p = u->find("prompt_tokens"); p != u->end() && p->is_number_unsigned()) out.prompt_tokens = p->get<std::uint64_t>();
+      if (auto c = u->find("completion_tokens"); c != u->end() && c->is_number_unsigned())
+        out.completion_tokens = c->get<std::uint64_t>();
+      if (auto d = u->find("prompt_tokens_details"); d != u->end() && d->is_object())
+        if (auto cached = d->find("cached_tokens"); cached != d->end() && cached->is_number_unsigned())
+          out.cached_tokens = std::min(out.prompt_tokens, cached->get<std::uint64_t>());
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return fail(errc::engine_failure, std::string("malformed response (") + e.what() + "): " + excerpt(body));
+  }
+}
+
+/// Turns a parsed choice into a completion with the statistics asked for.
+/// @param choice       the parsed choice
+/// @param want         the statistics to fill
+/// @param tokens_hint  the token count to use when the choice has no per-token list
+[[nodiscard]] inline completion to_completion(parsed_choice&& choice, const adapters::detail::stats_request& want,
+                                              std::uint32_t tokens_hint) {
+  completion c;
+  c.text = std::move(choice.text);
+  c.finish = choice.finish;
+  c.tokens = choice.has_token_list ? static_cast<std::uint32_t>(choice.logprob.size()) : tokens_hint;
+  if (!choice.has_token_list) return c;
+  if (want.logprob) c.stats.logprob = choice.logprob;
+  if (want.entropy) {
+    for (const auto& row : choice.top) {
+      const auto [h, ve] = adapters::detail::entropy_from_top_k(row);
+      c.stats.entropy.push_back(h);
+      c.stats.varentropy.push_back(ve);
+    }
+  }
+  if (want.top_k > 0) {
+    c.stats.top_k = want.top_k;
+    for (const auto& row : choice.top)
+      for (std::uint32_t i = 0; i < want.top_k; ++i)
+        c.stats.top_logprobs.push_back(i < row.size() ? row[i] : -std::numeric_limits<float>::infinity());
+  }
+  return c;
+}
+
+} // namespace reckon::openai::detail

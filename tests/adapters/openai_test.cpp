@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: Apache-2.0
+// reckon::openai::model against a real HTTP server on 127.0.0.1 serving the three logprob shapes and faults.
+
+#include <reckon/adapters/openai.hpp>
+#include <reckon/concepts/logprob_model.hpp>
+#include <reckon/concepts/sampling_model.hpp>
+
+#include <support/catch.hpp>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using nlohmann::json;
+using reckon::errc;
+namespace oa = reckon::openai;
+
+static_assert(reckon::sampling_model<oa::model>);
+static_assert(reckon::logprob_model<oa::model>);
+
+enum class shape { legacy, chat, llama_server };
+
+// Choice i of a response has 2 + (i % 3) tokens, each with logprob -0.25 and top rows
+// -0.25, -2.5, -3.5, ... (k entries).
+std::uint32_t tokens_of(std::size_t i) { return 2 + static_cast<std::uint32_t>(i % 3); }
+
+json token_entry(std::uint32_t k) {
+  json top = json::array();
+  for (std::uint32_t j = 0; j < k; ++j)
+    top.push_back({{"token", "x" + std::to_string(j)}, {"logprob", j == 0 ? -0.25 : -1.5 - j}, {"bytes", json::array()}});
+  return {{"token", "x0"}, {"logprob", -0.25}, {"bytes", json::array()}, {"top_logprobs", top}};
+}
+
+// A 200 body in `s` for a request, as the three kinds of servers write it.
+json make_body(shape s, const json& request, std::size_t n, std::uint64_t prompt_tokens) {
+  const std::uint32_t k = request.contains("top_logprobs") ? request["top_logprobs"].get<std::uint32_t>()
+                          : request.contains("logprobs") && request["logprobs"].is_number()
+                              ? request["logprobs"].get<std::uint32_t>()
+                              : 0;
+  json choices = json::array();
+  std::uint64_t generated = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t t = tokens_of(i);
+    generated += t;
+    std::string text;
+    for (std::uint32_t j = 0; j < t; ++j) text += "x0";
+    json choice{{"index", i}, {"finish_reason", i % 2 == 0 ? "stop" : "length"}};
+    if (s == shape::chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
+    else choice["text"] = text;
+    if (k > 0) {
+      if (s == shape::legacy) {
+        json tokens = json::array(), lps = json::array(), tops = json::array(), offsets = json::array();
+        for (std::uint32_t j = 0; j < t; ++j) {
+          tokens.push_back("x0");
+          lps.push_back(-0.25);
+          json row = json::object();
+          for (std::uint32_t m = 0; m < k; ++m) row["x" + std::to_string(m)] = m == 0 ? -0.25 : -1.5 - m;
+          tops.push_back(row);
+          offsets.push_back(2 * j);
+        }
+        choice["logprobs"] = {{"tokens", tokens}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offsets}};
+      } else {
+        json content = json::array();
+        for (std::uint32_t j = 0; j < t; ++j) content.push_back(token_entry(k));
+        choice["logprobs"] = {{"content", content}};
+      }
+    }
+    choices.push_back(choice);
+  }
+  // llama-server counts one choice in usage; the others count all of them.
+  const std::uint64_t reported = s == shape::llama_server ? tokens_of(0) : generated;
+  return {{"id", "cmpl-1"},
+          {"object", s == shape::chat ? "chat.completion" : "text_completion"},
+          {"choices", choices},
+          {"usage", {{"prompt_tokens", prompt_tokens}, {"completion_tokens", reported}, {"total_tokens", prompt_tokens + reported}}}};
+}
+
+// An HTTP server on 127.0.0.1 (any free port) whose handler the test sets; it counts what it served.
+struct test_server {
+  using handler_fn = std::function<void(const json& request, int call, httplib::Response&)>;
+
+  explicit test_server(handler_fn h) : handler(std::move(h)) {
+    auto route = [this](const httplib::Request& req, httplib::Response& res) {
+      const int call = calls.fetch_add(1);
+      const int now = ++in_flight;
+      int seen = max_in_flight.load();
+      while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {}
+      json request;
+      try {
+        request = json::parse(req.body);
+      } catch (...) {
+        res.status = 400;
+      }
+      {
+        std::lock_guard lock(m);
+        paths.push_back(req.path);
+        requests.push_back(request);
+      }
+      if (res.status != 400) handler(request, call, res);
+      --in_flight;
+    };
+    server.Post("/v1/completions", route);
+    server.Post("/v1/chat/completions", route);
+    port = server.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    thread = std::thread([this] { server.listen_after_bind(); });
+    for (int i = 0; i < 500 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    REQUIRE(server.is_running());
+  }
+  ~test_server() {
+    server.stop();
+    thread.join();
+  }
+  test_server(const test_server&) = delete;
+  test_server& operator=(const test_server&) = delete;
+
+  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+
+  // Serves a good body and tallies its usage as the client should see it.
+  void serve(shape s, const json& request, std::size_t n, httplib::Response& res) {
+    const json body = make_body(s, request, n, 7);
+    {
+      std::lock_guard lock(m);
+      ++ok_responses;
+      served_prompt += 7;
+      for (std::size_t i = 0; i < n; ++i) served_tokens += tokens_of(i);
+    }
+    res.status = 200;
+    res.set_content(body.dump(), "application/json");
+  }
+
+  handler_fn handler;
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+  std::atomic<int> calls{0};
+  std::atomic<int> in_flight{0};
+  std::atomic<int> max_in_flight{0};
+  std::mutex m;
+  std::vector<std::string> paths;
+  std::vector<json> requests;
+  std::uint64_t ok_responses = 0;
+  std::uint64_t served_tokens = 0;
+  std::uint64_t served_prompt = 0;
+};
+
+oa::client_params fast_params(const test_server& s) {
+  oa::client_params p;
+  p.url = s.url();
+  p.max_retries = 2;
+  p.backoff_seconds = 0.0;
+  p.max_backoff_seconds = 0.05;
+  p.timeout_seconds = 5.0;
+  p.connect_timeout_seconds = 2.0;
+  return p;
+}
+
+// What the client saw must equal what the server served: nothing lost, nothing counted twice.
+void check_accounting(test_server& s, const oa::model& m, const reckon::usage& seen) {
+  std::lock_guard lock(s.m);
+  CHECK(seen.engine_calls == s.ok_responses);
+  CHECK(seen.generated_tokens == s.served_tokens);
+  CHECK(seen.prefilled_tokens == s.served_prompt);
+  CHECK(m.totals().delivered == seen);
+  CHECK(m.totals().attempts == static_cast<std::uint64_t>(s.calls.load()));
+}
+
+} // namespace
+
+TEST_CASE("openai: the three logprob shapes map to the same token statistics", "[adapters][openai]") {
+  const auto [s, endpoint] = GENERATE(std::pair{shape::legacy, oa::api::completions},
+                                      std::pair{shape::chat, oa::api::chat_completions},
+                                      std::pair{shape::llama_server, oa::api::completions});
+  test_server server([&, s = s](const json& req, int, httplib::Response& res) {
+    server.serve(s, req, req.at("n").get<std::size_t>(), res);
+  });
+  auto p = fast_params(server);
+  p.endpoint = endpoint;
+  p.max_n_per_request = 2;
+  oa::model m(p);
+  reckon::sampling_params sp;
+  sp.max_tokens = 16;
+  sp.seed = 99;
+  sp.stop = {"\n\n"};
+  sp.stats = {.logprobs = true, .entropy = true, .top_k = 3};
+  auto r = m.sample({.id = 1, .prompt = "2+2="}, sp, 5);
+  REQUIRE(r);
+  REQUIRE(r->completions.size() == 5);
+  // Requests of 2, 2 and 1 completions: choice i of a request has tokens_of(i) tokens.
+  const std::uint32_t expected_tokens[] = {2, 3, 2, 3, 2};
+  for (std::size_t i = 0; i < 5; ++i) {
+    const auto& c = r->completions[i];
+    CHECK(c.source == i);
+    CHECK(c.tokens == expected_tokens[i]);
+    CHECK(c.finish == (i % 2 == 0 ? reckon::finish_reason::eos : reckon::finish_reason::length));
+    REQUIRE(c.stats.logprob.size() == c.tokens);
+    CHECK(c.stats.logprob[0] == Approx(-0.25));
+    REQUIRE(c.stats.top_k == 3);
+    REQUIRE(c.stats.top_logprobs.size() == 3 * c.tokens);
+    CHECK(c.stats.top_logprobs[0] == Approx(-0.25)); // descending, whatever the server's order
+    CHECK(c.stats.top_logprobs[1] == Approx(-2.5));
+    CHECK(c.stats.top_logprobs[2] == Approx(-3.5));
+    REQUIRE(c.stats.entropy.size() == c.tokens);
+    REQUIRE(c.stats.varentropy.size() == c.tokens);
+    // Entropy from the top-20 the adapter asked for: a positive lower bound of log(vocab).
+    CHECK(c.stats.entropy[0] > 0.5f);
+    CHECK(c.stats.varentropy[0] >= 0.0f);
+  }
+  CHECK(r->usage.engine_calls == 3);
+  check_accounting(server, m, r->usage);
+  std::lock_guard lock(server.m);
+  for (const auto& path : server.paths)
+    CHECK(path == (endpoint == oa::api::completions ? "/v1/completions" : "/v1/chat/completions"));
+  const json& first = server.requests.at(0);
+  CHECK(first.at("max_tokens") == 16);
+  CHECK(first.at("stop") == json::array({"\n\n"}));
+  if (endpoint == oa::api::completions) {
+    CHECK(first.at("prompt") == "2+2=");
+    CHECK(first.at("logprobs") == 20); // entropy needs the widest top-k
+  } else {
+    CHECK(first.at("messages").at(0).at("content") == "2+2=");
+    CHECK(first.at("logprobs") == true);
+    CHECK(first.at("top_logprobs") == 20);
+  }
+}
+
+TEST_CASE("openai: statistics not asked for stay empty, token counts stay exact", "[adapters][openai]") {
+  test_server server([&](const json& req, int, httplib::Response& res) {
+    server.serve(shape::llama_server, req, req.at("n").get<std::size_t>(), res);
+  });
+  oa::model m(fast_params(server));
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 3);
+  REQUIRE(r);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(r->completions[i].tokens == tokens_of(i));
+    CHECK(r->completions[i].stats.empty());
+  }
+  check_accounting(server, m, r->usage);
+  std::lock_guard lock(server.m);
+  CHECK(server.requests.at(0).at("logprobs") == 1); // width 1 for exact counts
+}
+
+TEST_CASE("openai: without per-token lists, usage.completion_tokens is split over the choices", "[adapters][openai]") {
+  test_server server([&](const json& req, int, httplib::Response& res) {
+    server.serve(shape::legacy, req, req.at("n").get<std::size_t>(), res);
+  });
+  auto p = fast_params(server);
+  p.exact_token_counts = false;
+  oa::model m(p);
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 3);
+  REQUIRE(r);
+  CHECK(r->completions[0].tokens == 2);
+  CHECK(r->completions[1].tokens == 3);
+  CHECK(r->completions[2].tokens == 4);
+  check_accounting(server, m, r->usage);
+  std::lock_guard lock(server.m);
+  CHECK_FALSE(server.requests.at(0).contains("logprobs"));
+}
+
+TEST_CASE("openai: 429 and 500 are retried; nothing is lost or counted twice", "[adapters][openai]") {
+  test_server server([&](const json& req, int call, httplib::Response& res) {
+    if (call == 0) {
+      res.status = 429;
+      res.set_header("Retry-After", "0");
+      res.set_content(R"({"error":{"message":"slow down"}})", "application/json");
+    } else if (call == 1) {
+      res.status = 503;
+      res.set_content("overloaded", "text/plain");
+    } else {
+      server.serve(shape::legacy, req, req.at("n").get<std::size_t>(), res);
+    }
+  });
+  oa::model m(fast_params(server));
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 4);
+  REQUIRE(r);
+  CHECK(r->completions.size() == 4);
+  CHECK(r->usage.engine_calls == 1);
+  CHECK(m.totals().retries == 2);
+  CHECK(m.totals().attempts == 3);
+  check_accounting(server, m, r->usage);
+}
+
+TEST_CASE("openai: a 5xx that outlives the retries is an engine_failure with status and body", "[adapters][openai]") {
+  test_server server([](const json&, int, httplib::Response& res) {
+    res.status = 500;
+    res.set_content(R"({"error":{"message":"kv cache exploded"}})", "application/json");
+  });
+  oa::model m(fast_params(server));
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 2);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::engine_failure);
+  CHECK(r.error().message.find("HTTP 500") != std::string::npos);
+  CHECK(r.error().message.find("kv cache exploded") != std::string::npos);
+  CHECK(server.calls.load() == 3); // max_retries = 2
+  CHECK(m.totals().failed_calls == 1);
+}
+
+TEST_CASE("openai: a 4xx other than 429 is not retried", "[adapters][openai]") {
+  test_server server([](const json&, int, httplib::Response& res) {
+    res.status = 400;
+    res.set_content(R"({"error":{"message":"n too large"}})", "application/json");
+  });
+  oa::model m(fast_params(server));
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 2);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::engine_failure);
+  CHECK(r.error().message.find("n too large") != std::string::npos);
+  CHECK(server.calls.load() == 1);
+}
+
+TEST_CASE("openai: malformed bodies are engine failures, not retried, not counted", "[adapters][openai]") {
+  const std::string body = GENERATE(std::string("{not json"), std::string(R"({"choices": 3})"),
+                                    std::string(R"({"choices": [{"index": 0}]})"),
+                                    std::string(R"({"choices": [{"text": "a", "logprobs": {"weird": []}}]})"),
+                                    std::string(R"({"choices": [{"text": "a", "logprobs": {"content": [{"token": "a"}]}}]})"),
+                                    std::string(R"({"choices": []})"));
+  test_server server([&](const json&, int, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(body, "application/json");
+  });
+  oa::model m(fast_params(server));
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 1);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::engine_failure);
+  CHECK(server.calls.load() == 1);
+  CHECK(m.totals().delivered == reckon::usage{});
+}
+
+TEST_CASE("openai: a slow response is a timeout", "[adapters][openai]") {
+  test_server server([&](const json& req, int, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    server.serve(shape::legacy, req, 1, res);
+  });
+  auto p = fast_params(server);
+  p.timeout_seconds = 0.2;
+  oa::model m(p);
+  const auto started = std::chrono::steady_clock::now();
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 1);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::timeout);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(700));
+  CHECK(server.calls.load() == 1);
+}
+
+TEST_CASE("openai: a dropped connection is retried and counted once", "[adapters][openai]") {
+  test_server server([&](const json& req, int call, httplib::Response& res) {
+    if (call == 0) {
+      // Promise 1000 bytes, send 10, then drop the connection.
+      res.set_content_provider(1000, "application/json", [](std::size_t offset, std::size_t, httplib::DataSink& sink) {
+        if (offset == 0) {
+          sink.write("{\"choices\"", 10);
+          return true;
+        }
+        return false;
+      });
+      return;
+    }
+    server.serve(shape::chat, req, req.at("n").get<std::size_t>(), res);
+  });
+  auto p = fast_params(server);
+  p.endpoint = oa::api::chat_completions;
+  oa::model m(p);
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 2);
+  REQUIRE(r);
+  CHECK(r->completions.size() == 2);
+  CHECK(m.totals().retries == 1);
+  check_accounting(server, m, r->usage);
+}
+
+TEST_CASE("openai: a refused connection fails after the retries", "[adapters][openai]") {
+  std::string url;
+  {
+    test_server gone([](const json&, int, httplib::Response&) {});
+    url = gone.url();
+  }
+  oa::client_params p;
+  p.url = url;
+  p.max_retries = 1;
+  p.backoff_seconds = 0.0;
+  p.connect_timeout_seconds = 1.0;
+  oa::model m(p);
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 1);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::engine_failure);
+  CHECK(r.error().message.find("after 2 attempts") != std::string::npos);
+  CHECK(m.totals().attempts == 2);
+}
+
+TEST_CASE("openai: a server that caps n gets follow-up requests; one that returns too many fails", "[adapters][openai]") {
+  SECTION("fewer choices than asked") {
+    test_server server([&](const json& req, int, httplib::Response& res) {
+      server.serve(shape::llama_server, req, std::min<std::size_t>(2, req.at("n").get<std::size_t>()), res);
+    });
+    oa::model m(fast_params(server)); // asks for up to 8 per request
+    auto r = m.sample({.id = 1, .prompt = "p"}, {}, 5);
+    REQUIRE(r);
+    REQUIRE(r->completions.size() == 5);
+    for (std::size_t i = 0; i < 5; ++i) CHECK(r->completions[i].source == i);
+    CHECK(r->usage.engine_calls == 3);
+    check_accounting(server, m, r->usage);
+    std::lock_guard lock(server.m);
+    CHECK(server.requests.at(0).at("n") == 5);
+    CHECK(server.requests.at(1).at("n") == 3);
+    CHECK(server.requests.at(2).at("n") == 1);
+  }
+  SECTION("more choices than asked") {
+    test_server server([&](const json& req, int, httplib::Response& res) {
+      server.serve(shape::legacy, req, req.at("n").get<std::size_t>() + 1, res);
+    });
+    oa::model m(fast_params(server));
+    auto r = m.sample({.id = 1, .prompt = "p"}, {}, 2);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::engine_failure);
+    CHECK(m.totals().delivered == reckon::usage{});
+  }
+}
+
+TEST_CASE("openai: a call that fails part-way keeps what the server did in totals()", "[adapters][openai]") {
+  test_server server([&](const json& req, int, httplib::Response& res) {
+    if (req.at("n").get<std::size_t>() == 1) {
+      res.status = 500;
+      res.set_content("no", "text/plain");
+      return;
+    }
+    server.serve(shape::legacy, req, req.at("n").get<std::size_t>(), res);
+  });
+  auto p = fast_params(server);
+  p.max_n_per_request = 2;
+  p.max_in_flight = 1; // chunks run in order: {2, 2, 1}; the last fails
+  oa::model m(p);
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 5);
+  REQUIRE_FALSE(r);
+  const auto t = m.totals();
+  CHECK(t.failed_calls == 1);
+  CHECK(t.accepted == 2);
+  std::lock_guard lock(server.m);
+  CHECK(t.delivered.engine_calls == server.ok_responses);
+  CHECK(t.delivered.generated_tokens == server.served_tokens);
+  CHECK(t.delivered.prefilled_tokens == server.served_prompt);
+}
+
+TEST_CASE("openai: requests in flight are bounded; seeds follow the completions' indices", "[adapters][openai]") {
+  test_server server([&](const json& req, int, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    server.serve(shape::legacy, req, req.at("n").get<std::size_t>(), res);
+  });
+  auto p = fast_params(server);
+  p.max_in_flight = 2;
+  p.one_request_per_completion = true;
+  oa::model m(p);
+  reckon::sampling_params sp;
+  sp.seed = 1234;
+  auto r = m.sample({.id = 1, .prompt = "p"}, sp, 6);
+  REQUIRE(r);
+  CHECK(server.max_in_flight.load() <= 2);
+  CHECK(r->usage.engine_calls == 6);
+  check_accounting(server, m, r->usage);
+  std::lock_guard lock(server.m);
+  std::vector<std::uint32_t> seeds;
+  for (const auto& req : server.requests) {
+    CHECK(req.at("n") == 1);
+    seeds.push_back(req.at("seed").get<std::uint32_t>());
+  }
+  std::sort(seeds.begin(), seeds.end());
+  std::vector<std::uint32_t> expected;
+  for (std::uint32_t i = 0; i < 6; ++i) expected.push_back(oa::detail::wire_seed(reckon::request_seed(1234, i)));
+  std::sort(expected.begin(), expected.end());
+  CHECK(seeds == expected);
+}
+
+TEST_CASE("openai: misuse is reported before any request", "[adapters][openai]") {
+  test_server server([&](const json& req, int, httplib::Response& res) { server.serve(shape::legacy, req, 1, res); });
+  oa::model m(fast_params(server));
+  reckon::sampling_params sp;
+  CHECK(m.sample({.id = 1, .prompt = "p"}, sp, 0).error().code == errc::invalid_argument);
+  sp.temperature = std::nanf("");
+  CHECK(m.sample({.id = 1, .prompt = "p"}, sp, 1).error().code == errc::invalid_argument);
+  sp = {};
+  sp.max_tokens = 0;
+  CHECK(m.sample({.id = 1, .prompt = "p"}, sp, 1).error().code == errc::invalid_argument);
+  sp = {};
+  sp.stats.top_k = 21;
+  CHECK(m.sample({.id = 1, .prompt = "p"}, sp, 1).error().code == errc::invalid_argument);
+  CHECK(server.calls.load() == 0);
+
+  auto bad = [](auto edit) {
+    oa::client_params p;
+    edit(p);
+    try {
+      oa::model bad_model(p);
+    } catch (const reckon::exception& e) {
+      return e.code() == errc::invalid_argument;
+    }
+    return false;
+  };
+  CHECK(bad([](oa::client_params& p) { p.url = "ftp://x"; }));
+  CHECK(bad([](oa::client_params& p) { p.url = "http://"; }));
+  CHECK(bad([](oa::client_params& p) { p.max_n_per_request = 0; }));
+  CHECK(bad([](oa::client_params& p) { p.max_in_flight = 0; }));
+  CHECK(bad([](oa::client_params& p) { p.timeout_seconds = 0; }));
+  CHECK(bad([](oa::client_params& p) { p.connect_timeout_seconds = INFINITY; }));
+  CHECK(bad([](oa::client_params& p) { p.backoff_seconds = -1; }));
+  CHECK(bad([](oa::client_params& p) { p.max_backoff_seconds = 0.01; p.backoff_seconds = 1; }));
+  CHECK_FALSE(bad([](oa::client_params& p) { p.url = "http://127.0.0.1:1/v1/"; }));
+}
+
+TEST_CASE("openai: request bodies and the base URL's /v1", "[adapters][openai]") {
+  reckon::sampling_params sp;
+  sp.temperature = 0.5f;
+  const auto body = oa::detail::request_body(oa::api::chat_completions, "m", "hi", sp, 3, 42, 0);
+  CHECK(body.at("model") == "m");
+  CHECK(body.at("n") == 3);
+  CHECK(body.at("temperature") == 0.5);
+  CHECK_FALSE(body.contains("logprobs"));
+  CHECK_FALSE(body.contains("stop"));
+  CHECK(body.at("seed") == oa::detail::wire_seed(42));
+  CHECK(oa::detail::wire_seed(~0ULL) < 0x80000000U);
+
+  test_server server([&](const json& req, int, httplib::Response& res) { server.serve(shape::legacy, req, 1, res); });
+  auto p = fast_params(server);
+  p.url = server.url() + "/v1/";
+  oa::model m(p);
+  REQUIRE(m.sample({.id = 1, .prompt = "p"}, {}, 1));
+  std::lock_guard lock(server.m);
+  CHECK(server.paths.at(0) == "/v1/completions");
+}
