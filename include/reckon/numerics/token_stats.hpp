@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: Apache-2.0
+// Token statistics of full logits rows in one fused pass: log-sum-exp, logprob, entropy, varentropy, top-k.
+#pragma once
+
+// The hot path of every logprob-aware strategy: for each generated token of each particle, the
+// statistics of a full-vocabulary logits row (150k+ floats) at temperature T:
+//   lse = T log sum_v exp(x_v / T),  log p_v = (x_v - lse) / T,
+//   H = -sum_v p_v log p_v,  VE = sum_v p_v (log p_v + H)^2 = Var_p[log p].
+//
+// Algorithm (one read of the row from memory). The row is cut into blocks of `block_floats`
+// floats (8 KiB, L1-resident). Per block: (A) the block maximum bm; if it beats the running
+// maximum m, the double accumulators are rescaled to the new m; (B) one sweep over the (now
+// cached) block computes u = (x - m) log2(e) / T <= 0, e = 2^u with a polynomial exp2, and, in
+// float SIMD lanes, s0 = sum e, s1 = sum e (u - c), s2 = sum e (u - c)^2 around the block centre
+// c = u(bm); (C) the block's weight, mean and centred second moment are merged into double
+// accumulators with Chan's parallel-variance update. Everything is in log2 units until the end.
+//
+// Why varentropy does not cancel. The naive VE = S2/S0 - (S1/S0)^2 loses every digit when the
+// distribution is nearly one-hot or when its mass sits far from the shift point. Here the only
+// subtraction of that kind is inside one block, s2 - s1^2/s0, whose amplification factor is
+// s2 / M2 <= 1 / p(block max | block) (the block maximum carries the largest weight of its block,
+// and it sits exactly at the centre, so its term is exactly zero). For a nearly one-hot row the
+// dominant token is its block's centre, so its block has a factor ~1, and the other blocks' own
+// moments are small numbers computed directly; across blocks, Chan's update adds non-negative terms
+// only. The whole-row second moment is never formed around a point far from the mean.
+//
+// Error budget (stated, and checked by tests/numerics/token_stats_test.cpp against a long-double
+// two-pass reference): exp2 is a degree-5 polynomial on [-1/2, 1/2] with relative error < 2e-7 in
+// float; float lane sums run over at most block_floats / 16 terms before being folded into double.
+// On rows without adversarial structure lse, logprob and H agree to ~1e-6 (absolute, in nats, with
+// lse and logprob relative to max(1, |value|)) and VE to ~1e-5 relative. Tokens more than 126 bits
+// (~87 nats) below the maximum get weight <= 2^-125 instead of exactly zero (an effect below 1e-28
+// relative). Masked tokens (-inf) have probability 0 and logprob -inf exactly.
+
+#include <reckon/core/result.hpp>
+#include <reckon/core/types.hpp>
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <numbers>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#if !defined(RECKON_NO_SIMD) && (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define RECKON_TOKEN_STATS_X86 1
+#include <immintrin.h>
+#else
+#define RECKON_TOKEN_STATS_X86 0
+#endif
+
+namespace reckon {
+
+/// The statistics of one logits row at one temperature. All values are in nats.
+struct row_stats {
+  double log_sum_exp = 0.0; ///< T log sum_v exp(x_v / T): the plain log-sum-exp at T = 1, max_v x_v at T = 0
+  double logprob = std::numeric_limits<double>::quiet_NaN(); ///< log p of the chosen token (NaN when none was given)
+  double entropy = 0.0;    ///< H = -sum_v p_v log p_v
+  double varentropy = 0.0; ///< VE = sum_v p_v (log p_v + H)^2
+
+  friend bool operator==(const row_stats&, const row_stats&) = default;
+};
+
+/// How logits rows are turned into a distribution.
+struct token_stats_params {
+  /// Softmax temperature: p_v is proportional to exp(x_v / T). Finite and > 0, or exactly 0 for
+  /// the greedy limit (uniform over the tokens tied at the maximum, one-hot when the maximum is
+  /// unique). Temperatures below log2(e) / FLT_MAX (~4.2e-39) are treated as 0.
+  double temperature = 1.0;
+};
+
+/// Row-major float matrix, the layout engines use for logits (rows = sequences, cols = vocabulary).
+using logits_matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+namespace detail {
+
+/// Floats per block of the fused pass (8 KiB: the block is re-read from L1, never from memory).
+inline constexpr std::size_t block_floats = 2048;
+
+// exp2 on [-1/2, 1/2]: 1 + c1 f + ... + c5 f^5, fitted for relative error (max 9.2e-8 in exact
+// arithmetic, 1.7e-7 evaluated in float with FMA).
+inline constexpr float exp2_c1 = 0.693147004f;
+inline constexpr float exp2_c2 = 0.240222424f;
+inline constexpr float exp2_c3 = 0.0555073358f;
+inline constexpr float exp2_c4 = 0.00967151299f;
+inline constexpr float exp2_c5 = 0.00132647273f;
+// Exponents below this are clamped (2^-126 is the smallest normal float); this also maps -inf
+// (a masked token) to a finite value so that e * u never forms 0 * inf.
+inline constexpr float exp2_floor = -126.0f;
+// Adding 1.5 * 2^23 rounds a float of magnitude < 2^22 to an integer held in the low mantissa bits.
+inline constexpr float round_magic = 12582912.0f;
+
+/// 2^u for u in [exp2_floor, 0] (or NaN): the scalar twin of the SIMD kernels' exp2, bit for bit.
+[[nodiscard]] inline float exp2_poly(float u) noexcept {
+  const float t = u + round_magic;
+  const float n = t - round_magic;
+  const float f = u - n;
+  float p = std::fma(exp2_c5, f, exp2_c4);
+  p = std::fma(p, f, exp2_c3);
+  p = std::fma(p, f, exp2_c2);
+  p = std::fma(p, f, exp2_c1);
+  p = std::fma(p, f, 1.0f);
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(p) + (std::bit_cast<std::uint32_t>(t) << 23);
+  return std::bit_cast<float>(bits);
+}
+
+/// Float sums of one block, folded to double: s0 = sum e, s1 = sum e (u - c), s2 = sum e (u - c)^2.
+struct block_sums {
+  double s0 = 0.0;
+  double s1 = 0.0;
+  double s2 = 0.0;
+};
+
+/// What the fused pass returns: the row maximum and the tempered moments in log2 units
+/// (u = (x - max) * k, e = 2^u): weight S0, mean of u and centred second moment M2 = sum e (u - mean)^2.
+struct row_moments {
+  float max = -std::numeric_limits<float>::infinity();
+  double s0 = 0.0;
+  double mean = 0.0;
+  double m2 = 0.0;
+  bool saw_nan = false; ///< a block made only of -inf and NaN contained a NaN
+};
+
+/// The scalar block maximum (NaN is ignored here and caught by the sweep).
+[[nodiscard]] inline float block_max_portable(const float* x, std::size_t n) noexcept {
+  constexpr std::size_t lanes = 8;
+  float m[lanes];
+  for (float& v : m) v = -std::numeric_limits<float>::infinity();
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes)
+    for (std::size_t j = 0; j < lanes; ++j) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+  float r = -std::numeric_limits<float>::infinity();
+  for (; i < n; ++i) r = x[i] > r ? x[i] : r;
+  for (const float v : m) r = v > r ? v : r;
+  return r;
+}
+
+/// One element of the sweep (shared by the portable kernel and the SIMD kernels' tails).
+inline void sweep_one(float x, float m, float k, float c, float& s0, float& s1, float& s2) noexcept {
+  float u = (x - m) * k;
+  u = u < exp2_floor ? exp2_floor : u; // keeps NaN, so that s1 becomes NaN
+  const float e = exp2_poly(u);
+  const float uc = u - c;
+  const float t = e * uc;
+  s0 += e;
+  s1 += t;
+  s2 = std::fma(t, uc, s2);
+}
+
+/// The portable sweep: eight independent float lanes, as the SIMD kernel has, so that compilers
+/// can vectorise it and so that its rounding matches the AVX2 kernel's closely.
+[[nodiscard]] inline block_sums block_sweep_portable(const float* x, std::size_t n, float m, float k, float c) noexcept {
+  constexpr std::size_t lanes = 8;
+  float a0[lanes] = {}, a1[lanes] = {}, a2[lanes] = {};
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes)
+    for (std::size_t j = 0; j < lanes; ++j) sweep_one(x[i + j], m, k, c, a0[j], a1[j], a2[j]);
+  float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f;
+  for (; i < n; ++i) sweep_one(x[i], m, k, c, t0, t1, t2);
+  block_sums s{t0, t1, t2};
+  for (std::size_t j = 0; j < lanes; ++j) {
+    s.s0 += a0[j];
+    s.s1 += a1[j];
+    s.s2 += a2[j];
+  }
+  return s;
+}
+
+#if RECKON_TOKEN_STATS_X86
+/// The AVX2 block maximum.
+[[gnu::target("avx2,fma")]] inline float block_max_avx2(const float* x, std::size_t n) noexcept {
+  __m256 m0 = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  __m256 m1 = m0;
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+    m1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), m1);
+  }
+  for (; i + 8 <= n; i += 8) m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+  m0 = _mm256_max_ps(m0, m1);
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+  float r = _mm_cvtss_f32(h);
+  for (; i < n; ++i) r = x[i] > r ? x[i] : r;
+  return r;
+}
+
+/// The sum of a float vector's lanes, in double.
+[[gnu::target("avx2,fma")]] inline double hsum_double(__m256 v) noexcept {
+  const __m256d d = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+  __m128d h = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
+  h = _mm_add_sd(h, _mm_unpackhi_pd(h, h));
+  return _mm_cvtsd_f64(h);
+}
+
+/// The constants of the AVX2 sweep, broadcast once per block.
+struct avx2_sweep_constants {
+  __m256 m, k, c, lo, magic, c1, c2, c3, c4, c5, one;
+};
+
+/// One vector of the AVX2 sweep: the same arithmetic as sweep_one, eight lanes at a time.
+[[gnu::target("avx2,fma"), gnu::always_inline]] inline void sweep_step_avx2(const avx2_sweep_constants& q, __m256 xv, __m256& s0,
+                                                                          __m256& s1, __m256& s2) noexcept {
+  // max(lo, u) returns u when u is NaN (the second operand), so a NaN logit reaches s1.
+  const __m256 u = _mm256_max_ps(q.lo, _mm256_mul_ps(_mm256_sub_ps(xv, q.m), q.k));
+  const __m256 t = _mm256_add_ps(u, q.magic);
+  const __m256 f = _mm256_sub_ps(u, _mm256_sub_ps(t, q.magic));
+  __m256 p = _mm256_fmadd_ps(q.c5, f, q.c4);
+  p = _mm256_fmadd_ps(p, f, q.c3);
+  p = _mm256_fmadd_ps(p, f, q.c2);
+  p = _mm256_fmadd_ps(p, f, q.c1);
+  p = _mm256_fmadd_ps(p, f, q.one);
+  const __m256 e =
+      _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), _mm256_slli_epi32(_mm256_castps_si256(t), 23)));
+  const __m256 uc = _mm256_sub_ps(u, q.c);
+  const __m256 w = _mm256_mul_ps(e, uc);
+  s0 = _mm256_add_ps(s0, e);
+  s1 = _mm256_add_ps(s1, w);
+  s2 = _mm256_fmadd_ps(w, uc, s2);
+}
+
+/// The AVX2 + FMA sweep: two vectors per iteration with separate accumulators (hides add latency).
+[[gnu::target("avx2,fma")]] inline block_sums block_sweep_avx2(const float* x, std::size_t n, float m, float k, float c) noexcept {
+  const avx2_sweep_constants q{_mm256_set1_ps(m),         _mm256_set1_ps(k),       _mm256_set1_ps(c),
+                               _mm256_set1_ps(exp2_floor), _mm256_set1_ps(round_magic), _mm256_set1_ps(exp2_c1),
+                               _mm256_set1_ps(exp2_c2),    _mm256_set1_ps(exp2_c3), _mm256_set1_ps(exp2_c4),
+                               _mm256_set1_ps(exp2_c5),    _mm256_set1_ps(1.0f)};
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, b0 = a0, b1 = a0, b2 = a0;
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    sweep_step_avx2(q, _mm256_loadu_ps(x + i), a0, a1, a2);
+    sweep_step_avx2(q, _mm256_loadu_ps(x + i + 8), b0, b1, b2);
+  }
+  for (; i + 8 <= n; i += 8) sweep_step_avx2(q, _mm256_loadu_ps(x + i), a0, a1, a2);
+  float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f;
+  for (; i < n; ++i) sweep_one(x[i], m, k, c, t0, t1, t2);
+  return {hsum_double(_mm256_add_ps(a0, b0)) + t0, hsum_double(_mm256_add_ps(a1, b1)) + t1,
+          hsum_double(_mm256_add_ps(a2, b2)) + t2};
+}
+#endif
+
+/// Whether the AVX2 + FMA kernel can run here (compiled in and supported by this CPU).
+[[nodiscard]] inline bool avx2_available() noexcept {
+#if RECKON_TOKEN_STATS_X86
+#if defined(__AVX2__) && defined(__FMA__)
+  return true;
+#else
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+#endif
+#else
+  return false;
+#endif
+}
+
+/// Which kernel the fused pass uses.
+enum class kernel { automatic, portable, avx2 };
+
+/// Whether every element of x is -inf (false when one is NaN, or finite, or +inf).
+[[nodiscard]] inline bool all_negative_infinity(const float* x, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i)
+    if (!(x[i] == -std::numeric_limits<float>::infinity())) return false;
+  return true;
+}
+
+/// The fused pass over one row (no validation beyond flagging; see validate_row).
+/// k = log2(e) / T as a float in [FLT_MIN, FLT_MAX]. `on_block(ptr, len, offset)` is called on each
+/// block while it is cached (the top-k scan uses it).
+template <class OnBlock>
+[[nodiscard]] row_moments fused_row_moments(const float* x, std::size_t n, float k, kernel which, OnBlock&& on_block) {
+  [[maybe_unused]] const bool simd = which == kernel::avx2 || (which == kernel::automatic && avx2_available());
+  row_moments r;
+  double s0 = 0.0, mean = 0.0, m2 = 0.0;
+  float m = -std::numeric_limits<float>::infinity();
+  for (std::size_t b = 0; b < n; b += block_floats) {
+    const std::size_t len = std::min(block_floats, n - b);
+    const float* xb = x + b;
+#if RECKON_TOKEN_STATS_X86
+    const float bm = simd ? block_max_avx2(xb, len) : block_max_portable(xb, len);
+#else
+    const float bm = block_max_portable(xb, len);
+#endif
+    on_block(xb, len, b);
+    if (bm == -std::numeric_limits<float>::infinity()) {
+      // Every element is -inf (masked: no weight) or NaN, which the sweep would not see.
+      if (!all_negative_infinity(xb, len)) r.saw_nan = true;
+      continue;
+    }
+    if (bm > m) {
+      if (m != -std::numeric_limits<float>::infinity()) {
+        // Move the accumulators to the new maximum: u_new = u_old + du, weights scale by 2^du.
+        const double du = (static_cast<double>(m) - static_cast<double>(bm)) * static_cast<double>(k);
+        const double scale = std::exp2(du);
+        s0 *= scale;
+        m2 *= scale;
+        mean += du;
+      }
+      m = bm;
+    }
+    // Centre the block's moments at its own maximum (its heaviest element, whose term is exactly 0).
+    const float c = std::max(exp2_floor, (bm - m) * k);
+#if RECKON_TOKEN_STATS_X86
+    const block_sums bs = simd ? block_sweep_avx2(xb, len, m, k, c) : block_sweep_portable(xb, len, m, k, c);
+#else
+    const block_sums bs = block_sweep_portable(xb, len, m, k, c);
+#endif
+    if (!(bs.s0 > 0.0) || std::isnan(bs.s1) || std::isnan(bs.s2)) {
+      r.saw_nan = true; // NaN (or +inf) reached the sweep
+      continue;
+    }
+    // Chan et al.'s merge of (s0, mean, m2) with the block's (bs.s0, mb, m2b); all terms >= 0.
+    const double db = bs.s1 / bs.s0;
+    const double mb = static_cast<double>(c) + db;
+    const double m2b = std::max(0.0, bs.s2 - bs.s1 * db);
+    const double total = s0 + bs.s0;
+    const double delta = mb - mean;
+    mean += delta * (bs.s0 / total);
+    m2 += m2b + delta * delta * (s0 * bs.s0 / total);
+    s0 = total;
+  }
+  r.max = m;
+  r.s0 = s0;
+  r.mean = mean;
+  r.m2 = m2;
+  return r;
+}
+
+/// Throws reckon::exception (invalid_argument) naming the first NaN or +inf logit, or saying
+/// that every logit is -inf. Returns normally when the row is valid.
+inline void validate_row(std::span<const float> row, const char* who) {
+  bool finite_seen = false;
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    const float v = row[i];
+    if (std::isnan(v))
+      throw exception(errc::invalid_argument, std::string(who) + ": logit " + std::to_string(i) + " is NaN");
+    if (v == std::numeric_limits<float>::infinity())
+      throw exception(errc::invalid_argument, std::string(who) + ": logit " + std::to_string(i) + " is +inf");
+    if (v != -std::numeric_limits<float>::infinity()) finite_seen = true;
+  }
+  require(finite_seen, std::string(who) + ": every logit is -inf (no token has probability)");
+}
+
+/// The k best (value, id) pairs of a row: descending value, ties by lower id. Elements arrive in
+/// increasing id order, so a later equal value never displaces an earlier one.
+class top_k_scan {
+public:
+  explicit top_k_scan(std::size_t k) : k_(k) { heap_.reserve(k); }
+
+  /// Offers row[offset .. offset + n).
+  void offer(const float* x, std::size_t n, std::size_t offset) {
+    if (k_ == 0) return;
+    std::size_t i = 0;
+    while (heap_.size() < k_ && i < n) push(x[i], offset + i), ++i;
+    for (; i < n; ++i)
+      if (x[i] > threshold_) replace(x[i], offset + i);
+  }
+
+  /// The selected pairs, best first.
+  [[nodiscard]] std::vector<std::pair<float, std::size_t>> sorted() const {
+    auto out = heap_;
+    std::sort(out.begin(), out.end(), better);
+    return out;
+  }
+
+private:
+  // a is better than b: higher value, or equal value and lower id (-inf ties included).
+  static bool better(const std::pair<float, std::size_t>& a, const std::pair<float, std::size_t>& b) noexcept {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  }
+  void push(float v, std::size_t id) {
+    heap_.emplace_back(v, id);
+    std::push_heap(heap_.begin(), heap_.end(), better); // heap_.front() is the worst kept
+    if (heap_.size() == k_) threshold_ = heap_.front().first;
+  }
+  void replace(float v, std::size_t id) {
+    std::pop_heap(heap_.begin(), heap_.end(), better);
+    heap_.back() = {v, id};
+    std::push_heap(heap_.begin(), heap_.end(), better);
+    threshold_ = heap_.front().first;
+  }
+
+  std::size_t k_;
+  std::vector<std::pair<float, std::size_t>> heap_;
+  float threshold_ = -std::numeric_limits<float>::infinity();
+};
+
+/// The statistics of one validated-on-failure row; the shared body of every public entry point.
+inline row_stats row_stats_impl(std::span<const float> row, std::optional<std::size_t> chosen,
+                                const token_stats_params& params, std::span<std::int32_t> top_ids,
+                                std::span<float> top_logprobs, kernel which, const char* who) {
+  const double temperature = params.temperature;
+  require(!row.empty(), std::string(who) + ": empty logits row");
+  require(std::isfinite(temperature) && temperature >= 0.0,
+          std::string(who) + ": temperature must be finite and >= 0 (0 means greedy)");
+  require(!chosen || *chosen < row.size(), std::string(who) + ": chosen token id out of range");
+  require(top_ids.size() == top_logprobs.size() || top_logprobs.empty(),
+          std::string(who) + ": top_ids and top_logprobs differ in length");
+  require(top_ids.size() <= row.size(), std::string(who) + ": top-k larger than the vocabulary");
+
+  top_k_scan scan(top_ids.size());
+  const auto offer = [&scan](const float* p, std::size_t n, std::size_t off) { scan.offer(p, n, off); };
+  row_stats out;
+
+  const double k_exact = std::numbers::log2e / temperature; // +inf at T = 0
+  if (!(k_exact <= static_cast<double>(std::numeric_limits<float>::max()))) {
+    // Greedy limit: uniform over the tokens tied at the maximum.
+    float m = -std::numeric_limits<float>::infinity();
+    std::size_t ties = 0;
+    for (std::size_t b = 0; b < row.size(); b += block_floats) offer(row.data() + b, std::min(block_floats, row.size() - b), b);
+    for (const float v : row) {
+      if (std::isnan(v) || v == std::numeric_limits<float>::infinity()) validate_row(row, who);
+      if (v > m) m = v, ties = 1;
+      else if (v == m) ++ties;
+    }
+    if (m == -std::numeric_limits<float>::infinity()) validate_row(row, who);
+    const double lp_max = -std::log(static_cast<double>(ties));
+    out.log_sum_exp = m;
+    out.entropy = -lp_max;
+    out.varentropy = 0.0;
+    if (chosen) out.logprob = row[*chosen] == m ? lp_max : -std::numeric_limits<double>::infinity();
+    const auto best = scan.sorted();
+    for (std::size_t i = 0; i < best.size(); ++i) {
+      top_ids[i] = static_cast<std::int32_t>(best[i].second);
+      if (!top_logprobs.empty())
+        top_logprobs[i] = best[i].first == m ? static_cast<float>(lp_max) : -std::numeric_limits<float>::infinity();
+    }
+    return out;
+  }
+
+  const float k = std::max(static_cast<float>(k_exact), std::numeric_limits<float>::min());
+  const row_moments mo = fused_row_moments(row.data(), row.size(), k, which, offer);
+  if (mo.saw_nan || !std::isfinite(mo.max) || !(mo.s0 >= 1.0) || !std::isfinite(mo.s0) || !std::isfinite(mo.mean) ||
+      !std::isfinite(mo.m2)) {
+    validate_row(row, who);
+    throw exception(errc::invalid_argument, std::string(who) + ": the logits row produced non-finite statistics");
+  }
+  constexpr double ln2 = std::numbers::ln2;
+  const double log_z = std::log(mo.s0); // log sum_v exp((x_v - max) / T)
+  const double max = mo.max;
+  out.log_sum_exp = max + temperature * log_z;
+  out.entropy = std::max(0.0, log_z - ln2 * mo.mean);
+  out.varentropy = ln2 * ln2 * (mo.m2 / mo.s0);
+  const auto logprob_of = [&](float v) {
+    if (v == -std::numeric_limits<float>::infinity()) return -std::numeric_limits<double>::infinity();
+    return (static_cast<double>(v) - max) / temperature - log_z;
+  };
+  if (chosen) out.logprob = logprob_of(row[*chosen]);
+  const auto best = scan.sorted();
+  for (std::size_t i = 0; i < best.size(); ++i) {
+    top_ids[i] = static_cast<std::int32_t>(best[i].second);
+    if (!top_logprobs.empty()) top_logprobs[i] = static_cast<float>(logprob_of(best[i].first));
+  }
+  return out;
+}
+
+} // namespace detail
+
+/// The statistics of one logits row: log-sum-exp, entropy, varentropy, and the chosen token's logprob.
+/// One fused pass over the row (AVX2 + FMA when the CPU has it, chosen at run time; a portable
+/// kernel otherwise).
+/// @param logits the row, one float per vocabulary entry; -inf marks a masked token
+/// @param chosen the sampled token's id, or nullopt (then `logprob` is NaN)
+/// @param params the temperature
+/// @returns the statistics, in nats
+/// @throws reckon::exception (invalid_argument) when the row is empty, holds a NaN or +inf, or is
+///         all -inf; when the temperature is negative or not finite; when `chosen` is out of range.
+[[nodiscard]] inline row_stats token_row_stats(std::span<const float> logits, std::optional<std::size_t> chosen = std::nullopt,
+                                               const token_stats_params& params = {}) {
+  return detail::row_stats_impl(logits, chosen, params, {}, {}, detail::kernel::automatic, "token_row_stats");
+}
+
+/// As above, and the top-k tokens: `top_ids.size()` = k ids in descending probability (ties by lower
+/// id) and their logprobs in `top_logprobs` (same length, or empty when only ids are wanted).
+/// Masked tokens appear (with logprob -inf) only when fewer than k tokens are unmasked.
+/// @throws reckon::exception (invalid_argument) as above, and when k exceeds the vocabulary or
+///         the two output spans differ in length.
+inline row_stats token_row_stats(std::span<const float> logits, std::optional<std::size_t> chosen,
+                                 const token_stats_params& params, std::span<std::int32_t> top_ids,
+                                 std::span<float> top_logprobs) {
+  return detail::row_stats_impl(logits, chosen, params, top_ids, top_logprobs, detail::kernel::automatic,
+                                "token_row_stats");
+}
+
+/// The statistics of every row of a row-major rows x vocab matrix, `out[r]` for row r.
+/// @param logits rows * vocab floats, row r at logits[r * vocab]
+/// @param vocab the row length (> 0)
+/// @param chosen one token id per row, or empty (then every `logprob` is NaN)
+/// @param out one record per row (its size is the number of rows)
+/// @param params the temperature
+/// @param top_ids empty, or rows * k ids (row r's k best at top_ids[r * k])
+/// @param top_logprobs empty, or the same shape as top_ids
+/// @throws reckon::exception (invalid_argument) on mismatched sizes, and as token_row_stats for any row.
+inline void token_stats_batch(std::span<const float> logits, std::size_t vocab, std::span<const std::int32_t> chosen,
+                              std::span<row_stats> out, const token_stats_params& params = {},
+                              std::span<std::int32_t> top_ids = {}, std::span<float> top_logprobs = {}) {
+  const char* who = "token_stats_batch";
+  detail::require(vocab > 0, "token_stats_batch: vocab must be > 0");
+  const std::size_t rows = out.size();
+  detail::require(logits.size() == rows * vocab, "token_stats_batch: logits.size() != out.size() * vocab");
+  detail::require(chosen.empty() || chosen.size() == rows, "token_stats_batch: chosen must be empty or one id per row");
+  detail::require(top_ids.size() % (rows == 0 ? 1 : rows) == 0, "token_stats_batch: top_ids must hold k ids per row");
+  const std::size_t k = rows == 0 ? 0 : top_ids.size() / rows;
+  detail::require(top_logprobs.empty() || top_logprobs.size() == top_ids.size(),
+                  "token_stats_batch: top_logprobs must be empty or as long as top_ids");
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::optional<std::size_t> c;
+    if (!chosen.empty()) {
+      detail::require(chosen[r] >= 0, "token_stats_batch: negative chosen token id");
+      c = static_cast<std::size_t>(chosen[r]);
+    }
+    out[r] = detail::row_stats_impl(logits.subspan(r * vocab, vocab), c, params, top_ids.empty() ? top_ids : top_ids.subspan(r * k, k),
+                                    top_logprobs.empty() ? top_logprobs : top_logprobs.subspan(r * k, k),
+                                    detail::kernel::automatic, who);
+  }
+}
+
+/// The statistics of every row of a row-major logits matrix (an Eigen::Map of an engine's buffer
+/// binds without a copy; rows may be padded, i.e. have an outer stride).
+/// @param chosen empty, or one token id per row
+/// @throws reckon::exception (invalid_argument) as token_stats_batch.
+[[nodiscard]] inline std::vector<row_stats> token_stats_batch(const Eigen::Ref<const logits_matrix>& logits,
+                                                              std::span<const std::int32_t> chosen = {},
+                                                              const token_stats_params& params = {}) {
+  const auto rows = static_cast<std::size_t>(logits.rows());
+  const auto vocab = static_cast<std::size_t>(logits.cols());
+  detail::require(vocab > 0, "token_stats_batch: the matrix has no columns");
+  detail::require(chosen.empty() || chosen.size() == rows, "token_stats_batch: chosen must be empty or one id per row");
+  std::vector<row_stats> out(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::optional<std::size_t> c;
+    if (!chosen.empty()) {
+      detail::require(chosen[r] >= 0, "token_stats_batch: negative chosen token id");
+      c = static_cast<std::size_t>(chosen[r]);
+    }
+    const float* row = logits.data() + static_cast<std::ptrdiff_t>(r) * logits.outerStride();
+    out[r] = detail::row_stats_impl(std::span<const float>(row, vocab), c, params, {}, {}, detail::kernel::automatic,
+                                    "token_stats_batch");
+  }
+  return out;
+}
+
+/// Appends one token's statistics to a sequence's column store: logprob, entropy and varentropy
+/// (as floats), and `top_logprobs` as one row of the top-k column when it is not empty.
+/// @throws reckon::exception (invalid_argument) when `top_logprobs` does not match the store's
+///         existing top_k width.
+inline void append_row_stats(token_stats& store, const row_stats& s, std::span<const float> top_logprobs = {}) {
+  if (!top_logprobs.empty()) {
+    if (store.top_k == 0 && store.top_logprobs.empty()) store.top_k = static_cast<std::uint32_t>(top_logprobs.size());
+    detail::require(top_logprobs.size() == store.top_k, "append_row_stats: top_logprobs width differs from the store's top_k");
+    store.top_logprobs.insert(store.top_logprobs.end(), top_logprobs.begin(), top_logprobs.end());
+  }
+  store.logprob.push_back(static_cast<float>(s.logprob));
+  store.entropy.push_back(static_cast<float>(s.entropy));
+  store.varentropy.push_back(static_cast<float>(s.varentropy));
+}
+
+/// Computes one logits row's statistics for the sampled token `chosen` and appends them to `store`
+/// (with the top `top_k` logprobs when top_k > 0): what an adapter calls once per generated token.
+/// @returns the statistics appended
+/// @throws reckon::exception (invalid_argument) as token_row_stats and append_row_stats.
+inline row_stats append_token_stats(token_stats& store, std::span<const float> logits, std::size_t chosen,
+                                    const token_stats_params& params = {}, std::uint32_t top_k = 0) {
+  std::vector<std::int32_t> ids(top_k);
+  std::vector<float> lps(top_k);
+  const row_stats s = detail::row_stats_impl(logits, chosen, params, ids, lps, detail::kernel::automatic, "append_token_stats");
+  append_row_stats(store, s, lps);
+  return s;
+}
+
+} // namespace reckon
