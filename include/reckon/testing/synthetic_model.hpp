@@ -36,6 +36,7 @@
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
 #include <reckon/detail/xtensor.hpp>
+#include <reckon/numerics/token_stats.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/testing/suite.hpp>
 
@@ -74,7 +75,7 @@ struct token_params {
   double confidence_logit = -2.0; ///< mean of logit(q) while correct (q = 1 - p(top token); lower is surer)
   double confidence_sd = 1.0;     ///< SD of logit(q) per token (> 0)
   double error_effect = 0.5;      ///< shift of logit(q) after the first error, in confidence_sd units (effect size)
-  std::uint32_t vocab = 0;        ///< > 0: build a full logits row of this size per token and compute the statistics from it
+  std::uint32_t vocab = 0;        ///< > 0: build a full logits row of this size per token; statistics via reckon::token_row_stats (k <= vocab)
 };
 
 /// The ZIP-RC head: exact from the generative process, optionally miscalibrated.
@@ -140,6 +141,7 @@ inline void validate(const synthetic_params& p) {
   require(std::isfinite(p.tokens.confidence_logit), "token_params.confidence_logit must be finite");
   require(std::isfinite(p.tokens.confidence_sd) && p.tokens.confidence_sd > 0.0, "token_params.confidence_sd must be > 0");
   require(std::isfinite(p.tokens.error_effect), "token_params.error_effect must be finite");
+  require(p.tokens.vocab == 0 || p.tokens.vocab >= 20, "token_params.vocab must be 0 or >= 20 (the widest top-k)");
   for (const reward_params* r : {&p.prm, &p.orm}) {
     require(std::isfinite(r->separation) && std::isfinite(r->bias) && std::isfinite(r->difficulty_shift),
             "reward_params: separation, bias and difficulty_shift must be finite");
@@ -782,63 +784,36 @@ private:
     const double mu = tp.confidence_logit + (w.wrong ? tp.error_effect * tp.confidence_sd : 0.0);
     const std::uint32_t k = want.top_k == 0 ? 0 : std::min(want.top_k, logprob_top_k);
     if (k > 0) out.top_k = k;
-    std::vector<double> row;
+    std::vector<float> row, top_lp(k);
+    std::vector<std::int32_t> top_ids(k);
     for (std::uint32_t t = 0; t < n; ++t) {
       const double qv = std::clamp(detail::synth::sigmoid(mu + tp.confidence_sd * detail::synth::normal01(s)), 1e-6, 1.0 - 1e-6);
       const double lq = std::log(qv), l1q = std::log1p(-qv);
       // Chosen token: geometric draw, v = floor(log(u) / log q).
       const double u = 1.0 - uniform01(s);
       const double v = std::floor(std::log(u) / lq);
-      double lp = l1q + v * lq, h = 0.0, ve = 0.0, lse = 0.0;
+      double lp = l1q + v * lq, h = 0.0, ve = 0.0;
       if (tp.vocab > 0) {
-        geometric_row(qv, tp.vocab, row);
-        lse = row_stats(row, static_cast<std::size_t>(std::min(v, static_cast<double>(row.size() - 1))), lp, h, ve);
+        // The numerics path, for real: a full logits row through reckon::token_row_stats.
+        row.resize(tp.vocab);
+        for (std::uint32_t j = 0; j < tp.vocab; ++j) row[j] = static_cast<float>(j * lq);
+        const auto chosen = static_cast<std::size_t>(std::min(v, static_cast<double>(tp.vocab - 1)));
+        const row_stats rs = token_row_stats(row, chosen, token_stats_params{}, top_ids, top_lp);
+        lp = rs.logprob;
+        h = rs.entropy;
+        ve = rs.varentropy;
       } else {
         h = (-(1.0 - qv) * l1q - qv * lq) / (1.0 - qv);
         ve = lq * lq * qv / ((1.0 - qv) * (1.0 - qv));
+        for (std::uint32_t j = 0; j < k; ++j) top_lp[j] = static_cast<float>(l1q + j * lq);
       }
       if (want.logprobs) out.logprob.push_back(static_cast<float>(lp));
       if (want.entropy) {
         out.entropy.push_back(static_cast<float>(h));
         out.varentropy.push_back(static_cast<float>(ve));
       }
-      for (std::uint32_t j = 0; j < k; ++j) {
-        if (tp.vocab > 0) {
-          // The row is sorted descending by construction; log-softmax of entry j.
-          out.top_logprobs.push_back(static_cast<float>(j < row.size() ? row[j] - lse : -1e30));
-        } else {
-          out.top_logprobs.push_back(static_cast<float>(l1q + j * lq));
-        }
-      }
+      out.top_logprobs.insert(out.top_logprobs.end(), top_lp.begin(), top_lp.end());
     }
-  }
-
-  // A logits row of the geometric distribution truncated to `vocab` entries (logit_v = v log q).
-  static void geometric_row(double qv, std::uint32_t vocab, std::vector<double>& row) {
-    row.resize(vocab);
-    const double lq = std::log(qv);
-    for (std::uint32_t v = 0; v < vocab; ++v) row[v] = v * lq;
-  }
-
-  // log p of `chosen`, entropy and varentropy of softmax(row), in two max-shifted passes; returns
-  // the log normaliser.
-  static double row_stats(const std::vector<double>& row, std::size_t chosen, double& lp, double& h, double& ve) {
-    double mx = -std::numeric_limits<double>::infinity();
-    for (double x : row) mx = std::max(mx, x);
-    double z = 0.0;
-    for (double x : row) z += std::exp(x - mx);
-    const double lse = mx + std::log(z);
-    double e1 = 0.0, e2 = 0.0;
-    for (double x : row) {
-      const double l = x - lse;
-      const double p = std::exp(l);
-      e1 += p * l;
-      e2 += p * l * l;
-    }
-    h = -e1;
-    ve = std::max(0.0, e2 - e1 * e1);
-    lp = row[chosen] - lse;
-    return lse;
   }
 
   std::shared_ptr<const suite> suite_;
