@@ -55,6 +55,7 @@ static_assert(model_traits<wrong_kind>::max_sequences == std::numeric_limits<std
 
 static_assert(model_traits<third_party>::max_sequences == 2);
 static_assert(model_traits<third_party>::cost_per_token == 0.5);
+static_assert(!model_traits<third_party>::supports_rollback && !model_traits<third_party>::full_logits);
 } // namespace
 
 TEST_CASE("model_traits are usable at run time too", "[concepts][traits]") {
