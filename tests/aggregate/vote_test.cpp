@@ -129,3 +129,28 @@ TEST_CASE("all-zero weights fall back to the vote counts", "[aggregate][vote][er
   CHECK(t.answers[0].share == 0.0);
   CHECK(t.margin() == 0.0);
 }
+
+TEST_CASE("many distinct answers are each counted once per vote", "[aggregate][vote]") {
+  // 5000 distinct keys, key k voted k % 7 + 1 times: exercises the table's growth and probing.
+  reckon::vote_counter c;
+  std::size_t expected_votes = 0;
+  for (int round = 0; round < 7; ++round)
+    for (int k = 0; k < 5000; ++k)
+      if (round <= k % 7) {
+        c.add(std::to_string(k));
+        ++expected_votes;
+      }
+  const auto t = c.tally();
+  CHECK(t.answers.size() == 5000);
+  CHECK(t.votes == expected_votes);
+  bool all_right = true;
+  for (const auto& a : t.answers) all_right = all_right && a.count == static_cast<std::size_t>(std::stoi(a.answer) % 7 + 1);
+  CHECK(all_right);
+  // Leader: the most votes (7), first seen among those: key 6.
+  CHECK(t.winner() == "6");
+  // A copy counts on independently.
+  reckon::vote_counter copy = c;
+  copy.add("6", 100.0);
+  CHECK(copy.tally().find("6")->weight == 107.0);
+  CHECK(c.tally().find("6")->weight == 7.0);
+}

@@ -17,9 +17,10 @@ namespace reckon {
 namespace detail {
 /// Checks a solution's step scores: non-empty, each in [0, 1] (NaN fails).
 inline void check_step_scores(std::span<const double> scores, const char* who) {
-  require(!scores.empty(), std::string(who) + ": no step scores");
+  if (scores.empty()) throw exception(errc::invalid_argument, std::string(who) + ": no step scores");
   for (const double s : scores)
-    require(s >= 0.0 && s <= 1.0, std::string(who) + ": step scores must be in [0, 1] (got NaN or out of range)");
+    if (!(s >= 0.0 && s <= 1.0))
+      throw exception(errc::invalid_argument, std::string(who) + ": step scores must be in [0, 1] (got NaN or out of range)");
 }
 /// sum_t log s_t (precondition: checked scores).
 inline double sum_of_logs(std::span<const double> scores) noexcept {

@@ -13,7 +13,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace reckon {
@@ -70,15 +69,9 @@ struct vote_params {
   reckon::tie_break tie_break = reckon::tie_break::first_seen; ///< order of answers equal in weight and count
 };
 
-namespace detail {
-struct string_hash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-} // namespace detail
-
 /// An incremental vote: add answers one at a time (adaptive strategies tally after every round),
-/// then read the tally. Cost: O(1) expected per vote; tally() is O(k log k) for k distinct answers.
+/// then read the tally. Cost: O(1) expected per vote (an open-addressing table keyed by the
+/// answer's hash); tally() is O(k log k) for k distinct answers.
 class vote_counter {
 public:
   /// Records one vote for `answer` with `weight`; nullopt abstains (it is counted, never votes).
@@ -92,12 +85,7 @@ public:
     }
     ++votes_;
     total_weight_ += weight;
-    auto it = index_.find(*answer);
-    if (it == index_.end()) {
-      it = index_.emplace(std::string(*answer), entries_.size()).first;
-      entries_.push_back(entry{&it->first, 0, 0.0, index});
-    }
-    entry& e = entries_[it->second];
+    entry& e = find_or_insert(*answer, index);
     ++e.count;
     e.weight += weight;
   }
@@ -119,13 +107,13 @@ public:
       const entry& y = entries_[b];
       if (x.weight != y.weight) return x.weight > y.weight;
       if (x.count != y.count) return x.count > y.count;
-      if (lexicographic) return *x.key < *y.key;
+      if (lexicographic) return x.key < y.key;
       return x.first_seen < y.first_seen;
     });
     out.answers.reserve(order.size());
     for (const std::size_t i : order) {
       const entry& e = entries_[i];
-      out.answers.push_back(answer_tally{*e.key, e.count, e.weight, total_weight_ > 0.0 ? e.weight / total_weight_ : 0.0,
+      out.answers.push_back(answer_tally{e.key, e.count, e.weight, total_weight_ > 0.0 ? e.weight / total_weight_ : 0.0,
                                          e.first_seen});
     }
     return out;
@@ -133,24 +121,49 @@ public:
 
 private:
   struct entry {
-    const std::string* key; // the map's key (node-based map: stable address)
+    std::string key;
+    std::size_t hash;
     std::size_t count;
     double weight;
     std::size_t first_seen;
   };
-  std::unordered_map<std::string, std::size_t, detail::string_hash, std::equal_to<>> index_;
-  std::vector<entry> entries_;
+  struct slot {
+    std::size_t hash = 0;
+    std::size_t index = 0; // entry index + 1; 0 marks an empty slot
+  };
+
+  entry& find_or_insert(std::string_view key, std::size_t seen_at) {
+    if (2 * (entries_.size() + 1) > slots_.size()) grow();
+    const std::size_t h = std::hash<std::string_view>{}(key);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t pos = h & mask;; pos = (pos + 1) & mask) {
+      slot& s = slots_[pos];
+      if (s.index == 0) {
+        s = slot{h, entries_.size() + 1};
+        entries_.push_back(entry{std::string(key), h, 0, 0.0, seen_at});
+        return entries_.back();
+      }
+      if (s.hash == h && entries_[s.index - 1].key == key) return entries_[s.index - 1];
+    }
+  }
+
+  void grow() {
+    std::vector<slot> bigger(slots_.empty() ? 16 : 2 * slots_.size());
+    const std::size_t mask = bigger.size() - 1;
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      std::size_t pos = entries_[i].hash & mask;
+      while (bigger[pos].index != 0) pos = (pos + 1) & mask;
+      bigger[pos] = slot{entries_[i].hash, i + 1};
+    }
+    slots_ = std::move(bigger);
+  }
+
+  std::vector<entry> entries_; // in order of first vote
+  std::vector<slot> slots_;    // linear probing, at most half full, size a power of two
   std::size_t seen_ = 0;
   std::size_t votes_ = 0;
   std::size_t abstentions_ = 0;
   double total_weight_ = 0.0;
-
-public:
-  vote_counter() = default;
-  vote_counter(const vote_counter&) = delete; // entries point into index_
-  vote_counter& operator=(const vote_counter&) = delete;
-  vote_counter(vote_counter&&) noexcept = default; // node-based: moving keeps the nodes
-  vote_counter& operator=(vote_counter&&) noexcept = default;
 };
 
 namespace detail {

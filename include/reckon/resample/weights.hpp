@@ -15,18 +15,23 @@ namespace reckon {
 
 namespace detail {
 
+/// Throws invalid_argument "<who>: <what>" unless `condition` holds; builds the message only on failure.
+inline void require_named(bool condition, const char* who, const char* what) {
+  if (!condition) throw exception(errc::invalid_argument, std::string(who) + ": " + what);
+}
+
 /// Checks resampling weights (non-empty, finite, >= 0, positive finite sum) and returns their sum.
 /// `who` names the caller in the message.
 inline double checked_weight_total(std::span<const double> weights, const char* who) {
-  require(!weights.empty(), std::string(who) + ": no weights");
+  require_named(!weights.empty(), who, "no weights");
   double total = 0.0;
   for (const double w : weights) {
-    require(std::isfinite(w), std::string(who) + ": weights must be finite (got NaN or inf)");
-    require(w >= 0.0, std::string(who) + ": weights must be >= 0");
+    require_named(std::isfinite(w), who, "weights must be finite (got NaN or inf)");
+    require_named(w >= 0.0, who, "weights must be >= 0");
     total += w;
   }
-  require(total > 0.0, std::string(who) + ": weights are all zero");
-  require(std::isfinite(total), std::string(who) + ": the sum of the weights overflows");
+  require_named(total > 0.0, who, "weights are all zero");
+  require_named(std::isfinite(total), who, "the sum of the weights overflows");
   return total;
 }
 
