@@ -2,12 +2,12 @@
 // The adapters' one call site into token statistics: a full logits row, or a top-k logprob row.
 #pragma once
 
-// TEMPORARY thin local call site: reckon/numerics (token statistics from a logits row, entropy and
-// varentropy estimated from top-k logprobs) is being written alongside the adapters. Until it is
-// committed, the two functions below compute the statistics here; once it lands, their bodies
-// become one call each into reckon::numerics and nothing else in the adapters changes.
+// Full logits rows go through reckon/numerics (the fused token-statistics kernel). Entropy from
+// top-k logprobs (what servers return) is estimated here until reckon/numerics has an entry point
+// for it; then entropy_from_top_k's body becomes one call into it and nothing else changes.
 
 #include <reckon/core/types.hpp>
+#include <reckon/numerics/token_stats.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -31,41 +31,27 @@ struct stats_request {
   [[nodiscard]] bool none() const noexcept { return !logprob && !entropy && top_k == 0; }
 };
 
-/// Appends one token's statistics computed from a full logits row (temperature 1).
-/// @param logits the row, one value per vocabulary entry (non-empty)
+/// Appends one token's statistics computed from a full logits row (temperature 1) by
+/// reckon::token_row_stats: only the columns `want` asks for.
+/// @param logits the row, one value per vocabulary entry
 /// @param chosen the sampled token's index into `logits`
-/// @param want   the columns to fill; the others stay untouched
+/// @param want   the columns to fill (want.top_k <= logits.size())
 /// @param out    the statistics to append to (top_k is set to want.top_k)
+/// @throws reckon::exception (invalid_argument) for a row with NaN or +inf, or all -inf
 inline void append_from_logits(std::span<const float> logits, std::size_t chosen, const stats_request& want,
                                token_stats& out) {
-  if (want.none() || logits.empty()) return;
-  float max_logit = -std::numeric_limits<float>::infinity();
-  for (const float l : logits) max_logit = std::max(max_logit, l);
-  double z = 0.0;
-  for (const float l : logits) z += std::exp(static_cast<double>(l) - max_logit);
-  const double log_z = max_logit + std::log(z);
-  if (want.logprob) out.logprob.push_back(static_cast<float>(logits[chosen] - log_z));
+  if (want.none()) return;
+  std::vector<std::int32_t> ids(want.top_k);
+  std::vector<float> top(want.top_k);
+  const row_stats s = token_row_stats(logits, chosen, token_stats_params{}, ids, top);
+  if (want.logprob) out.logprob.push_back(static_cast<float>(s.logprob));
   if (want.entropy) {
-    double h = 0.0;
-    double second = 0.0;
-    for (const float l : logits) {
-      const double lp = l - log_z;
-      const double p = std::exp(lp);
-      if (p > 0.0) {
-        h -= p * lp;
-        second += p * lp * lp;
-      }
-    }
-    out.entropy.push_back(static_cast<float>(h));
-    out.varentropy.push_back(static_cast<float>(std::max(0.0, second - h * h)));
+    out.entropy.push_back(static_cast<float>(s.entropy));
+    out.varentropy.push_back(static_cast<float>(s.varentropy));
   }
   if (want.top_k > 0) {
     out.top_k = want.top_k;
-    const std::size_t k = std::min<std::size_t>(want.top_k, logits.size());
-    std::vector<float> row(logits.begin(), logits.end());
-    std::partial_sort(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(k), row.end(), std::greater<>());
-    for (std::size_t i = 0; i < want.top_k; ++i)
-      out.top_logprobs.push_back(i < k ? static_cast<float>(row[i] - log_z) : -std::numeric_limits<float>::infinity());
+    out.top_logprobs.insert(out.top_logprobs.end(), top.begin(), top.end());
   }
 }
 
