@@ -34,7 +34,7 @@ TEST_CASE("the replay fixture loads", "[testing][replay]") {
   REQUIRE(p1.samples.size() == 5);
   CHECK(p1.samples[3].text.value() == "First.\n\nSo \\boxed{42}.");
   CHECK(!p1.samples[3].answer);
-  CHECK(p1.samples[0].text.value() == "(step 1)\n\n(step 2)"); // placeholder steps, one per reward
+  CHECK(p1.samples[0].text.value() == "(recorded step)\n\n(recorded step)"); // placeholder steps, one per reward
   CHECK(data->problems[1].samples[0].tokens == 5);               // from token_logprobs
   CHECK(p1.key == stable_id("p1"));
 }

@@ -8,7 +8,7 @@
 //     "token_entropies": [number]?}]}
 // - reward (ORM) and step_rewards (PRM) are in [0, 1]; step_rewards[j] scores step j of the text
 //   split at blank lines ("\n\n"), so when both are given their counts must agree; without text,
-//   the sample's text is one placeholder step per reward.
+//   the sample's text is one placeholder step, "(recorded step)", per reward.
 // - tokens defaults to the length of token_logprobs, else token_entropies, else ceil(chars / 4).
 // - Errors name the line and the field ("line 3, samples[2].reward: expected a number in [0, 1]");
 //   a problem with no samples or no gold is an error unless skip_incomplete is set, in which case
@@ -156,7 +156,7 @@ inline result<testing::replay_sample> parse_sample(const detail::json_value& v, 
     } else {
       std::string text;
       for (std::size_t j = 0; j < s.step_rewards.size(); ++j)
-        text += fmt::format("(step {}){}", j + 1, j + 1 < s.step_rewards.size() ? "\n\n" : "");
+        text += j + 1 < s.step_rewards.size() ? "(recorded step)\n\n" : "(recorded step)";
       s.text = std::move(text);
     }
   }

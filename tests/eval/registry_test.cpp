@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// Tests of the strategy registry: the built-in names, registration rules, capability dispatch.
+#include <reckon/eval/registry.hpp>
+
+#include <support/catch.hpp>
+
+using namespace reckon;
+using namespace reckon::eval;
+
+TEST_CASE("the default registry holds the documented names", "[eval][registry]") {
+  const auto& r = default_registry();
+  for (const char* name : {"majority", "weighted-majority", "best-of-n:orm", "best-of-n:prm-last", "best-of-n:prm-min",
+                           "best-of-n:prm-prod", "best-of-n:prm-mean"}) {
+    INFO(name);
+    const auto* e = r.find(name);
+    REQUIRE(e != nullptr);
+    CHECK(!e->description.empty());
+    CHECK(e->synthetic);
+    CHECK(e->replay);
+  }
+  CHECK(r.find("best-of-n") == nullptr);
+  CHECK(r.entries().size() == 7);
+}
+
+TEST_CASE("registration checks names and dispatches on capabilities", "[eval][registry]") {
+  strategy_registry r;
+  r.add("stepper", "needs stepping",
+        []<class M>(M&, const problem&, const run_config&) -> result<run_outcome>
+          requires stepping_model<M>
+        { return run_outcome{std::string("1")}; });
+  const auto* e = r.find("stepper");
+  REQUIRE(e != nullptr);
+  CHECK(e->synthetic);
+  CHECK(!e->replay); // recordings cannot step
+  CHECK_THROWS_AS(r.add("stepper", "again", builtin::majority{}), reckon::exception);
+  CHECK_THROWS_AS(r.add("", "empty", builtin::majority{}), reckon::exception);
+}
+
+TEST_CASE("completions split into steps after blank lines", "[eval][registry]") {
+  completion c;
+  c.text = "a\n\nb\n\nc";
+  c.source = 4;
+  const auto s = builtin::split_steps(c);
+  REQUIRE(s.steps.size() == 3);
+  CHECK(s.steps[0] == "a\n\n");
+  CHECK(s.steps[2] == "c");
+  CHECK(s.view().source == 4);
+  CHECK(builtin::split_steps(completion{}).steps.size() == 1);
+}
+
+TEST_CASE("answers are extracted and compared canonically", "[eval][answers]") {
+  CHECK(extract_answer("so \\boxed{\\frac{1}{2}} and \\boxed{ 1,234 }.").value() == "1234");
+  CHECK(extract_answer("The answer is 17.").value() == "17");
+  CHECK(extract_answer("we get 3 then -4.5 apples").value() == "-4.5");
+  CHECK(!extract_answer("no digits here"));
+  CHECK(answers_match(std::string("12.0"), "12"));
+  CHECK(answers_match(std::string("$12$"), " 12 "));
+  CHECK(!answers_match(std::nullopt, "12"));
+  completion c;
+  c.text = "\\boxed{3}";
+  c.answer = "4";
+  CHECK(answer_of(c).value() == "4");
+  CHECK(answer_of(c, true).value() == "3");
+}
