@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: Apache-2.0
+// reckon-eval: evaluate strategies on the synthetic suites or on recorded samples (JSON Lines).
+#include <reckon/eval/harness.hpp>
+#include <reckon/eval/registry.hpp>
+#include <reckon/eval/report.hpp>
+#include <reckon/testing/replay_model.hpp>
+#include <reckon/testing/suite.hpp>
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#if defined(_WIN32)
+#include <io.h>
+static bool stderr_is_terminal() { return _isatty(_fileno(stderr)) != 0; }
+#else
+#include <unistd.h>
+static bool stderr_is_terminal() { return isatty(STDERR_FILENO) != 0; }
+#endif
+
+namespace {
+
+constexpr const char* usage = R"(usage:
+  reckon-eval suites
+  reckon-eval strategies
+  reckon-eval synthetic --suite S --strategy X --budget B [--seed K] [--problems N] [--threads T] [--json]
+  reckon-eval frontier --suite S --strategies X,Y,... --budgets B1,B2,... [--seed K] [--problems N]
+                       [--threads T] [--csv FILE] [--svg FILE] [--json]
+  reckon-eval replay --data FILE --strategy X --n N [--trials K] [--seed K] [--threads T] [--extract]
+                     [--skip-incomplete] [--json]
+)";
+
+struct usage_error {
+  std::string message;
+};
+
+using flag_map = std::map<std::string, std::string>;
+
+// Parses --flag value / --flag=value; `switches` take no value. Unknown flags are errors.
+flag_map parse_flags(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& switches) {
+  flag_map out;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i], value;
+    const bool has_eq = arg.find('=') != std::string::npos;
+    if (has_eq) {
+      value = arg.substr(arg.find('=') + 1);
+      arg = arg.substr(0, arg.find('='));
+    }
+    if (switches.count(arg) != 0 && !has_eq) {
+      out[arg] = "1";
+    } else if (valued.count(arg) != 0) {
+      if (!has_eq) {
+        if (i + 1 >= argc) throw usage_error{fmt::format("{} needs a value", arg)};
+        value = argv[++i];
+      }
+      out[arg] = value;
+    } else {
+      throw usage_error{fmt::format("unknown flag '{}' for '{}'", arg, argv[1])};
+    }
+  }
+  return out;
+}
+
+const std::string& required(const flag_map& f, const std::string& name) {
+  const auto it = f.find(name);
+  if (it == f.end() || it->second.empty()) throw usage_error{fmt::format("{} is required", name)};
+  return it->second;
+}
+
+std::uint64_t number(const std::string& flag, std::string_view text, bool positive) {
+  std::uint64_t v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || (positive && v == 0))
+    throw usage_error{fmt::format("{}: expected a {} integer, got '{}'", flag, positive ? "positive" : "non-negative", text)};
+  return v;
+}
+
+std::uint64_t number_or(const flag_map& f, const std::string& name, std::uint64_t fallback, bool positive) {
+  const auto it = f.find(name);
+  return it == f.end() ? fallback : number(name, it->second, positive);
+}
+
+std::vector<std::string> split_list(const std::string& flag, const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t end = std::min(text.find(',', pos), text.size());
+    if (end == pos) throw usage_error{fmt::format("{}: empty item in '{}'", flag, text)};
+    out.push_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+reckon::eval::progress_fn progress_line() {
+  if (!stderr_is_terminal()) return {};
+  return [](std::size_t done, std::size_t total) {
+    if (done % 64 == 0 || done == total)
+      fmt::print(stderr, "\r[{}/{}] {:.0f}%{}", done, total, 100.0 * done / total, done == total ? "\r\x1b[K" : "");
+  };
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out || !(out << text)) throw usage_error{fmt::format("cannot write '{}'", path)};
+}
+
+void print_rows(const std::vector<reckon::eval::result_row>& rows, bool json) {
+  if (json)
+    for (const auto& r : rows) fmt::print("{}\n", reckon::eval::to_json(r));
+  else
+    fmt::print("{}", reckon::eval::to_table(rows));
+  for (const auto& r : rows)
+    if (r.errors > 0)
+      fmt::print(stderr, "reckon-eval: warning: {} of {} runs of {} failed (counted wrong); first: {}\n", r.errors,
+                 r.problems, r.strategy, r.first_error);
+}
+
+template <class T>
+T check(reckon::result<T> r) {
+  if (!r) throw usage_error{r.error().message};
+  return std::move(*r);
+}
+
+int run(int argc, char** argv) {
+  if (argc < 2) throw usage_error{"missing command"};
+  const std::string cmd = argv[1];
+  const auto& registry = reckon::eval::default_registry();
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    fmt::print("{}", usage);
+    return 0;
+  }
+  if (cmd == "suites") {
+    parse_flags(argc, argv, {}, {});
+    for (auto name : reckon::testing::suite_names()) fmt::print("{:<8}  {}\n", name, reckon::testing::suite_description(name));
+    return 0;
+  }
+  if (cmd == "strategies") {
+    parse_flags(argc, argv, {}, {});
+    for (const auto& e : registry.entries())
+      fmt::print("{:<20}  {:<16}  {}\n", e.name, e.replay ? "synthetic,replay" : "synthetic", e.description);
+    return 0;
+  }
+  if (cmd == "synthetic" || cmd == "frontier") {
+    const bool frontier = cmd == "frontier";
+    const auto f = frontier ? parse_flags(argc, argv, {"--suite", "--strategies", "--budgets", "--seed", "--problems", "--threads", "--csv", "--svg"}, {"--json"})
+                            : parse_flags(argc, argv, {"--suite", "--strategy", "--budget", "--seed", "--problems", "--threads"}, {"--json"});
+    const std::string suite_name = required(f, "--suite");
+    const std::uint64_t seed = number_or(f, "--seed", 0, false);
+    reckon::eval::grid_params g;
+    g.seed = seed;
+    g.threads = number_or(f, "--threads", 0, true);
+    g.problems = number_or(f, "--problems", 0, true);
+    if (frontier) {
+      g.strategies = split_list("--strategies", required(f, "--strategies"));
+      for (const auto& b : split_list("--budgets", required(f, "--budgets")))
+        g.budgets.push_back(static_cast<std::uint32_t>(number("--budgets", b, true)));
+    } else {
+      g.strategies = {required(f, "--strategy")};
+      g.budgets = {static_cast<std::uint32_t>(number("--budget", required(f, "--budget"), true))};
+    }
+    for (const auto b : g.budgets)
+      if (b > 1u << 20) throw usage_error{"budgets above 1048576 are not supported"};
+    const auto suite = check(reckon::testing::make_suite(suite_name, reckon::testing::default_suite_seed));
+    g.progress = progress_line();
+    const auto rows = check(reckon::eval::run_grid(suite, registry, g));
+    print_rows(rows, f.count("--json") != 0);
+    if (f.count("--csv")) write_file(f.at("--csv"), reckon::eval::to_csv(rows));
+    if (f.count("--svg"))
+      write_file(f.at("--svg"), reckon::eval::to_svg(rows, reckon::eval::plot_params{
+                                                               "Accuracy vs compute",
+                                                               fmt::format("synthetic suite '{}', {} problems, seed {}",
+                                                                           suite_name, rows.front().problems, seed),
+                                                               760, 500}));
+    return 0;
+  }
+  if (cmd == "replay") {
+    const auto f = parse_flags(argc, argv, {"--data", "--strategy", "--n", "--trials", "--seed", "--threads"},
+                               {"--extract", "--skip-incomplete", "--json"});
+    reckon::eval::replay_run_params p;
+    const std::string path = required(f, "--data");
+    p.strategy = required(f, "--strategy");
+    p.n = static_cast<std::uint32_t>(number("--n", required(f, "--n"), true));
+    p.trials = static_cast<std::uint32_t>(number_or(f, "--trials", 1, true));
+    p.seed = number_or(f, "--seed", 0, false);
+    p.threads = number_or(f, "--threads", 0, true);
+    p.extract = f.count("--extract") != 0;
+    auto data = check(reckon::testing::load_replay(path, reckon::testing::replay_params{f.count("--skip-incomplete") != 0}));
+    for (const auto& s : data.skipped) fmt::print(stderr, "reckon-eval: skipped {}\n", s);
+    p.progress = progress_line();
+    const auto row = check(reckon::eval::run_replay(std::make_shared<const reckon::testing::replay_data>(std::move(data)),
+                                                    registry, p));
+    print_rows({row}, f.count("--json") != 0);
+    return 0;
+  }
+  throw usage_error{fmt::format("unknown command '{}'", cmd)};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const usage_error& e) {
+    fmt::print(stderr, "reckon-eval: {}\n", e.message);
+    if (e.message == "missing command") fmt::print(stderr, "{}", usage);
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "reckon-eval: {}\n", e.what());
+    return 1;
+  }
+}
