@@ -12,5 +12,10 @@
 #endif
 
 namespace reckon::test {
+// Approx is Catch::Approx in v3 and a global alias of Catch::Detail::Approx in v2.
+#if __has_include(<catch2/catch_test_macros.hpp>)
 using Catch::Approx;
+#else
+using ::Approx;
+#endif
 } // namespace reckon::test

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared by sample-based strategies: batched sampling rounds that respect a budget and key seeds.
+#pragma once
+
+#include <reckon/budget/budget.hpp>
+#include <reckon/budget/metered.hpp>
+#include <reckon/concepts/sampling_model.hpp>
+#include <reckon/core/params.hpp>
+#include <reckon/core/result.hpp>
+#include <reckon/core/types.hpp>
+#include <reckon/random/stream.hpp>
+#include <reckon/strategy/result.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace reckon::detail {
+
+/// Draws completions in batched rounds through a metered model, never starting a round the budget
+/// forbids and never asking for more samples than the remaining token budget can pay for if every
+/// one of them reached params.max_tokens: a run never exceeds max_generated_tokens. (A
+/// max_total_tokens limit can be exceeded by the prompt prefill of the last call, which the
+/// engine reports only afterwards.)
+/// Round r's request seed comes from stream (seed, problem, particle 0, step r), so a run's samples
+/// depend only on (seed, problem, round), not on thread count or other problems.
+template <class M>
+class sampling_rounds {
+public:
+  sampling_rounds(metered<M&>& model, const problem& p, const sampling_params& params, const budget& limit,
+                  const random_stream& stream)
+      : model_(model), problem_(p), params_(params), limit_(limit), stream_(stream) {}
+
+  /// Requests up to `want` more completions and appends them to `out`. Returns the number drawn
+  /// (0 when the budget stopped it: then stopped_by() says which limit), or the model's error. A
+  /// model returning a different number of completions than asked is an engine_failure.
+  result<std::uint32_t> draw(std::uint32_t want, std::vector<completion>& out, strategy_result& log) {
+    if (want == 0) return std::uint32_t{0};
+    if (auto why = limit_.check(model_.ledger())) {
+      stopped_by_ = why;
+      return std::uint32_t{0};
+    }
+    const std::uint64_t per_sample = params_.max_tokens; // validated > 0
+    const std::uint64_t affordable = limit_.generated_tokens_left(model_.ledger()) / per_sample;
+    if (affordable == 0) {
+      // The tighter of the two token limits is the one that stopped the run.
+      const ledger& spent = model_.ledger();
+      const std::uint64_t total_left = limit_.max_total_tokens - std::min(limit_.max_total_tokens, spent.total_tokens());
+      const std::uint64_t generated_left =
+          limit_.max_generated_tokens - std::min(limit_.max_generated_tokens, spent.generated_tokens);
+      stopped_by_ = total_left < generated_left ? stop_reason::total_tokens : stop_reason::generated_tokens;
+      return std::uint32_t{0};
+    }
+    const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(want, affordable));
+    sampling_params request = params_;
+    random_stream round_stream = stream_.substream(0, round_);
+    request.seed = request_seed(round_stream);
+    auto batch = model_.sample(problem_, request, n);
+    if (!batch) return batch.error();
+    if (batch->completions.size() != n)
+      return fail(errc::engine_failure,
+                  fmt::format("model returned {} completions for a request of {}", batch->completions.size(), n));
+    for (auto& c : batch->completions) out.push_back(std::move(c));
+    log.trace.push_back(trace_event{round_, fmt::format("sampled {} (total {})", n, out.size())});
+    ++round_;
+    return n;
+  }
+
+  /// The budget limit that stopped the last draw, if one did.
+  [[nodiscard]] std::optional<stop_reason> stopped_by() const noexcept { return stopped_by_; }
+  /// Rounds drawn so far.
+  [[nodiscard]] std::uint32_t rounds() const noexcept { return round_; }
+
+private:
+  metered<M&>& model_;
+  const problem& problem_;
+  sampling_params params_;
+  const budget& limit_;
+  random_stream stream_;
+  std::uint32_t round_ = 0;
+  std::optional<stop_reason> stopped_by_;
+};
+
+/// The error a strategy returns when the budget allowed no sample at all.
+[[nodiscard]] inline error nothing_affordable(std::optional<stop_reason> why) {
+  return fail(errc::budget_exhausted,
+              fmt::format("the budget allowed no sample ({})", why ? to_string(*why) : std::string_view("limit")));
+}
+
+} // namespace reckon::detail
