@@ -81,8 +81,8 @@ using logits_matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen
 
 namespace detail {
 
-/// Floats per block of the fused pass (8 KiB: the block is re-read from L1, never from memory).
-inline constexpr std::size_t block_floats = 2048;
+/// Floats per block of the fused pass (16 KiB: the block is re-read from L1, never from memory).
+inline constexpr std::size_t block_floats = 4096;
 
 // exp2 on [-1/2, 1/2]: 1 + c1 f + ... + c5 f^5, fitted for relative error (max 9.2e-8 in exact
 // arithmetic, 1.7e-7 evaluated in float with FMA).
@@ -111,7 +111,9 @@ inline constexpr float round_magic = 12582912.0f;
   return std::bit_cast<float>(bits);
 }
 
-/// Float sums of one block, folded to double: s0 = sum e, s1 = sum e (u - c), s2 = sum e (u - c)^2.
+/// Float sums of one block in the block's own frame u = (x - bm) * k (bm: the block maximum, so
+/// u <= 0 and the maximum sits at u = 0 exactly), folded to double: s0 = sum e, s1 = sum e u,
+/// s2 = sum e u^2, with e = 2^u.
 struct block_sums {
   double s0 = 0.0;
   double s1 = 0.0;
@@ -125,7 +127,7 @@ struct row_moments {
   double s0 = 0.0;
   double mean = 0.0;
   double m2 = 0.0;
-  bool saw_nan = false; ///< a block made only of -inf and NaN contained a NaN
+  bool saw_nan = false; ///< NaN (or +inf) reached the pass
 };
 
 /// The scalar block maximum (NaN is ignored here and caught by the sweep).
@@ -142,28 +144,27 @@ struct row_moments {
   return r;
 }
 
-/// One element of the sweep (shared by the portable kernel and the SIMD kernels' tails).
-inline void sweep_one(float x, float m, float k, float c, float& s0, float& s1, float& s2) noexcept {
-  float u = (x - m) * k;
+/// One element of the sweep (the portable kernel, and the SIMD kernels' row tails).
+inline void sweep_one(float x, float bm, float k, float& s0, float& s1, float& s2) noexcept {
+  float u = (x - bm) * k;
   u = u < exp2_floor ? exp2_floor : u; // keeps NaN, so that s1 becomes NaN
   const float e = exp2_poly(u);
-  const float uc = u - c;
-  const float t = e * uc;
+  const float w = e * u;
   s0 += e;
-  s1 += t;
-  s2 = std::fma(t, uc, s2);
+  s1 += w;
+  s2 = std::fma(w, u, s2);
 }
 
-/// The portable sweep: eight independent float lanes, as the SIMD kernel has, so that compilers
-/// can vectorise it and so that its rounding matches the AVX2 kernel's closely.
-[[nodiscard]] inline block_sums block_sweep_portable(const float* x, std::size_t n, float m, float k, float c) noexcept {
+/// The portable sweep: eight independent float lanes, as the AVX2 kernel has, so that compilers
+/// can vectorise it and its rounding stays close to the SIMD kernels'.
+[[nodiscard]] inline block_sums block_sweep_portable(const float* x, std::size_t n, float bm, float k) noexcept {
   constexpr std::size_t lanes = 8;
   float a0[lanes] = {}, a1[lanes] = {}, a2[lanes] = {};
   std::size_t i = 0;
   for (; i + lanes <= n; i += lanes)
-    for (std::size_t j = 0; j < lanes; ++j) sweep_one(x[i + j], m, k, c, a0[j], a1[j], a2[j]);
+    for (std::size_t j = 0; j < lanes; ++j) sweep_one(x[i + j], bm, k, a0[j], a1[j], a2[j]);
   float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f;
-  for (; i < n; ++i) sweep_one(x[i], m, k, c, t0, t1, t2);
+  for (; i < n; ++i) sweep_one(x[i], bm, k, t0, t1, t2);
   block_sums s{t0, t1, t2};
   for (std::size_t j = 0; j < lanes; ++j) {
     s.s0 += a0[j];
@@ -174,6 +175,13 @@ inline void sweep_one(float x, float m, float k, float c, float& s0, float& s1, 
 }
 
 #if RECKON_TOKEN_STATS_X86
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 intrinsics self-initialise their "undefined" operands, which -Wuninitialized
+// reports when they are compiled through target attributes rather than -mavx512f.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 /// The AVX2 block maximum.
 [[gnu::target("avx2,fma")]] inline float block_max_avx2(const float* x, std::size_t n) noexcept {
   __m256 m0 = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
@@ -203,14 +211,14 @@ inline void sweep_one(float x, float m, float k, float c, float& s0, float& s1, 
 
 /// The constants of the AVX2 sweep, broadcast once per block.
 struct avx2_sweep_constants {
-  __m256 m, k, c, lo, magic, c1, c2, c3, c4, c5, one;
+  __m256 bm, k, lo, magic, c1, c2, c3, c4, c5, one;
 };
 
 /// One vector of the AVX2 sweep: the same arithmetic as sweep_one, eight lanes at a time.
 [[gnu::target("avx2,fma"), gnu::always_inline]] inline void sweep_step_avx2(const avx2_sweep_constants& q, __m256 xv, __m256& s0,
                                                                           __m256& s1, __m256& s2) noexcept {
   // max(lo, u) returns u when u is NaN (the second operand), so a NaN logit reaches s1.
-  const __m256 u = _mm256_max_ps(q.lo, _mm256_mul_ps(_mm256_sub_ps(xv, q.m), q.k));
+  const __m256 u = _mm256_max_ps(q.lo, _mm256_mul_ps(_mm256_sub_ps(xv, q.bm), q.k));
   const __m256 t = _mm256_add_ps(u, q.magic);
   const __m256 f = _mm256_sub_ps(u, _mm256_sub_ps(t, q.magic));
   __m256 p = _mm256_fmadd_ps(q.c5, f, q.c4);
@@ -220,49 +228,174 @@ struct avx2_sweep_constants {
   p = _mm256_fmadd_ps(p, f, q.one);
   const __m256 e =
       _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), _mm256_slli_epi32(_mm256_castps_si256(t), 23)));
-  const __m256 uc = _mm256_sub_ps(u, q.c);
-  const __m256 w = _mm256_mul_ps(e, uc);
+  const __m256 w = _mm256_mul_ps(e, u);
   s0 = _mm256_add_ps(s0, e);
   s1 = _mm256_add_ps(s1, w);
-  s2 = _mm256_fmadd_ps(w, uc, s2);
+  s2 = _mm256_fmadd_ps(w, u, s2);
 }
 
-/// The AVX2 + FMA sweep: two vectors per iteration with separate accumulators (hides add latency).
-[[gnu::target("avx2,fma")]] inline block_sums block_sweep_avx2(const float* x, std::size_t n, float m, float k, float c) noexcept {
-  const avx2_sweep_constants q{_mm256_set1_ps(m),         _mm256_set1_ps(k),       _mm256_set1_ps(c),
-                               _mm256_set1_ps(exp2_floor), _mm256_set1_ps(round_magic), _mm256_set1_ps(exp2_c1),
-                               _mm256_set1_ps(exp2_c2),    _mm256_set1_ps(exp2_c3), _mm256_set1_ps(exp2_c4),
-                               _mm256_set1_ps(exp2_c5),    _mm256_set1_ps(1.0f)};
+/// The AVX2 + FMA sweep: two accumulator sets, to hide the add latency.
+[[gnu::target("avx2,fma")]] inline block_sums block_sweep_avx2(const float* x, std::size_t n, float bm, float k,
+                                                                const float* next, std::size_t next_n) noexcept {
+  const avx2_sweep_constants q{_mm256_set1_ps(bm),          _mm256_set1_ps(k),       _mm256_set1_ps(exp2_floor),
+                               _mm256_set1_ps(round_magic), _mm256_set1_ps(exp2_c1), _mm256_set1_ps(exp2_c2),
+                               _mm256_set1_ps(exp2_c3),     _mm256_set1_ps(exp2_c4), _mm256_set1_ps(exp2_c5),
+                               _mm256_set1_ps(1.0f)};
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, b0 = a0, b1 = a0, b2 = a0;
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
+    if (i < next_n) _mm_prefetch(reinterpret_cast<const char*>(next + i), _MM_HINT_T0);
     sweep_step_avx2(q, _mm256_loadu_ps(x + i), a0, a1, a2);
     sweep_step_avx2(q, _mm256_loadu_ps(x + i + 8), b0, b1, b2);
   }
   for (; i + 8 <= n; i += 8) sweep_step_avx2(q, _mm256_loadu_ps(x + i), a0, a1, a2);
   float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f;
-  for (; i < n; ++i) sweep_one(x[i], m, k, c, t0, t1, t2);
+  for (; i < n; ++i) sweep_one(x[i], bm, k, t0, t1, t2);
   return {hsum_double(_mm256_add_ps(a0, b0)) + t0, hsum_double(_mm256_add_ps(a1, b1)) + t1,
           hsum_double(_mm256_add_ps(a2, b2)) + t2};
 }
+
+// exp2 for the AVX-512 kernel: 2^u = 2^floor(u) * 2^f with f = u - floor(u) in [0, 1) from
+// vreduceps and the power of two applied by vscalefps; 2^f = 1 + d1 f + ... + d4 f^4, fitted for
+// relative error on [0, 1): max 3.0e-6 evaluated in float with FMA. Degree 4 rather than 5 buys
+// one multiply-add per sixteen floats (~10% of this kernel, which is bound by its FMA pipes).
+inline constexpr float exp2_d1 = 0.693044841f;
+inline constexpr float exp2_d2 = 0.241280213f;
+inline constexpr float exp2_d3 = 0.0522424728f;
+inline constexpr float exp2_d4 = 0.0134266857f;
+// Below this |bm * k| the AVX-512 kernel forms u with one FMA, x * k - fl(bm * k): the block frame is
+// then shifted by the rounding residual lo = bm * k - fl(bm * k), |lo| <= 2^-9, which the merge
+// removes exactly. Above it (huge logits or tiny T) it subtracts first, u = (x - bm) * k.
+inline constexpr float fma_frame_limit = 32768.0f;
+
+/// The AVX-512 block maximum.
+[[gnu::target("avx512f,avx512dq")]] inline float block_max_avx512(const float* x, std::size_t n) noexcept {
+  __m512 m0 = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 m1 = m0;
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    m0 = _mm512_max_ps(_mm512_loadu_ps(x + i), m0);
+    m1 = _mm512_max_ps(_mm512_loadu_ps(x + i + 16), m1);
+  }
+  for (; i + 16 <= n; i += 16) m0 = _mm512_max_ps(_mm512_loadu_ps(x + i), m0);
+  m0 = _mm512_max_ps(m0, m1);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, m0);
+  float r = -std::numeric_limits<float>::infinity();
+  for (const float v : lanes) r = v > r ? v : r;
+  for (; i < n; ++i) r = x[i] > r ? x[i] : r;
+  return r;
+}
+
+/// The sum of a 16-float vector's lanes, in double.
+[[gnu::target("avx512f,avx512dq")]] inline double hsum_double(__m512 v) noexcept {
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, v);
+  double s = 0.0;
+  for (const float x : lanes) s += x;
+  return s;
+}
+
+/// The constants of the AVX-512 sweep.
+struct avx512_sweep_constants {
+  __m512 bm, k, neg_hi, lo, d1, d2, d3, d4, one;
+};
+
+/// One vector of the AVX-512 sweep (sixteen lanes); FmaFrame: u = x * k - fl(bm * k) in one FMA.
+template <bool FmaFrame>
+[[gnu::target("avx512f,avx512dq"), gnu::always_inline]] inline void sweep_step_avx512(const avx512_sweep_constants& q, __m512 xv,
+                                                                                     __m512& s0, __m512& s1, __m512& s2) noexcept {
+  const __m512 y = FmaFrame ? _mm512_fmadd_ps(xv, q.k, q.neg_hi) : _mm512_mul_ps(_mm512_sub_ps(xv, q.bm), q.k);
+  const __m512 u = _mm512_max_ps(q.lo, y);                                          // NaN stays NaN
+  const __m512 f = _mm512_reduce_ps(u, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); // u - floor(u)
+  __m512 p = _mm512_fmadd_ps(q.d4, f, q.d3);
+  p = _mm512_fmadd_ps(p, f, q.d2);
+  p = _mm512_fmadd_ps(p, f, q.d1);
+  p = _mm512_fmadd_ps(p, f, q.one);
+  const __m512 e = _mm512_scalef_ps(p, u); // p * 2^floor(u)
+  const __m512 w = _mm512_mul_ps(e, u);
+  s0 = _mm512_add_ps(s0, e);
+  s1 = _mm512_add_ps(s1, w);
+  s2 = _mm512_fmadd_ps(w, u, s2);
+}
+
+/// The AVX-512 sweep body: two accumulator sets; prefetches the next block as it goes.
+template <bool FmaFrame>
+[[gnu::target("avx512f,avx512dq")]] inline block_sums block_sweep_avx512_impl(const float* x, std::size_t n, float bm, float k,
+                                                                               float hi, const float* next,
+                                                                               std::size_t next_n) noexcept {
+  const avx512_sweep_constants q{_mm512_set1_ps(bm),      _mm512_set1_ps(k),       _mm512_set1_ps(-hi),
+                                 _mm512_set1_ps(exp2_floor), _mm512_set1_ps(exp2_d1), _mm512_set1_ps(exp2_d2),
+                                 _mm512_set1_ps(exp2_d3), _mm512_set1_ps(exp2_d4), _mm512_set1_ps(1.0f)};
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, b0 = a0, b1 = a0, b2 = a0;
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    if (i < next_n) {
+      _mm_prefetch(reinterpret_cast<const char*>(next + i), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(next + i + 16), _MM_HINT_T0);
+    }
+    sweep_step_avx512<FmaFrame>(q, _mm512_loadu_ps(x + i), a0, a1, a2);
+    sweep_step_avx512<FmaFrame>(q, _mm512_loadu_ps(x + i + 16), b0, b1, b2);
+  }
+  for (; i + 16 <= n; i += 16) sweep_step_avx512<FmaFrame>(q, _mm512_loadu_ps(x + i), a0, a1, a2);
+  if (i < n) {
+    // The row's last few floats: masked lanes add nothing.
+    const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0;
+    sweep_step_avx512<FmaFrame>(q, _mm512_maskz_loadu_ps(mask, x + i), c0, c1, c2);
+    a0 = _mm512_mask_add_ps(a0, mask, a0, c0);
+    a1 = _mm512_mask_add_ps(a1, mask, a1, c1);
+    a2 = _mm512_mask_add_ps(a2, mask, a2, c2);
+  }
+  return {hsum_double(_mm512_add_ps(a0, b0)), hsum_double(_mm512_add_ps(a1, b1)), hsum_double(_mm512_add_ps(a2, b2))};
+}
+
+/// The AVX-512 sweep (F + DQ: vreduceps, vscalefps). Its sums are in the frame u = (x - bm) * k + lo;
+/// returns lo (0 when the subtract-first path was taken) in `shift`.
+[[gnu::target("avx512f,avx512dq")]] inline block_sums block_sweep_avx512(const float* x, std::size_t n, float bm, float k,
+                                                                          const float* next, std::size_t next_n,
+                                                                          double& shift) noexcept {
+  const float hi = bm * k;
+  if (std::fabs(hi) <= fma_frame_limit) {
+    shift = static_cast<double>(std::fma(bm, k, -hi)); // exact: the rounding error of a float product
+    return block_sweep_avx512_impl<true>(x, n, bm, k, hi, next, next_n);
+  }
+  shift = 0.0;
+  return block_sweep_avx512_impl<false>(x, n, bm, k, hi, next, next_n);
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif
 
-/// Whether the AVX2 + FMA kernel can run here (compiled in and supported by this CPU).
-[[nodiscard]] inline bool avx2_available() noexcept {
+/// Which kernel the fused pass uses.
+enum class kernel {
+  automatic, ///< the best this CPU runs: avx512, else avx2, else portable
+  portable,  ///< plain C++ (eight float lanes; compilers may vectorise it)
+  avx2,      ///< AVX2 + FMA intrinsics
+  avx512,    ///< AVX-512 F + DQ intrinsics
+};
+
+/// Whether `which` can run here (compiled in and supported by this CPU); automatic and portable always can.
+[[nodiscard]] inline bool kernel_available(kernel which) noexcept {
 #if RECKON_TOKEN_STATS_X86
-#if defined(__AVX2__) && defined(__FMA__)
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+  if (which == kernel::avx2) return avx2;
+  if (which == kernel::avx512) return avx512;
   return true;
 #else
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
-#endif
-#else
-  return false;
+  return which == kernel::automatic || which == kernel::portable;
 #endif
 }
 
-/// Which kernel the fused pass uses.
-enum class kernel { automatic, portable, avx2 };
+/// The kernel `automatic` stands for on this CPU.
+[[nodiscard]] inline kernel resolve_kernel(kernel which) noexcept {
+  if (which != kernel::automatic) return which;
+  if (kernel_available(kernel::avx512)) return kernel::avx512;
+  if (kernel_available(kernel::avx2)) return kernel::avx2;
+  return kernel::portable;
+}
 
 /// Whether every element of x is -inf (false when one is NaN, or finite, or +inf).
 [[nodiscard]] inline bool all_negative_infinity(const float* x, std::size_t n) noexcept {
@@ -272,26 +405,45 @@ enum class kernel { automatic, portable, avx2 };
 }
 
 /// The fused pass over one row (no validation beyond flagging; see validate_row).
-/// k = log2(e) / T as a float in [FLT_MIN, FLT_MAX]. `on_block(ptr, len, offset)` is called on each
-/// block while it is cached (the top-k scan uses it).
+/// k = log2(e) / T as a float in [FLT_MIN, FLT_MAX]; `which` must be available (kernel_available).
+/// `on_block(ptr, len, offset)` is called on each block while it is cached (the top-k scan uses it).
 template <class OnBlock>
 [[nodiscard]] row_moments fused_row_moments(const float* x, std::size_t n, float k, kernel which, OnBlock&& on_block) {
-  [[maybe_unused]] const bool simd = which == kernel::avx2 || (which == kernel::automatic && avx2_available());
+  which = resolve_kernel(which);
   row_moments r;
   double s0 = 0.0, mean = 0.0, m2 = 0.0;
   float m = -std::numeric_limits<float>::infinity();
   for (std::size_t b = 0; b < n; b += block_floats) {
     const std::size_t len = std::min(block_floats, n - b);
     const float* xb = x + b;
+    // The SIMD sweeps prefetch the next block while computing on this one, so that memory and
+    // arithmetic overlap instead of alternating.
+    const std::size_t next_len = std::min(block_floats, n - b - len);
+    float bm;
+    switch (which) {
 #if RECKON_TOKEN_STATS_X86
-    const float bm = simd ? block_max_avx2(xb, len) : block_max_portable(xb, len);
-#else
-    const float bm = block_max_portable(xb, len);
+    case kernel::avx512: bm = block_max_avx512(xb, len); break;
+    case kernel::avx2: bm = block_max_avx2(xb, len); break;
 #endif
+    default: bm = block_max_portable(xb, len); break;
+    }
     on_block(xb, len, b);
     if (bm == -std::numeric_limits<float>::infinity()) {
       // Every element is -inf (masked: no weight) or NaN, which the sweep would not see.
       if (!all_negative_infinity(xb, len)) r.saw_nan = true;
+      continue;
+    }
+    block_sums bs;
+    double shift = 0.0; // the sweep's frame is u + shift (see block_sweep_avx512)
+    switch (which) {
+#if RECKON_TOKEN_STATS_X86
+    case kernel::avx512: bs = block_sweep_avx512(xb, len, bm, k, xb + len, next_len, shift); break;
+    case kernel::avx2: bs = block_sweep_avx2(xb, len, bm, k, xb + len, next_len); break;
+#endif
+    default: bs = block_sweep_portable(xb, len, bm, k); break;
+    }
+    if (!(bs.s0 > 0.5) || std::isnan(bs.s1) || std::isnan(bs.s2)) {
+      r.saw_nan = true; // NaN (or +inf) reached the sweep
       continue;
     }
     if (bm > m) {
@@ -305,25 +457,19 @@ template <class OnBlock>
       }
       m = bm;
     }
-    // Centre the block's moments at its own maximum (its heaviest element, whose term is exactly 0).
-    const float c = std::max(exp2_floor, (bm - m) * k);
-#if RECKON_TOKEN_STATS_X86
-    const block_sums bs = simd ? block_sweep_avx2(xb, len, m, k, c) : block_sweep_portable(xb, len, m, k, c);
-#else
-    const block_sums bs = block_sweep_portable(xb, len, m, k, c);
-#endif
-    if (!(bs.s0 > 0.0) || std::isnan(bs.s1) || std::isnan(bs.s2)) {
-      r.saw_nan = true; // NaN (or +inf) reached the sweep
-      continue;
-    }
-    // Chan et al.'s merge of (s0, mean, m2) with the block's (bs.s0, mb, m2b); all terms >= 0.
+    // The block in the row frame: its u are shifted by c <= 0 and its weights scaled by 2^c.
+    // Its own centred moment s2 - s1^2/s0 is taken about its maximum (the heaviest element, whose
+    // term is exactly zero): the cancellation factor s2 / M2 is at most 1 / p(max | block).
+    const double c = (static_cast<double>(bm) - static_cast<double>(m)) * static_cast<double>(k) - shift;
+    const double scale = std::exp2(c);
     const double db = bs.s1 / bs.s0;
-    const double mb = static_cast<double>(c) + db;
-    const double m2b = std::max(0.0, bs.s2 - bs.s1 * db);
-    const double total = s0 + bs.s0;
-    const double delta = mb - mean;
-    mean += delta * (bs.s0 / total);
-    m2 += m2b + delta * delta * (s0 * bs.s0 / total);
+    const double wb = bs.s0 * scale;
+    const double m2b = std::max(0.0, bs.s2 - bs.s1 * db) * scale;
+    // Chan et al.'s merge of (s0, mean, m2) with the block's (wb, c + db, m2b): all terms >= 0.
+    const double total = s0 + wb;
+    const double delta = (c + db) - mean;
+    mean += delta * (wb / total);
+    m2 += m2b + delta * delta * (s0 * (wb / total));
     s0 = total;
   }
   r.max = m;
@@ -404,6 +550,7 @@ inline row_stats row_stats_impl(std::span<const float> row, std::optional<std::s
   require(top_ids.size() == top_logprobs.size() || top_logprobs.empty(),
           std::string(who) + ": top_ids and top_logprobs differ in length");
   require(top_ids.size() <= row.size(), std::string(who) + ": top-k larger than the vocabulary");
+  require(kernel_available(which), std::string(who) + ": the requested SIMD kernel does not run on this CPU");
 
   top_k_scan scan(top_ids.size());
   const auto offer = [&scan](const float* p, std::size_t n, std::size_t off) { scan.offer(p, n, off); };
@@ -437,7 +584,7 @@ inline row_stats row_stats_impl(std::span<const float> row, std::optional<std::s
 
   const float k = std::max(static_cast<float>(k_exact), std::numeric_limits<float>::min());
   const row_moments mo = fused_row_moments(row.data(), row.size(), k, which, offer);
-  if (mo.saw_nan || !std::isfinite(mo.max) || !(mo.s0 >= 1.0) || !std::isfinite(mo.s0) || !std::isfinite(mo.mean) ||
+  if (mo.saw_nan || !std::isfinite(mo.max) || !(mo.s0 > 0.5) || !std::isfinite(mo.s0) || !std::isfinite(mo.mean) ||
       !std::isfinite(mo.m2)) {
     validate_row(row, who);
     throw exception(errc::invalid_argument, std::string(who) + ": the logits row produced non-finite statistics");
