@@ -1,0 +1,1076 @@
+// SPDX-License-Identifier: Apache-2.0
+// canonicalize: an answer's text -> a canonical voting key plus, for numbers, an exact value.
+#pragma once
+
+#include <reckon/answer/value.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace reckon {
+
+/// An answer in canonical form.
+///
+/// `key` is what votes: two answers with the same key are the same answer. For a composite answer
+/// (tuple, interval, list, set, matrix) `elements` holds the canonical elements in key order and
+/// `shape` is the key with each element replaced by `#` (e.g. `(#,#]`), so that `answers_equal`
+/// can compare element by element with a tolerance.
+struct canonical_answer {
+  std::string key;                         ///< canonical text; the voting key ("" for empty input)
+  std::optional<numeric_value> value;      ///< numeric value of a scalar answer, when it has one
+  std::vector<canonical_answer> elements;  ///< elements of a composite answer; empty for scalars
+  std::string shape;                       ///< composite layout with `#` per element; "" for scalars
+};
+
+namespace detail::canon {
+
+constexpr bool space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+constexpr bool digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+inline constexpr int max_depth = 48;           // brace / parenthesis nesting the parser follows
+inline constexpr int max_structure_depth = 8;  // nesting of tuples inside tuples
+inline constexpr std::size_t max_parsed_bytes = 8192; // longer "answers" are compared as text
+
+/// Work done by one canonicalisation; tests bound `steps` by a constant times the input length.
+struct context {
+  std::size_t steps = 0; ///< loop iterations over characters and tokens
+  bool failed = false;   ///< nesting too deep: fall back to the literal key
+};
+
+enum class tk : std::uint8_t { number, word, command, open, close, symbol };
+
+struct token {
+  tk kind = tk::symbol;
+  bool space_before = false; // whitespace preceded it in the source
+  bool from_text = false;    // it came from inside \text{...} (or \mbox, \mathrm, ...)
+  std::string_view text;
+  [[nodiscard]] bool is(tk k, std::string_view t) const noexcept { return kind == k && text == t; }
+  [[nodiscard]] bool sym(std::string_view t) const noexcept { return is(tk::symbol, t); }
+};
+
+template <std::size_t N>
+constexpr bool one_of(std::string_view s, const std::string_view (&list)[N]) noexcept {
+  for (auto w : list)
+    if (s == w) return true;
+  return false;
+}
+
+// Rule: Unicode minus and dashes become '-', and π ∞ ° √ × · and no-break/thin spaces become TeX.
+inline std::string clean(std::string_view in, context& cx) {
+  struct repl {
+    std::string_view from, to;
+  };
+  static constexpr repl table[] = {
+      {"\xE2\x88\x92", "-"},         {"\xE2\x80\x93", "-"},         {"\xE2\x80\x94", "-"},
+      {"\xE2\x80\x90", "-"},         {"\xE2\x80\x91", "-"},         {"\xCF\x80", " \\pi "},
+      {"\xE2\x88\x9E", " \\infty "}, {"\xC2\xB0", "^\\circ "},      {"\xE2\x88\x9A", "\\sqrt "},
+      {"\xC3\x97", " \\times "},     {"\xC2\xB7", " \\cdot "},      {"\xE2\x8B\x85", " \\cdot "},
+      {"\xC2\xA0", " "},             {"\xE2\x80\x89", " "},         {"\xE2\x80\xAF", " "},
+  };
+  std::string out;
+  out.reserve(in.size() + 8);
+  for (std::size_t i = 0; i < in.size();) {
+    ++cx.steps;
+    const char c = in[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      bool replaced = false;
+      for (const auto& r : table) {
+        if (in.substr(i, r.from.size()) == r.from) {
+          out += r.to;
+          i += r.from.size();
+          replaced = true;
+          break;
+        }
+      }
+      if (!replaced) out += in[i++];
+      continue;
+    }
+    out += space(c) ? ' ' : c;
+    ++i;
+  }
+  return out;
+}
+
+inline std::vector<token> tokenize(std::string_view s, context& cx) {
+  std::vector<token> out;
+  out.reserve(s.size() / 2 + 4);
+  bool sp = false;
+  const std::size_t n = s.size();
+  for (std::size_t i = 0; i < n;) {
+    ++cx.steps;
+    const char c = s[i];
+    if (c == ' ') {
+      sp = true;
+      ++i;
+      continue;
+    }
+    token t;
+    t.space_before = sp;
+    sp = false;
+    std::size_t j = i + 1;
+    if (c == '\\') {
+      t.kind = tk::command;
+      if (j < n && alpha(s[j])) {
+        while (j < n && alpha(s[j])) ++j;
+      } else if (j < n) {
+        ++j;
+      } else {
+        t.kind = tk::symbol;
+      }
+    } else if (digit(c) || (c == '.' && j < n && digit(s[j]))) {
+      t.kind = tk::number;
+      j = i;
+      while (j < n && digit(s[j])) ++j;
+      if (j + 1 < n && s[j] == '.' && digit(s[j + 1])) {
+        ++j;
+        while (j < n && digit(s[j])) ++j;
+      }
+    } else if (alpha(c)) {
+      t.kind = tk::word;
+      while (j < n && alpha(s[j])) ++j;
+    } else if (c == '{') {
+      t.kind = tk::open;
+    } else if (c == '}') {
+      t.kind = tk::close;
+    } else {
+      t.kind = tk::symbol;
+    }
+    t.text = s.substr(i, j - i);
+    out.push_back(t);
+    i = j;
+  }
+  return out;
+}
+
+// Index of the matching brace for each '{' and '}' token, -1 elsewhere or when unbalanced.
+inline std::vector<std::int32_t> match_pairs(const std::vector<token>& t, bool braces, context& cx) {
+  std::vector<std::int32_t> match(t.size(), -1);
+  std::vector<std::int32_t> stack;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    ++cx.steps;
+    const bool open = braces ? t[i].kind == tk::open : t[i].sym("[");
+    const bool close = braces ? t[i].kind == tk::close : t[i].sym("]");
+    if (open) {
+      stack.push_back(static_cast<std::int32_t>(i));
+    } else if (close && !stack.empty()) {
+      match[i] = stack.back();
+      match[static_cast<std::size_t>(stack.back())] = static_cast<std::int32_t>(i);
+      stack.pop_back();
+    }
+  }
+  return match;
+}
+
+// Rules applied token by token:
+// - `\left`, `\right`, `\big`..., `\!`, `\,`, `\;`, `\:`, `\ `, `\quad`, `\displaystyle`, `~`,
+//   `$`, `\$`, `%`, `\%`, `\(`, `\)`, `\[`, `\]` are dropped:  `\left( 3, 4 \right)` -> `(3,4)`,
+//   `\$18` -> `18`, `50\%` -> `50` (policy: the percent sign is dropped, so `50\%` equals `50`
+//   and not `0.5`).
+// - degrees are dropped: `90^\circ`, `90^{\circ}`, `90°`, `90 degrees` -> `90`.
+// - `\text{...}`, `\textbf`, `\mbox`, `\mathrm`, `\mathbf`, ... are unwrapped: `\text{Evelyn}` ->
+//   `Evelyn`.
+// - `\dfrac`, `\tfrac`, `\cfrac` -> `\frac`; `\dbinom`, `\tbinom` -> `\binom`; `\le` -> `\leq`;
+//   `\ge` -> `\geq`; `\lbrace` -> `\{`; "infinity" -> `\infty`; `bmatrix`, `matrix` -> `pmatrix`.
+// - `1{,}000` -> `1,000`.
+inline std::vector<token> rewrite(const std::vector<token>& in, context& cx) {
+  static constexpr std::string_view dropped[] = {
+      "\\left",   "\\right",  "\\bigl",   "\\bigr",    "\\Bigl",    "\\Bigr",       "\\big",
+      "\\Big",    "\\bigg",   "\\Bigg",   "\\biggl",   "\\biggr",   "\\Biggl",      "\\Biggr",
+      "\\middle", "\\!",      "\\,",      "\\:",       "\\;",       "\\ ",          "\\quad",
+      "\\qquad",  "\\(",      "\\)",      "\\[",       "\\]",       "\\%",          "\\$",
+      "\\degree", "\\displaystyle", "\\textstyle", "\\scriptstyle", "\\limits", "\\nolimits",
+      "\\enspace", "\\thinspace", "\\medspace", "\\thickspace", "\\negthinspace"};
+  static constexpr std::string_view sizing[] = {
+      "\\left", "\\right", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr", "\\big", "\\Big",
+      "\\bigg", "\\Bigg", "\\biggl", "\\biggr", "\\Biggl", "\\Biggr", "\\middle"};
+  static constexpr std::string_view unwrapped[] = {
+      "\\text",   "\\textbf", "\\textit",  "\\textrm",     "\\textnormal", "\\textup",
+      "\\texttt", "\\textsf", "\\mathrm",  "\\mathbf",     "\\mathit",     "\\mathsf",
+      "\\mathtt", "\\mbox",   "\\hbox",    "\\boldsymbol", "\\bm",         "\\emph"};
+  struct rename {
+    std::string_view from, to;
+    tk kind;
+  };
+  static constexpr rename renamed[] = {
+      {"\\dfrac", "\\frac", tk::command},   {"\\tfrac", "\\frac", tk::command},
+      {"\\cfrac", "\\frac", tk::command},   {"\\dbinom", "\\binom", tk::command},
+      {"\\tbinom", "\\binom", tk::command}, {"\\le", "\\leq", tk::command},
+      {"\\ge", "\\geq", tk::command},       {"\\leqslant", "\\leq", tk::command},
+      {"\\geqslant", "\\geq", tk::command}, {"\\ne", "\\neq", tk::command},
+      {"\\lbrace", "\\{", tk::command},     {"\\rbrace", "\\}", tk::command},
+      {"\\lbrack", "[", tk::symbol},        {"\\rbrack", "]", tk::symbol},
+      {"\\vert", "|", tk::symbol},          {"\\lvert", "|", tk::symbol},
+      {"\\rvert", "|", tk::symbol},         {"\\varnothing", "\\emptyset", tk::command},
+      {"\\ast", "*", tk::symbol},           {"\\times", "*", tk::symbol},
+      {"\\cdot", "*", tk::symbol},          {"\\varpi", "\\pi", tk::command},
+      {"\\infin", "\\infty", tk::command}};
+  static constexpr std::string_view infinity_words[] = {"infinity", "Infinity", "inf", "Inf", "infty"};
+  static constexpr std::string_view degree_words[] = {"degrees", "degree", "deg"};
+  static constexpr std::string_view matrix_envs[] = {"bmatrix", "matrix", "smallmatrix", "Bmatrix"};
+
+  const std::size_t n = in.size();
+  const auto match = match_pairs(in, true, cx);
+  std::vector<char> drop(n, 0);
+  std::size_t text_until = 0;
+  std::vector<token> out;
+  out.reserve(n);
+  auto is_circ = [&](std::size_t k) { return k < n && in[k].is(tk::command, "\\circ"); };
+  for (std::size_t i = 0; i < n; ++i) {
+    ++cx.steps;
+    if (drop[i]) continue;
+    token t = in[i];
+    if (i < text_until) t.from_text = true;
+    switch (t.kind) {
+    case tk::command: {
+      if (one_of(t.text, dropped)) {
+        if (one_of(t.text, sizing) && i + 1 < n && in[i + 1].sym(".")) ++i;
+        continue;
+      }
+      if (one_of(t.text, unwrapped)) {
+        if (i + 1 < n && in[i + 1].kind == tk::open && match[i + 1] > 0) {
+          const auto m = static_cast<std::size_t>(match[i + 1]);
+          drop[m] = 1;
+          text_until = std::max(text_until, m);
+          ++i;
+        }
+        continue;
+      }
+      for (const auto& r : renamed)
+        if (t.text == r.from) {
+          t.text = r.to;
+          t.kind = r.kind;
+          break;
+        }
+      if (t.text == "\\circ" && !out.empty() && out.back().sym("^")) {
+        out.pop_back();
+        continue;
+      }
+      if ((t.text == "\\begin" || t.text == "\\end") && i + 3 < n && in[i + 1].kind == tk::open &&
+          in[i + 2].kind == tk::word && in[i + 3].kind == tk::close) {
+        out.push_back(t);
+        out.push_back(in[i + 1]);
+        token env = in[i + 2];
+        if (one_of(env.text, matrix_envs)) env.text = "pmatrix";
+        out.push_back(env);
+        out.push_back(in[i + 3]);
+        i += 3;
+        continue;
+      }
+      break;
+    }
+    case tk::symbol:
+      if (t.text == "$" || t.text == "%" || t.text == "~") continue;
+      if (t.text == "^") {
+        if (is_circ(i + 1)) {
+          ++i;
+          continue;
+        }
+        if (i + 3 < n && in[i + 1].kind == tk::open && is_circ(i + 2) && in[i + 3].kind == tk::close) {
+          i += 3;
+          continue;
+        }
+      }
+      break;
+    case tk::open:
+      if (i + 2 < n && in[i + 1].sym(",") && in[i + 2].kind == tk::close) {
+        out.push_back(in[i + 1]);
+        i += 2;
+        continue;
+      }
+      break;
+    case tk::word:
+      if (one_of(t.text, infinity_words)) {
+        t.kind = tk::command;
+        t.text = "\\infty";
+      } else if (one_of(t.text, degree_words)) {
+        continue;
+      }
+      break;
+    default:
+      break;
+    }
+    out.push_back(t);
+  }
+  return out;
+}
+
+// Whole-answer rules:
+// - a trailing '.' goes: `5.` -> `5`.
+// - a leading single-variable assignment goes when it is the only '=': `x = 5` -> `5`,
+//   `\theta=\frac{\pi}{2}` -> `\frac{\pi}{2}`; `x + y = 1` is kept.
+// - trailing unit words after a number or a closing brace/parenthesis go (words of two or more
+//   letters, or any word from `\text{}`): `10 cm` -> `10`, `5\text{ m}` -> `5`,
+//   `12 \mbox{ square feet}` -> `12`, `3 cm^2` -> `3`; `5i` and `2x` are kept.
+// - thousands separators: a whole answer `-?d{1,3}(,ddd)+(.d+)?` drops its commas:
+//   `1,000` -> `1000`, `\$1,234.50` -> `1234.5`; but `(1,000)` is a pair and `1,2` a list.
+inline void finish_top(std::vector<token>& t, std::string& arena, context& cx) {
+  while (!t.empty() && t.back().sym(".")) t.pop_back();
+  std::size_t stray = 0; // leading unbalanced '}', e.g. "}5"
+  while (stray < t.size() && t[stray].kind == tk::close) ++stray;
+  t.erase(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(stray));
+
+  // Leading "x =".
+  if (t.size() >= 3 && t[1].sym("=") &&
+      ((t[0].kind == tk::word && t[0].text.size() == 1) || (t[0].kind == tk::command && t[0].text.size() > 2))) {
+    std::size_t eq = 0;
+    for (const auto& k : t) {
+      ++cx.steps;
+      eq += k.sym("=") ? 1 : 0;
+    }
+    if (eq == 1) t.erase(t.begin(), t.begin() + 2);
+  }
+
+  // Trailing units.
+  auto unit = [&](std::size_t k) {
+    return t[k].kind == tk::word && (t[k].text.size() >= 2 || t[k].from_text);
+  };
+  std::size_t j = t.size();
+  bool any = false;
+  for (;;) {
+    ++cx.steps;
+    if (j >= 1 && unit(j - 1)) {
+      --j;
+      any = true;
+    } else if (j >= 3 && t[j - 1].kind == tk::number && t[j - 2].sym("^") && unit(j - 3)) {
+      j -= 3;
+      any = true;
+    } else if (j >= 5 && t[j - 1].kind == tk::close && t[j - 2].kind == tk::number &&
+               t[j - 3].kind == tk::open && t[j - 4].sym("^") && unit(j - 5)) {
+      j -= 5;
+      any = true;
+    } else if (j >= 2 && t[j - 1].sym("/") && any && unit(j - 2)) { // "m/s": the '/' between units
+      j -= 1;
+    } else {
+      break;
+    }
+  }
+  if (any && j > 0) {
+    const token& last = t[j - 1];
+    if (last.kind == tk::number || last.kind == tk::close || last.sym(")") || last.is(tk::command, "\\pi"))
+      t.resize(j);
+  }
+
+  // Thousands separators.
+  std::size_t k = 0;
+  if (!t.empty() && t[0].sym("-")) k = 1;
+  if (t.size() >= k + 3 && t[k].kind == tk::number && t[k].text.size() <= 3 &&
+      t[k].text.find('.') == std::string_view::npos) {
+    bool ok = true;
+    std::size_t groups = 0;
+    for (std::size_t q = k + 1; q < t.size(); q += 2) {
+      ++cx.steps;
+      const bool last = q + 2 >= t.size();
+      if (q + 1 >= t.size() || !t[q].sym(",") || t[q + 1].space_before || t[q].space_before ||
+          t[q + 1].kind != tk::number) {
+        ok = false;
+        break;
+      }
+      const auto g = t[q + 1].text;
+      const auto dot = g.find('.');
+      const bool three = (dot == std::string_view::npos ? g.size() : dot) == 3;
+      if (!three || (dot != std::string_view::npos && !last)) {
+        ok = false;
+        break;
+      }
+      ++groups;
+    }
+    if (ok && groups > 0) {
+      arena.clear();
+      for (std::size_t q = k; q < t.size(); q += 2) arena += t[q].text;
+      token merged = t[k];
+      merged.text = arena;
+      t.resize(k);
+      t.push_back(merged);
+    }
+  }
+}
+
+// The emitter writes TeX back out canonically: no spaces (one only between a command and a
+// following letter: `\cot x`), every argument braced, numbers normalised.
+// - `\frac ab`, `\frac12`, `\frac{a}{b}` -> `\frac{a}{b}` (TeX's one-token arguments);
+//   `\sqrt x`, `\sqrt2` -> `\sqrt{x}`; `x^2` -> `x^{2}`; `52_8` -> `52_{8}`.
+// - numbers: `007` -> `7`, `2.50` -> `2.5`, `3.0` -> `3`, `.5` -> `0.5`.
+// - `*`, `\times`, `\cdot` -> `*`; a leading or post-bracket unary `+` goes: `+5` -> `5`.
+// - braces that are no command's argument go: `{5}` -> `5`, `{x}^{2}` -> `x^{2}`.
+struct emitter {
+  const std::vector<token>& t;
+  const std::vector<std::int32_t>& braces;
+  const std::vector<std::int32_t>& squares;
+  context& cx;
+  std::string out{};
+  std::size_t i = 0;
+  std::size_t sub = 0;        // characters of t[i] already consumed as one-token arguments
+  bool space_pending = false; // the last thing written was a command name ending in a letter
+  bool keep_group = false;    // the next brace group is an argument (after a command)
+
+  void put(std::string_view s) {
+    if (s.empty()) return;
+    if (space_pending && alpha(s.front())) out += ' ';
+    space_pending = false;
+    out += s;
+  }
+  void put_command(std::string_view name) {
+    put(name);
+    space_pending = name.size() > 1 && alpha(name.back());
+  }
+  void put_number(std::string_view num) {
+    if (!out.empty() && digit(out.back())) { // "3\,000", "1 000": digit groups join up
+      put(num);
+      return;
+    }
+    const auto dot = num.find('.');
+    std::string_view ip = num.substr(0, dot);
+    std::string_view fp = dot == std::string_view::npos ? std::string_view{} : num.substr(dot + 1);
+    while (ip.size() > 1 && ip.front() == '0') ip.remove_prefix(1);
+    while (!fp.empty() && fp.back() == '0') fp.remove_suffix(1);
+    put(ip.empty() ? std::string_view("0") : ip);
+    if (!fp.empty()) {
+      out += '.';
+      out += fp;
+    }
+  }
+
+  void seq(std::size_t end, int depth) {
+    while (i < end && i < t.size() && !cx.failed) one(depth);
+  }
+
+  void arg(int depth) {
+    keep_group = false;
+    if (i >= t.size() || cx.failed) return;
+    const token& k = t[i];
+    if (k.kind == tk::close) return; // "\frac}" : nothing to take
+    put("{");
+    if (k.kind == tk::open && braces[i] > static_cast<std::int32_t>(i)) {
+      const auto m = static_cast<std::size_t>(braces[i]);
+      ++i;
+      seq(m, depth + 1);
+      i = m + 1;
+    } else if (k.kind == tk::number || k.kind == tk::word) {
+      out += k.text[sub];
+      space_pending = false;
+      if (++sub >= k.text.size()) {
+        ++i;
+        sub = 0;
+      }
+    } else {
+      one(depth + 1);
+    }
+    put("}");
+    keep_group = false;
+  }
+
+  void one(int depth) {
+    ++cx.steps;
+    if (depth > max_depth) {
+      cx.failed = true;
+      return;
+    }
+    const token& k = t[i];
+    const bool keep = keep_group;
+    keep_group = false;
+    switch (k.kind) {
+    case tk::number:
+      put_number(k.text.substr(sub));
+      ++i;
+      sub = 0;
+      return;
+    case tk::word:
+      put(k.text.substr(sub));
+      ++i;
+      sub = 0;
+      return;
+    case tk::open: {
+      const auto m = braces[i];
+      if (m < static_cast<std::int32_t>(i)) { // unbalanced: literal
+        put("{");
+        ++i;
+        return;
+      }
+      ++i;
+      if (keep) put("{");
+      seq(static_cast<std::size_t>(m), depth + 1);
+      if (keep) put("}");
+      i = static_cast<std::size_t>(m) + 1;
+      keep_group = keep;
+      return;
+    }
+    case tk::close:
+      put("}");
+      ++i;
+      return;
+    case tk::command: {
+      const auto name = k.text;
+      ++i;
+      if (name == "\\frac" || name == "\\binom") {
+        put_command(name);
+        arg(depth);
+        arg(depth);
+        return;
+      }
+      if (name == "\\sqrt") {
+        put_command(name);
+        if (i < t.size() && t[i].sym("[") && squares[i] > static_cast<std::int32_t>(i)) {
+          const auto m = static_cast<std::size_t>(squares[i]);
+          put("[");
+          ++i;
+          seq(m, depth + 1);
+          put("]");
+          i = m + 1;
+        }
+        arg(depth);
+        return;
+      }
+      put_command(name);
+      keep_group = true;
+      return;
+    }
+    case tk::symbol: {
+      const auto s = k.text;
+      ++i;
+      if (s == "^" || s == "_") {
+        put(s);
+        arg(depth);
+        return;
+      }
+      if (s == "+" && (out.empty() || out.back() == '(' || out.back() == '[' || out.back() == '{' ||
+                       out.back() == ',' || out.back() == '=')) {
+        return;
+      }
+      put(s);
+      return;
+    }
+    }
+  }
+};
+
+// --- Structure: tuples, intervals, lists, sets, matrices ------------------------------------
+
+// Bracket depth change of the character at s[p], and its length (escapes are two characters).
+struct bracket_step {
+  int delta;
+  std::size_t len;
+};
+inline bracket_step bracket_at(std::string_view s, std::size_t p) noexcept {
+  const char c = s[p];
+  if (c == '\\' && p + 1 < s.size()) {
+    const char d = s[p + 1];
+    if (d == '{') return {1, 2};
+    if (d == '}') return {-1, 2};
+    if (alpha(d)) {
+      std::size_t e = p + 1;
+      while (e < s.size() && alpha(s[e])) ++e;
+      const auto name = s.substr(p, e - p);
+      if (name == "\\langle" || name == "\\begin") return {1, e - p};
+      if (name == "\\rangle" || name == "\\end") return {-1, e - p};
+      return {0, e - p};
+    }
+    return {0, 2};
+  }
+  if (c == '(' || c == '[' || c == '{') return {1, 1};
+  if (c == ')' || c == ']' || c == '}') return {-1, 1};
+  return {0, 1};
+}
+
+// Splits s at the separators found at bracket depth 0 (sep: ',' or '&' or the two-char "\\").
+inline std::vector<std::string_view> split_top(std::string_view s, std::string_view sep, context& cx) {
+  std::vector<std::string_view> parts;
+  int depth = 0;
+  std::size_t from = 0;
+  for (std::size_t p = 0; p < s.size();) {
+    ++cx.steps;
+    if (depth == 0 && s.substr(p, sep.size()) == sep) {
+      parts.push_back(s.substr(from, p - from));
+      p += sep.size();
+      from = p;
+      continue;
+    }
+    const auto st = bracket_at(s, p);
+    depth += st.delta;
+    p += st.len;
+  }
+  parts.push_back(s.substr(from));
+  return parts;
+}
+
+// If s opens with a bracket whose partner is s's last bracket, the lengths of opener and closer.
+inline std::optional<std::pair<std::size_t, std::size_t>> wrapped(std::string_view s, context& cx) {
+  if (s.empty()) return std::nullopt;
+  const auto first = bracket_at(s, 0);
+  if (first.delta != 1 || s.substr(0, first.len) == "\\begin" || s.front() == '{') return std::nullopt;
+  int depth = 0;
+  for (std::size_t p = 0; p < s.size();) {
+    ++cx.steps;
+    const auto st = bracket_at(s, p);
+    depth += st.delta;
+    if (depth <= 0) {
+      if (p + st.len == s.size() && st.delta == -1 && s.substr(p, st.len) != "\\end") {
+        return std::pair{first.len, st.len};
+      }
+      return std::nullopt;
+    }
+    p += st.len;
+  }
+  return std::nullopt;
+}
+
+// --- Numbers ----------------------------------------------------------------------------------
+
+struct num {
+  std::optional<rational> ex;
+  double ap = 0.0;
+};
+
+inline num from_rational(rational r) { return num{r, r.to_double()}; }
+
+inline std::optional<num> combine(const std::optional<num>& a, const std::optional<num>& b, char op) {
+  if (!a || !b) return std::nullopt;
+  num r;
+  switch (op) {
+  case '+': r.ap = a->ap + b->ap; break;
+  case '-': r.ap = a->ap - b->ap; break;
+  case '*': r.ap = a->ap * b->ap; break;
+  default:
+    if (b->ap == 0.0) return std::nullopt;
+    r.ap = a->ap / b->ap;
+    break;
+  }
+  if (a->ex && b->ex) {
+    switch (op) {
+    case '+': r.ex = rational_add(*a->ex, *b->ex); break;
+    case '-': r.ex = rational_add(*a->ex, rational{-b->ex->num, b->ex->den}); break;
+    case '*': r.ex = rational_mul(*a->ex, *b->ex); break;
+    default: r.ex = rational_div(*a->ex, *b->ex); break;
+    }
+    if (r.ex) r.ap = r.ex->to_double();
+  }
+  if (!std::isfinite(r.ap)) return std::nullopt;
+  return r;
+}
+
+inline std::optional<num> parse_decimal(std::string_view s) {
+  // s: digits [. digits], or . digits
+  std::int64_t mant = 0;
+  std::int64_t den = 1;
+  bool exact = true, after_dot = false;
+  for (char c : s) {
+    if (c == '.') {
+      after_dot = true;
+      continue;
+    }
+    if (!exact) break;
+    if (!checked_mul(mant, 10, mant) || !checked_add(mant, c - '0', mant) ||
+        (after_dot && !checked_mul(den, 10, den)))
+      exact = false;
+  }
+  if (exact) {
+    if (auto r = make_rational(mant, den)) return from_rational(*r);
+  }
+  double d = 0.0;
+  const auto res = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (res.ec != std::errc{} || !std::isfinite(d)) return std::nullopt;
+  return num{std::nullopt, d};
+}
+
+// A recursive-descent evaluator over canonical text: numbers, + - * / (implicit products),
+// \frac, \sqrt, \sqrt[n], ^{...}, \pi, ( ), { }. Anything else (a letter, \infty) means "no value".
+struct evaluator {
+  std::string_view s;
+  context& cx;
+  std::size_t p = 0;
+  int depth = 0;
+
+  bool at(std::string_view w) const { return s.substr(p, w.size()) == w; }
+  bool at_command(std::string_view w) const {
+    return at(w) && (p + w.size() >= s.size() || !alpha(s[p + w.size()]));
+  }
+  bool eat(char c) {
+    if (p < s.size() && s[p] == c) {
+      ++p;
+      return true;
+    }
+    return false;
+  }
+  bool starts_primary() const {
+    if (p >= s.size()) return false;
+    const char c = s[p];
+    return digit(c) || c == '.' || c == '(' || c == '{' || at_command("\\frac") || at_command("\\sqrt") ||
+           at_command("\\pi");
+  }
+
+  std::optional<num> expr() {
+    ++cx.steps;
+    if (++depth > max_depth) return std::nullopt;
+    struct leave {
+      int& d;
+      ~leave() { --d; }
+    } guard{depth};
+    bool neg = false;
+    if (eat('-')) neg = true;
+    else eat('+');
+    auto v = term();
+    if (neg) v = combine(num{rational{0, 1}, 0.0}, v, '-');
+    while (v && p < s.size()) {
+      ++cx.steps;
+      if (eat('+')) v = combine(v, term(), '+');
+      else if (eat('-')) v = combine(v, term(), '-');
+      else break;
+    }
+    return v;
+  }
+  std::optional<num> term() {
+    auto v = factor();
+    while (v && p < s.size()) {
+      ++cx.steps;
+      if (eat('*')) v = combine(v, factor(), '*');
+      else if (eat('/')) v = combine(v, factor(), '/');
+      else if (at_command("\\div")) {
+        p += 4;
+        v = combine(v, factor(), '/');
+      } else if (starts_primary()) v = combine(v, factor(), '*');
+      else break;
+    }
+    return v;
+  }
+  std::optional<num> factor() {
+    auto b = primary();
+    if (!b || !eat('^')) return b;
+    if (!eat('{')) return std::nullopt;
+    auto e = expr();
+    if (!e || !eat('}')) return std::nullopt;
+    num r;
+    if (b->ex && e->ex && e->ex->is_integer()) r.ex = rational_pow(*b->ex, e->ex->num);
+    if (r.ex) r.ap = r.ex->to_double();
+    else r.ap = std::pow(b->ap, e->ap);
+    if (!std::isfinite(r.ap)) return std::nullopt;
+    return r;
+  }
+  std::optional<num> group(char open, char close) {
+    if (!eat(open)) return std::nullopt;
+    auto v = expr();
+    if (!v || !eat(close)) return std::nullopt;
+    return v;
+  }
+  std::optional<num> primary() {
+    ++cx.steps;
+    if (p >= s.size()) return std::nullopt;
+    const char c = s[p];
+    if (digit(c) || c == '.') {
+      const std::size_t b = p;
+      while (p < s.size() && digit(s[p])) ++p;
+      if (p + 1 < s.size() && s[p] == '.' && digit(s[p + 1])) {
+        ++p;
+        while (p < s.size() && digit(s[p])) ++p;
+      }
+      if (p < s.size() && s[p] == '.') return std::nullopt; // "1.2.3" is no number
+      return parse_decimal(s.substr(b, p - b));
+    }
+    if (c == '(') return group('(', ')');
+    if (c == '{') return group('{', '}');
+    if (at_command("\\pi")) {
+      p += 3;
+      return num{std::nullopt, 3.14159265358979323846};
+    }
+    if (at_command("\\frac")) {
+      p += 5;
+      auto a = group('{', '}');
+      auto b = group('{', '}');
+      return combine(a, b, '/');
+    }
+    if (at_command("\\sqrt")) {
+      p += 5;
+      std::optional<num> index;
+      if (p < s.size() && s[p] == '[') {
+        index = group('[', ']');
+        if (!index) return std::nullopt;
+      }
+      auto x = group('{', '}');
+      if (!x) return std::nullopt;
+      if (index) {
+        if (!index->ex || !index->ex->is_integer() || index->ex->num < 2) return std::nullopt;
+        const auto k = index->ex->num;
+        double r = 0.0;
+        if (x->ap >= 0) r = std::pow(x->ap, 1.0 / static_cast<double>(k));
+        else if (k % 2 == 1) r = -std::pow(-x->ap, 1.0 / static_cast<double>(k));
+        else return std::nullopt;
+        const double rounded = std::round(r);
+        if (x->ex && x->ex->is_integer() && std::abs(rounded) < 3.0e6) {
+          std::int64_t ri = static_cast<std::int64_t>(rounded), pw = 1;
+          bool fits = true;
+          for (std::int64_t q = 0; q < k && fits; ++q) fits = checked_mul(pw, ri, pw);
+          if (fits && pw == x->ex->num) return from_rational(rational{ri, 1});
+        }
+        return num{std::nullopt, r};
+      }
+      if (x->ap < 0) return std::nullopt;
+      if (x->ex) {
+        auto rn = exact_isqrt(x->ex->num);
+        auto rd = exact_isqrt(x->ex->den);
+        if (rn && rd) return from_rational(rational{*rn, *rd});
+      }
+      return num{std::nullopt, std::sqrt(x->ap)};
+    }
+    return std::nullopt;
+  }
+};
+
+// Rule: `-?N\frac{a}{b}` with integers is a mixed number: `2\frac{1}{2}` = 5/2.
+inline std::optional<num> mixed_number(std::string_view s) {
+  std::size_t p = 0;
+  const bool neg = !s.empty() && s[0] == '-';
+  if (neg) ++p;
+  auto digits = [&](std::size_t& q) {
+    const std::size_t b = q;
+    while (q < s.size() && digit(s[q])) ++q;
+    return s.substr(b, q - b);
+  };
+  const auto whole = digits(p);
+  if (whole.empty() || s.substr(p, 6) != "\\frac{") return std::nullopt;
+  p += 6;
+  const auto a = digits(p);
+  if (a.empty() || s.substr(p, 2) != "}{") return std::nullopt;
+  p += 2;
+  const auto b = digits(p);
+  if (b.empty() || p + 1 != s.size() || s[p] != '}') return std::nullopt;
+  auto w = parse_decimal(whole), x = parse_decimal(a), y = parse_decimal(b);
+  auto v = combine(w, combine(x, y, '/'), '+');
+  if (v && neg) v = combine(num{rational{0, 1}, 0.0}, v, '-');
+  return v;
+}
+
+// The canonical text of an exact value: integers plainly, terminating fractions as decimals
+// (1/4 -> 0.25, 3/20 -> 0.15), others as `\frac{p}{q}` with the sign in front (-1/3 ->
+// `-\frac{1}{3}`), so that `0.5`, `1/2`, `\frac12` and `\dfrac{2}{4}` share one key.
+inline std::string render(rational r) {
+  if (r.den == 1) return std::to_string(r.num);
+  const bool neg = r.num < 0;
+  const std::int64_t a = neg ? -r.num : r.num;
+  std::int64_t d = r.den;
+  int twos = 0, fives = 0;
+  while (d % 2 == 0) {
+    d /= 2;
+    ++twos;
+  }
+  while (d % 5 == 0) {
+    d /= 5;
+    ++fives;
+  }
+  if (d == 1) {
+    const int k = std::max(twos, fives);
+    std::int64_t pow10 = 1;
+    bool ok = true;
+    for (int q = 0; q < k && ok; ++q) ok = checked_mul(pow10, 10, pow10);
+    std::int64_t scaled = 0;
+    if (ok && checked_mul(a, pow10 / r.den, scaled)) {
+      std::string digits = std::to_string(scaled);
+      if (digits.size() <= static_cast<std::size_t>(k)) digits.insert(0, static_cast<std::size_t>(k) + 1 - digits.size(), '0');
+      digits.insert(digits.size() - static_cast<std::size_t>(k), 1, '.');
+      return (neg ? "-" : "") + digits;
+    }
+  }
+  return (neg ? "-\\frac{" : "\\frac{") + std::to_string(a) + "}{" + std::to_string(r.den) + "}";
+}
+
+// Rule: a top-level `a/b` (one '/', no top-level '+' or '-' but a leading sign) becomes
+// `\frac{a}{b}`: `\pi/2` -> `\frac{\pi}{2}`, `-3/4` -> `-\frac{3}{4}`.
+inline std::string slash_to_frac(std::string_view s, context& cx) {
+  int depth = 0;
+  std::size_t slash = std::string_view::npos, count = 0;
+  for (std::size_t p = 0; p < s.size();) {
+    ++cx.steps;
+    const char c = s[p];
+    if (depth == 0) {
+      if (c == '/') {
+        slash = p;
+        ++count;
+      } else if ((c == '+' || c == '-' || c == '=' || c == ',' || c == '<' || c == '>') && p != 0) {
+        return std::string(s);
+      }
+    }
+    const auto st = bracket_at(s, p);
+    depth += st.delta;
+    p += st.len;
+  }
+  if (count != 1) return std::string(s);
+  std::size_t b = (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  const auto top = s.substr(b, slash - b);
+  const auto bottom = s.substr(slash + 1);
+  if (top.empty() || bottom.empty()) return std::string(s);
+  std::string out = s[0] == '-' ? "-" : "";
+  out += "\\frac{";
+  out += top;
+  out += "}{";
+  out += bottom;
+  out += '}';
+  return out;
+}
+
+inline void scalar(std::string_view s, canonical_answer& a, context& cx) {
+  std::string e = slash_to_frac(s, cx);
+  std::optional<num> v = mixed_number(e);
+  if (!v) {
+    evaluator ev{e, cx};
+    v = ev.expr();
+    if (v && ev.p != e.size()) v.reset();
+  }
+  if (v) {
+    a.value = numeric_value{v->ex, v->ap};
+    if (v->ex) {
+      a.key = render(*v->ex);
+      return;
+    }
+  }
+  if (e == "-0") e = "0";
+  a.key = std::move(e);
+}
+
+inline canonical_answer build(std::string_view s, int depth, context& cx) {
+  canonical_answer a;
+  if (depth < max_structure_depth && !s.empty()) {
+    auto compose = [&](std::vector<std::string_view> parts, std::string_view open, std::string_view close,
+                       bool sort) {
+      for (auto part : parts) a.elements.push_back(build(part, depth + 1, cx));
+      if (sort)
+        std::sort(a.elements.begin(), a.elements.end(),
+                  [](const canonical_answer& x, const canonical_answer& y) { return x.key < y.key; });
+      a.key = open;
+      a.shape = open;
+      for (std::size_t q = 0; q < a.elements.size(); ++q) {
+        if (q) {
+          a.key += ',';
+          a.shape += ',';
+        }
+        a.key += a.elements[q].key;
+        a.shape += '#';
+      }
+      a.key += close;
+      a.shape += close;
+    };
+
+    // Rule: simple matrices, `\begin{pmatrix}a&b\\c&d\end{pmatrix}` (bmatrix -> pmatrix),
+    // compare cell by cell.
+    constexpr std::string_view mb = "\\begin{pmatrix}", me = "\\end{pmatrix}";
+    if (s.size() >= mb.size() + me.size() && s.substr(0, mb.size()) == mb && s.substr(s.size() - me.size()) == me) {
+      auto inner = s.substr(mb.size(), s.size() - mb.size() - me.size());
+      if (inner.find("\\begin") == std::string_view::npos && inner.find("\\end") == std::string_view::npos) {
+        auto rows = split_top(inner, "\\\\", cx);
+        if (rows.size() > 1 && rows.back().empty()) rows.pop_back();
+        a.key = mb;
+        a.shape = mb;
+        for (std::size_t r = 0; r < rows.size(); ++r) {
+          if (r) {
+            a.key += "\\\\";
+            a.shape += "\\\\";
+          }
+          auto cells = split_top(rows[r], "&", cx);
+          for (std::size_t c = 0; c < cells.size(); ++c) {
+            if (c) {
+              a.key += '&';
+              a.shape += '&';
+            }
+            a.elements.push_back(build(cells[c], depth + 1, cx));
+            a.key += a.elements.back().key;
+            a.shape += '#';
+          }
+        }
+        a.key += me;
+        a.shape += me;
+        return a;
+      }
+    }
+    // Rule: tuples and intervals keep their brackets and order, elementwise canonical:
+    // `\left( 3, \frac{\pi}{2} \right)` -> `(3,\frac{\pi}{2})`, `[-2, 1)` -> `[-2,1)`;
+    // sets `\{3, 1\}` are sorted: `\{1,3\}`; one parenthesised scalar loses them: `(5)` -> `5`.
+    if (auto w = wrapped(s, cx)) {
+      const auto open = s.substr(0, w->first);
+      const auto close = s.substr(s.size() - w->second);
+      const auto inner = s.substr(w->first, s.size() - w->first - w->second);
+      auto parts = split_top(inner, ",", cx);
+      if (parts.size() >= 2) {
+        compose(std::move(parts), open, close, open == "\\{");
+        return a;
+      }
+      if (open == "(" && close == ")") return build(inner, depth + 1, cx);
+    }
+    // Rule: a bare comma list is an unordered list of answers (all solutions of an equation):
+    // `3, 1, 2` -> `1,2,3`; `1,-2` equals `-2,1`.
+    auto parts = split_top(s, ",", cx);
+    if (parts.size() >= 2) {
+      compose(std::move(parts), "", "", true);
+      return a;
+    }
+  }
+  scalar(s, a, cx);
+  return a;
+}
+
+inline canonical_answer literal(std::string_view cleaned, context& cx) {
+  canonical_answer a;
+  a.key.reserve(cleaned.size());
+  for (char c : cleaned) {
+    ++cx.steps;
+    if (c != ' ') a.key += c;
+  }
+  return a;
+}
+
+/// canonicalize with a work counter; texts longer than `max_bytes` get the literal key.
+inline canonical_answer canonicalize(std::string_view text, context& cx, std::size_t max_bytes = max_parsed_bytes) {
+  const std::string cleaned = clean(text, cx);
+  if (cleaned.size() > max_bytes) return literal(cleaned, cx);
+  auto tokens = rewrite(tokenize(cleaned, cx), cx);
+  std::string arena;
+  finish_top(tokens, arena, cx);
+  const auto braces = match_pairs(tokens, true, cx);
+  const auto squares = match_pairs(tokens, false, cx);
+  emitter em{tokens, braces, squares, cx};
+  em.seq(tokens.size(), 0);
+  if (cx.failed) return literal(cleaned, cx); // nested past max_depth
+  return build(em.out, 0, cx);
+}
+
+} // namespace detail::canon
+
+/// The canonical form of an answer's text: the voting key, and the exact value of a number.
+///
+/// Total: any bytes are accepted (invalid UTF-8 and unbalanced braces included); nothing is
+/// thrown but `std::bad_alloc`; time and memory are linear in the length. Two guards keep the
+/// constant small on garbage: nesting deeper than 48 braces, and texts longer than 8 KiB (no real
+/// answer is), make the whitespace-free text the key, with no value. Rules, each with an example:
+/// - whitespace, `\!` `\,` `\;` `\quad`, `\left` `\right`, `$`, `\(` `\)` go:
+///   `\left( 3, \frac{\pi}{2} \right)` -> `(3,\frac{\pi}{2})`.
+/// - fractions: `\dfrac{1}{2}`, `\tfrac12`, `\frac12`, `1/2`, `0.5`, `2/4` -> `0.5`;
+///   `\frac{1}{3}` -> `\frac{1}{3}`; `\pi/2` -> `\frac{\pi}{2}`; `2\frac{1}{2}` (mixed) -> `2.5`.
+/// - roots: `\sqrt x`, `\sqrt{x}` -> `\sqrt{x}`; `\sqrt{16}` -> `4`; `3\sqrt{13}` stays.
+/// - numbers: `007` -> `7`, `2.50` -> `2.5`, `3.0` -> `3`, `+5` -> `5`, `-0` -> `0`, `−5` -> `-5`;
+///   arithmetic on numbers is done exactly: `10^{3}` -> `1000`, `2\cdot 3` -> `6`.
+/// - degrees: `90^\circ`, `90^{\circ}`, `90°`, `90 degrees` -> `90`.
+/// - text and units: `\text{Evelyn}` -> `Evelyn`, `10\text{ cm}` -> `10`, `5 dollars` -> `5`.
+/// - money and percent: `\$1,000` -> `1000`; `50\%` -> `50` (the sign is dropped; `50\%` is not
+///   `0.5`).
+/// - thousands separators vs tuples: `1,000` -> `1000`, `(1,000)` -> `(1,0)`, `1,2` -> list.
+/// - a leading variable: `x = 5`, `y=5` -> `5` (only when it is the only `=`).
+/// - `\pi`, `π`, `\infty`, `∞`, "infinity" -> `\pi`, `\infty`; `\frac{\pi}{2}` keeps its text and
+///   gets `value->approx` = 1.5707963...
+/// - tuples and intervals elementwise, brackets kept: `( 1, 2 ]` -> `(1,2]`; sets and bare lists
+///   sorted: `\{3,1\}` -> `\{1,3\}`, `3, 1` -> `1,3`.
+/// - matrices: `\begin{bmatrix} 1 & 2 \end{bmatrix}` -> `\begin{pmatrix}1&2\end{pmatrix}`.
+/// @param text the raw answer (e.g. an extractor's output)
+/// @returns the canonical answer; `key` is empty only when nothing but spacing was given
+[[nodiscard]] inline canonical_answer canonicalize(std::string_view text) {
+  detail::canon::context cx;
+  return detail::canon::canonicalize(text, cx);
+}
+
+} // namespace reckon

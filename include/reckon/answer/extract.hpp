@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: Apache-2.0
+// Answer extractors: policies that find the final answer in a model's text, or say there is none.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace reckon {
+
+/// An extractor: a callable `std::string_view -> std::optional<std::string>` that returns the raw
+/// answer text found in a completion, or `std::nullopt` when the text holds no answer.
+///
+/// An extractor must never return an engaged empty string for "no answer" (`first_of` and
+/// `extract_and_canonicalize` treat one as no answer anyway). The built-in extractors are total:
+/// any bytes in, no exception but `std::bad_alloc`, time linear in the text's length.
+///
+/// Customization: any callable with that signature is an extractor, e.g.
+/// @code
+/// auto after_colon = [](std::string_view t) -> std::optional<std::string> {
+///   auto p = t.rfind("ANSWER:");
+///   if (p == std::string_view::npos) return std::nullopt;
+///   return std::string(t.substr(p + 7));
+/// };
+/// auto a = reckon::extract_and_canonicalize(text, after_colon);
+/// @endcode
+template <class E>
+concept answer_extractor =
+    std::invocable<const E&, std::string_view> &&
+    std::convertible_to<std::invoke_result_t<const E&, std::string_view>, std::optional<std::string>>;
+
+namespace detail {
+
+constexpr bool is_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr char to_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+constexpr std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+/// The trimmed text as an answer, or nullopt when nothing is left.
+inline std::optional<std::string> non_empty(std::string_view s) {
+  s = trim(s);
+  if (s.empty()) return std::nullopt;
+  return std::string(s);
+}
+
+/// True when `s` at `pos` starts with `word` not followed by a letter (a whole TeX command name).
+constexpr bool command_at(std::string_view s, std::size_t pos, std::string_view word) noexcept {
+  if (s.size() - pos < word.size() || s.substr(pos, word.size()) != word) return false;
+  const std::size_t end = pos + word.size();
+  return end == s.size() || !is_alpha(s[end]);
+}
+
+} // namespace detail
+
+/// The content of the last complete `\boxed{...}` or `\fbox{...}` (nested braces allowed,
+/// `\{` `\}` escapes skipped), or of the last `\boxed 5` (up to the next space or `$`).
+/// "Last" is the box that closes last; a box left open by a truncated text is ignored in favour of
+/// an earlier complete one; empty boxes are ignored. One pass over the text.
+///
+/// Example: "so $\boxed{\frac{1}{2}}$." -> "\frac{1}{2}"; "\boxed{1} then \boxed{2" -> "1".
+struct boxed_extractor {
+  [[nodiscard]] std::optional<std::string> operator()(std::string_view text) const {
+    std::size_t depth = 0;
+    std::vector<std::pair<std::size_t, std::size_t>> open; // (brace depth, content start)
+    std::string_view best;
+    bool found = false;
+    const std::size_t n = text.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      const char c = text[i];
+      if (c == '\\') {
+        std::size_t k = 0;
+        if (detail::command_at(text, i, "\\boxed")) k = i + 6;
+        else if (detail::command_at(text, i, "\\fbox")) k = i + 5;
+        if (k == 0) {
+          ++i; // skip the escaped character (\{, \}, \\)
+          continue;
+        }
+        std::size_t j = k;
+        while (j < n && detail::is_space(text[j])) ++j;
+        if (j < n && text[j] == '{') {
+          ++depth;
+          open.emplace_back(depth, j + 1);
+          i = j;
+        } else if (j > k && j < n) { // "\boxed 5": a bare argument up to a space or '$'
+          std::size_t e = j;
+          while (e < n && !detail::is_space(text[e]) && text[e] != '$') ++e;
+          auto content = detail::trim(text.substr(j, e - j));
+          if (!content.empty()) {
+            best = content;
+            found = true;
+          }
+          i = e - 1;
+        } else {
+          i = k - 1;
+        }
+        continue;
+      }
+      if (c == '{') {
+        ++depth;
+      } else if (c == '}' && depth > 0) {
+        if (!open.empty() && open.back().first == depth) {
+          auto content = detail::trim(text.substr(open.back().second, i - open.back().second));
+          open.pop_back();
+          if (!content.empty()) {
+            best = content;
+            found = true;
+          }
+        }
+        --depth;
+      }
+    }
+    if (!found) return std::nullopt;
+    return std::string(best);
+  }
+};
+
+/// The text after the last "answer is" or "answer:" (any case, so "The final answer is",
+/// "Final Answer:", "**Answer:**"), up to the end of its line or sentence (a '.' followed by a
+/// space or the end; "3.5" is kept whole); markdown `**` and surrounding `$` are removed, and a
+/// `\boxed{}` inside it wins.
+///
+/// Example: "... so the answer is $42$.\nDone" -> "42"; "Final Answer: 3.5 cm" -> "3.5 cm".
+struct answer_is_extractor {
+  [[nodiscard]] std::optional<std::string> operator()(std::string_view text) const {
+    const std::size_t n = text.size();
+    std::size_t start = std::string_view::npos;
+    constexpr std::string_view word = "answer";
+    for (std::size_t p = 0; p + word.size() <= n; ++p) {
+      if (detail::to_lower(text[p]) != 'a') continue;
+      bool match = true;
+      for (std::size_t k = 1; k < word.size(); ++k)
+        if (detail::to_lower(text[p + k]) != word[k]) {
+          match = false;
+          break;
+        }
+      if (!match) continue;
+      std::size_t q = p + word.size();
+      while (q < n && (text[q] == ' ' || text[q] == '*')) ++q;
+      if (q < n && text[q] == ':') {
+        start = q + 1;
+      } else if (q + 1 < n && detail::to_lower(text[q]) == 'i' && detail::to_lower(text[q + 1]) == 's' &&
+                 (q + 2 == n || !detail::is_alpha(text[q + 2]))) {
+        q += 2;
+        while (q < n && (text[q] == ' ' || text[q] == '*')) ++q;
+        if (q < n && text[q] == ':') ++q;
+        start = q;
+      }
+      p = q > p ? q - 1 : p;
+    }
+    if (start == std::string_view::npos) return std::nullopt;
+    std::size_t s = start;
+    while (s < n && (text[s] == ' ' || text[s] == '\t' || text[s] == '*')) ++s;
+    std::size_t e = s;
+    while (e < n && text[e] != '\n') {
+      if (text[e] == '.' && (e + 1 == n || detail::is_space(text[e + 1]))) break;
+      ++e;
+    }
+    std::string_view content = detail::trim(text.substr(s, e - s));
+    if (auto boxed = boxed_extractor{}(content)) return boxed;
+    for (bool changed = true; changed && !content.empty();) {
+      changed = false;
+      for (std::string_view wrap : {"**", "$"}) {
+        if (content.size() >= wrap.size() && content.substr(0, wrap.size()) == wrap) {
+          content.remove_prefix(wrap.size());
+          changed = true;
+        }
+        if (content.size() >= wrap.size() && content.substr(content.size() - wrap.size()) == wrap) {
+          content.remove_suffix(wrap.size());
+          changed = true;
+        }
+      }
+      const auto before = content.size();
+      content = detail::trim(content);
+      while (!content.empty() && content.back() == '.') content.remove_suffix(1);
+      changed = changed || content.size() != before;
+    }
+    return detail::non_empty(content);
+  }
+};
+
+/// GSM8K's reference format: the rest of the line after the last "####".
+///
+/// Example: "... 9 * 2 = 18\n#### 18" -> "18".
+struct gsm8k_extractor {
+  [[nodiscard]] std::optional<std::string> operator()(std::string_view text) const {
+    const auto p = text.rfind("####");
+    if (p == std::string_view::npos) return std::nullopt;
+    std::string_view rest = text.substr(p + 4);
+    rest = rest.substr(0, rest.find('\n'));
+    rest = detail::trim(rest);
+    while (!rest.empty() && rest.back() == '.') rest.remove_suffix(1);
+    return detail::non_empty(rest);
+  }
+};
+
+/// The last number in the text: an optional '-', digits with optional ',' thousands groups of
+/// exactly three digits, an optional decimal part, and an optional "/digits" denominator.
+///
+/// Example: "so she pays $1,250.50 in total." -> "1,250.50"; "x = -3/4" -> "-3/4";
+/// "no digits" -> nullopt.
+struct last_number_extractor {
+  [[nodiscard]] std::optional<std::string> operator()(std::string_view text) const {
+    std::size_t end = text.size();
+    while (end > 0 && !detail::is_digit(text[end - 1])) --end;
+    if (end == 0) return std::nullopt;
+    const std::size_t begin = number_start(text, end);
+    std::size_t j = begin;
+    // "a/b": take the numerator as well when the number found is a bare denominator.
+    if (j >= 2 && text[j - 1] == '/' && detail::is_digit(text[j - 2]) && text[begin] != '-') {
+      j = number_start(text, j - 1);
+    }
+    return std::string(text.substr(j, end - j));
+  }
+
+private:
+  // Where the number that ends (exclusively) at `end` starts; text[end - 1] is a digit.
+  static std::size_t number_start(std::string_view text, std::size_t end) noexcept {
+    std::size_t j = end;
+    bool seen_point = false, seen_comma = false;
+    for (;;) {
+      const std::size_t run_end = j;
+      while (j > 0 && detail::is_digit(text[j - 1])) --j;
+      const std::size_t run = run_end - j;
+      if (j >= 2 && text[j - 1] == '.' && detail::is_digit(text[j - 2]) && !seen_point && !seen_comma) {
+        seen_point = true;
+        --j;
+        continue;
+      }
+      if (j >= 2 && text[j - 1] == ',' && detail::is_digit(text[j - 2]) && run == 3) {
+        seen_comma = true;
+        --j;
+        continue;
+      }
+      break;
+    }
+    if (j >= 1 && text[j - 1] == '-') --j;
+    return j;
+  }
+};
+
+/// Tries each extractor in order and returns the first answer found (engaged empty strings count
+/// as none).
+/// @tparam Es extractors (`answer_extractor`), tried left to right.
+///
+/// Example: `first_of{boxed_extractor{}, gsm8k_extractor{}}`.
+template <answer_extractor... Es>
+  requires(sizeof...(Es) > 0)
+struct first_of {
+  std::tuple<Es...> extractors; ///< the extractors, tried left to right
+
+  constexpr first_of() = default;
+  /// Holds the given extractors.
+  constexpr explicit first_of(Es... es) : extractors(std::move(es)...) {}
+
+  [[nodiscard]] std::optional<std::string> operator()(std::string_view text) const {
+    std::optional<std::string> found;
+    std::apply(
+        [&](const auto&... e) {
+          ((found = std::invoke(e, text), (found && !detail::trim(*found).empty()) || (found.reset(), false)) ||
+           ...);
+        },
+        extractors);
+    return found;
+  }
+};
+
+template <class... Es>
+first_of(Es...) -> first_of<Es...>;
+
+/// Answers as graders take them: `\boxed{}`, then "the answer is", then GSM8K's "####".
+/// A text with none of these has no answer.
+using strict_extractor = first_of<boxed_extractor, answer_is_extractor, gsm8k_extractor>;
+
+/// `strict_extractor`, then the last number in the text (what most evaluation scripts do).
+using default_extractor =
+    first_of<boxed_extractor, answer_is_extractor, gsm8k_extractor, last_number_extractor>;
+
+} // namespace reckon

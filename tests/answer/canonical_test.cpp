@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: Apache-2.0
+// Tests of canonicalize: one check per documented rule, exact values, totality and linear time.
+#include <reckon/answer/canonical.hpp>
+
+#include <support/catch.hpp>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+std::string key(std::string_view s) { return reckon::canonicalize(s).key; }
+} // namespace
+
+TEST_CASE("canonicalize applies each documented rule", "[answer][canonical]") {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      // spacing, \left \right, math delimiters
+      {"\\left( 3, \\frac{\\pi}{2} \\right)", "(3,\\frac{\\pi}{2})"},
+      {"$ 1 + x $", "1+x"},
+      {"\\( 7 \\)", "7"},
+      {"\\!3\\,000", "3000"},
+      {"1 000 000", "1000000"},
+      {"\\cot x", "\\cot x"},
+      {"\\cot   x", "\\cot x"},
+      // fractions
+      {"\\dfrac{1}{2}", "0.5"},
+      {"\\tfrac12", "0.5"},
+      {"\\frac12", "0.5"},
+      {"1/2", "0.5"},
+      {"2/4", "0.5"},
+      {"\\frac{1}{3}", "\\frac{1}{3}"},
+      {"-1/3", "-\\frac{1}{3}"},
+      {"\\frac{-1}{3}", "-\\frac{1}{3}"},
+      {"\\pi/2", "\\frac{\\pi}{2}"},
+      {"3\\pi/4", "\\frac{3\\pi}{4}"},
+      {"\\frac ab", "\\frac{a}{b}"},
+      {"\\frac123", "1.5"}, // TeX reads \frac{1}{2}3
+      {"2\\frac{1}{2}", "2.5"},
+      // roots
+      {"\\sqrt x", "\\sqrt{x}"},
+      {"\\sqrt2", "\\sqrt{2}"},
+      {"\\sqrt{16}", "4"},
+      {"\\sqrt{\\frac{9}{4}}", "1.5"},
+      {"3\\sqrt{13}", "3\\sqrt{13}"},
+      {"11\\sqrt2", "11\\sqrt{2}"},
+      {"\\sqrt[3]{8}", "2"},
+      // numbers
+      {"007", "7"},
+      {"2.50", "2.5"},
+      {"3.0", "3"},
+      {".5", "0.5"},
+      {"+5", "5"},
+      {"-0", "0"},
+      {"\xE2\x88\x92" "5", "-5"},
+      {"10^{3}", "1000"},
+      {"2 \\cdot 3", "6"},
+      {"2\\times 3", "6"},
+      {"5.", "5"},
+      // degrees
+      {"90^\\circ", "90"},
+      {"90^{\\circ}", "90"},
+      {"90\xC2\xB0", "90"},
+      {"90 degrees", "90"},
+      // text and units
+      {"\\text{Evelyn}", "Evelyn"},
+      {"\\mbox{Monday}", "Monday"},
+      {"10\\text{ cm}", "10"},
+      {"5 dollars", "5"},
+      {"12 \\mbox{ square feet}", "12"},
+      {"3 cm^2", "3"},
+      {"\\frac{1}{2}\\text{ inch}", "0.5"},
+      {"5i", "5i"},
+      {"2x", "2x"},
+      // money, percent
+      {"\\$1,000", "1000"},
+      {"\\$18.00", "18"},
+      {"50\\%", "50"},
+      {"12.5%", "12.5"},
+      // thousands vs tuples vs lists
+      {"1,000", "1000"},
+      {"1{,}000", "1000"},
+      {"1,234,567.89", "1234567.89"},
+      {"(1,000)", "(1,0)"},
+      {"1, 000", "0,1"},
+      {"1,2", "1,2"},
+      // leading variable
+      {"x = 5", "5"},
+      {"y=\\frac{1}{2}", "0.5"},
+      {"\\theta = 30^\\circ", "30"},
+      {"x + y = 1", "x+y=1"},
+      // pi and infinity
+      {"\\pi", "\\pi"},
+      {"\xCF\x80", "\\pi"},
+      {"\\infty", "\\infty"},
+      {"\xE2\x88\x9E", "\\infty"},
+      {"infinity", "\\infty"},
+      {"+\\infty", "\\infty"},
+      {"(-\\infty, 3]", "(-\\infty,3]"},
+      // tuples, intervals, sets, lists
+      {"( 1, 2 ]", "(1,2]"},
+      {"[-2, 1)", "[-2,1)"},
+      {"(6,31,-1)", "(6,31,-1)"},
+      {"\\{3,1\\}", "\\{1,3\\}"},
+      {"\\left\\{ 3, 1 \\right\\}", "\\{1,3\\}"},
+      {"3, 5, 7", "3,5,7"},
+      {"7,3, 5", "3,5,7"},
+      {"1,-2", "-2,1"},
+      {"(5)", "5"},
+      {"((1,2),(3,4))", "((1,2),(3,4))"},
+      {"\\text{(A)}", "A"},
+      // matrices
+      {"\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}", "\\begin{pmatrix}1\\\\-2\\end{pmatrix}"},
+      {"\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"},
+      {"\\begin{pmatrix} 0.50 & \\frac{1}{4} \\end{pmatrix}", "\\begin{pmatrix}0.5&0.25\\end{pmatrix}"},
+      // polynomials and other symbolic answers keep their (normalised) text
+      {"x^5 - x^4 + x^3", "x^{5}-x^{4}+x^{3}"},
+      {"p - q", "p-q"},
+      {"6 - 5i", "6-5i"},
+      {"52_8", "52_{8}"},
+      {"{5}", "5"},
+      {"\\binom{5}{2}", "\\binom{5}{2}"},
+      {"\\mathbb{R}", "\\mathbb{R}"},
+      {"", ""},
+      {"   ", ""},
+  };
+  for (const auto& [in, want] : cases) {
+    INFO("input: " << in);
+    CHECK(key(in) == want);
+  }
+}
+
+TEST_CASE("canonicalize computes exact values and doubles", "[answer][canonical]") {
+  auto a = reckon::canonicalize("0.15");
+  REQUIRE(a.value);
+  REQUIRE(a.value->exact);
+  CHECK(*a.value->exact == reckon::rational{3, 20});
+  CHECK(a.value->approx == 0.15);
+
+  auto b = reckon::canonicalize("\\frac{6}{-8}");
+  REQUIRE(b.value);
+  CHECK(b.value->exact == reckon::rational{-3, 4});
+  CHECK(b.key == "-0.75");
+
+  auto c = reckon::canonicalize("\\frac{\\pi}{2}");
+  REQUIRE(c.value);
+  CHECK_FALSE(c.value->exact);
+  CHECK(c.value->approx == reckon::test::Approx(1.5707963267948966));
+  CHECK(c.key == "\\frac{\\pi}{2}");
+
+  // Past int64: no exact value, a double, and the digits as key.
+  auto d = reckon::canonicalize("123456789012345678901234567890");
+  REQUIRE(d.value);
+  CHECK_FALSE(d.value->exact);
+  CHECK(d.value->approx == reckon::test::Approx(1.2345678901234568e29));
+  CHECK(d.key == "123456789012345678901234567890");
+
+  auto e = reckon::canonicalize("\\frac123"); // TeX reads \frac{1}{2}3
+  REQUIRE(e.value);
+  CHECK(e.value->exact == reckon::rational{3, 2});
+
+  CHECK_FALSE(reckon::canonicalize("x+1").value);
+  CHECK_FALSE(reckon::canonicalize("\\infty").value);
+  CHECK_FALSE(reckon::canonicalize("1/0").value);
+  CHECK_FALSE(reckon::canonicalize("1.2.3").value);
+  CHECK_FALSE(reckon::canonicalize("\\sqrt{-4}").value);
+  CHECK(reckon::canonicalize("2^{-2}").value->exact == reckon::rational{1, 4});
+  CHECK_FALSE(reckon::canonicalize("2^{100}").value->exact); // overflow: a double only
+  CHECK(reckon::canonicalize("2^{100}").value->approx == reckon::test::Approx(1.2676506002282294e30));
+  CHECK(reckon::canonicalize("9223372036854775807").value->exact ==
+        reckon::rational{9223372036854775807, 1});
+}
+
+TEST_CASE("canonical keys are stable under a second canonicalisation", "[answer][canonical]") {
+  for (const char* s : {"\\left( 3, \\frac{\\pi}{2} \\right)", "\\dfrac{1}{3}", "x^5 - x^4", "90^\\circ",
+                        "\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}", "7,3, 5", "\\cot x", "(-\\infty, 3]",
+                        "3\\sqrt{13}", "\\frac{\\sqrt{3}}{2}", "0.125", "-\\frac{1}{3}", "52_8"}) {
+    INFO("input: " << s);
+    const auto once = key(s);
+    CHECK(key(once) == once);
+  }
+}
+
+TEST_CASE("composite answers carry elements and a shape", "[answer][canonical]") {
+  auto t = reckon::canonicalize("(1, \\frac{1}{2}]");
+  CHECK(t.shape == "(#,#]");
+  REQUIRE(t.elements.size() == 2);
+  CHECK(t.elements[1].value->exact == reckon::rational{1, 2});
+  auto m = reckon::canonicalize("\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}");
+  CHECK(m.shape == "\\begin{pmatrix}#&#\\\\#&#\\end{pmatrix}");
+  CHECK(m.elements.size() == 4);
+  CHECK(reckon::canonicalize("5").elements.empty());
+  CHECK(reckon::canonicalize("5").shape.empty());
+}
+
+TEST_CASE("canonicalize is total on malformed input", "[answer][canonical]") {
+  for (const char* s : {"{", "}", "\\", "\\frac", "\\frac{", "\\frac{1}", "\\sqrt[", "\\sqrt[3", "^", "_", "^{",
+                        "\\begin{pmatrix}", "\\end{pmatrix}", "(", ")", "(,", ",", ",,,", "\\left", "\\left.",
+                        "$", "$$", "\\text{", "\\{", "\\}", "x=", "=", "-", "--5", "1e5", "\xFF\xFE", "\xE2\x88",
+                        "\\frac{}{}", "\\sqrt{}", "2^{}", "1,000,", ",1,000", "\\$", "%", "\\boxed{1}"}) {
+    INFO("input: " << s);
+    CHECK_NOTHROW(reckon::canonicalize(s));
+  }
+  std::string with_nul("1\0" "2", 3);
+  CHECK_NOTHROW(reckon::canonicalize(with_nul));
+}
+
+TEST_CASE("canonicalize does linear work on adversarial inputs", "[answer][canonical][linear]") {
+  // The work counter counts loop iterations over characters and tokens. The parser runs here with
+  // no length guard on 256 KiB inputs: a quadratic pass would count about n^2 / 2 = 3e10 steps;
+  // the bound is 16 steps per byte (the worst input measured takes about 11).
+  const std::size_t n = 1u << 16;
+  auto repeat = [&](std::string_view unit) {
+    std::string s;
+    s.reserve(n + unit.size());
+    while (s.size() < n) s += unit;
+    return s;
+  };
+  const std::string inputs[] = {
+      std::string(n, '{'),  std::string(n, '}'),   std::string(n, '\\'), std::string(n, '('),
+      std::string(n, ')'),  std::string(n, ','),   std::string(n, '9'),  std::string(n, '^'),
+      repeat("{}"),         repeat("\\frac"),      repeat("\\sqrt["),    repeat("\\frac{1}{"),
+      repeat("1,"),         repeat("(1,"),         repeat("\\left("),    repeat("\\text{"),
+      repeat("x^"),         repeat("1+"),          repeat("2^{"),        repeat("\\{"),
+      repeat("\\begin{pmatrix}"), repeat("&\\\\"), repeat("((1,2),"),    repeat("\xE2\x88\x92"),
+      repeat("1/"),         repeat("}{"),          repeat("cm "),        repeat("1.2"),
+      repeat("\\sqrt{"),    repeat("1,000,"),      repeat("-("),         repeat("\\frac12"),
+  };
+  for (const auto& s : inputs) {
+    reckon::detail::canon::context cx;
+    (void)reckon::detail::canon::canonicalize(s, cx, s.size());
+    INFO("input starts with: " << s.substr(0, 16) << "  steps: " << cx.steps);
+    CHECK(cx.steps <= 16 * s.size());
+  }
+}
+
+TEST_CASE("canonicalize takes 1 MB inputs of braces and backslashes in stride", "[answer][canonical][linear]") {
+  const std::size_t n = 1u << 20;
+  for (char c : {'{', '}', '\\', '(', ',', '9', '^', '$'}) {
+    const std::string s(n, c);
+    const auto a = reckon::canonicalize(s);
+    CHECK(a.key.size() <= n);
+  }
+  // Past the length guard the key is the text without spaces.
+  CHECK(reckon::canonicalize(std::string(5000, ' ') + std::string(9000, '1')).key == std::string(9000, '1'));
+}
