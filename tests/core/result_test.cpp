@@ -4,6 +4,7 @@
 #include <support/catch.hpp>
 
 #include <memory>
+#include <variant>
 #include <string>
 
 using reckon::errc;
@@ -22,6 +23,9 @@ TEST_CASE("result holds a value or an error", "[core][result]") {
   CHECK(bad.error().code == errc::no_capacity);
   CHECK(bad.error().message == "KV cache full");
   CHECK(bad.value_or(7) == 7);
+  // Breaking the preconditions of * and error() is an exception, not undefined behaviour.
+  CHECK_THROWS_AS(*bad, std::bad_variant_access);
+  CHECK_THROWS_AS(ok.error(), std::bad_variant_access);
 }
 
 TEST_CASE("value() on an error throws reckon::exception carrying it", "[core][result]") {

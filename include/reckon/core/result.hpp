@@ -101,14 +101,14 @@ public:
   [[nodiscard]] const T& value() const& { check(); return std::get<0>(state_); }
   [[nodiscard]] T&& value() && { check(); return std::get<0>(std::move(state_)); }
 
-  /// The value without a check (precondition: has_value()).
-  T& operator*() & noexcept { return *std::get_if<0>(&state_); }
-  const T& operator*() const& noexcept { return *std::get_if<0>(&state_); }
-  T* operator->() noexcept { return std::get_if<0>(&state_); }
-  const T* operator->() const noexcept { return std::get_if<0>(&state_); }
+  /// The value (precondition: has_value(); breaking it throws std::bad_variant_access, never UB).
+  T& operator*() & { return std::get<0>(state_); }
+  const T& operator*() const& { return std::get<0>(state_); }
+  T* operator->() { return &std::get<0>(state_); }
+  const T* operator->() const { return &std::get<0>(state_); }
 
-  /// The error (precondition: !has_value()).
-  [[nodiscard]] const reckon::error& error() const& noexcept { return *std::get_if<1>(&state_); }
+  /// The error (precondition: !has_value(); breaking it throws std::bad_variant_access).
+  [[nodiscard]] const reckon::error& error() const& { return std::get<1>(state_); }
 
   /// The value, or `fallback` when there is an error.
   template <class U>
@@ -118,7 +118,7 @@ public:
 
 private:
   void check() const {
-    if (!has_value()) throw exception(*std::get_if<1>(&state_));
+    if (!has_value()) throw exception(std::get<1>(state_));
   }
   std::variant<T, reckon::error> state_;
 };
