@@ -35,4 +35,62 @@ struct philox4x32;
 struct stream_key;
 class random_stream;
 
+struct ledger;
+struct budget;
+enum class stop_reason : std::uint8_t;
+template <class M>
+class metered;
+
+enum class tie_break : std::uint8_t;
+struct answer_tally;
+struct vote_tally;
+struct vote_params;
+class vote_counter;
+struct reduce_last;
+struct reduce_min;
+struct reduce_prod;
+struct reduce_log_prod;
+struct reduce_mean;
+enum class step_reduction : std::uint8_t;
+
+struct multinomial_resampler;
+struct systematic_resampler;
+struct stratified_resampler;
+struct residual_resampler;
+enum class resampling_scheme : std::uint8_t;
+struct always_resample;
+struct ess_below;
+
+struct canonical_answer;
+
+// Strategies: each basic_* template with its default policies; the friendly names are aliases.
+struct trace_event;
+struct strategy_result;
+struct canonical_answer_key;
+
+struct stop_never;
+struct stop_window;
+struct stop_posterior;
+struct stop_supermajority;
+struct unit_weight;
+struct self_consistency_params;
+template <class Stop = stop_never, class Weight = unit_weight, class AnswerKey = canonical_answer_key>
+class basic_self_consistency;
+
+struct select_naive;
+struct select_weighted;
+struct orm_scorer;
+template <class Reduce>
+struct prm_scorer;
+struct best_of_n_params;
+template <class Selection = select_naive, class Scorer = prm_scorer<reduce_last>,
+          class AnswerKey = canonical_answer_key>
+class basic_best_of_n;
+
+struct deepconf_offline;
+struct deepconf_online;
+struct deepconf_params;
+template <class Mode = deepconf_offline, class AnswerKey = canonical_answer_key>
+class basic_deepconf;
+
 } // namespace reckon

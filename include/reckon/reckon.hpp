@@ -23,4 +23,25 @@
 #include <reckon/random/philox.hpp>
 #include <reckon/random/stream.hpp>
 
+#include <reckon/budget/budget.hpp>
+#include <reckon/budget/ledger.hpp>
+#include <reckon/budget/metered.hpp>
+
+#include <reckon/aggregate/reduce.hpp>
+#include <reckon/aggregate/vote.hpp>
+
+#include <reckon/resample/multinomial.hpp>
+#include <reckon/resample/resampler.hpp>
+#include <reckon/resample/residual.hpp>
+#include <reckon/resample/stratified.hpp>
+#include <reckon/resample/systematic.hpp>
+#include <reckon/resample/trigger.hpp>
+#include <reckon/resample/weights.hpp>
+
+#include <reckon/strategy/best_of_n.hpp>
+#include <reckon/strategy/deepconf.hpp>
+#include <reckon/strategy/result.hpp>
+#include <reckon/strategy/self_consistency.hpp>
+#include <reckon/strategy/stopping.hpp>
+
 #include <reckon/format.hpp>
