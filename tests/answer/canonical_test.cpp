@@ -207,7 +207,7 @@ TEST_CASE("canonicalize is total on malformed input", "[answer][canonical]") {
 
 TEST_CASE("canonicalize does linear work on adversarial inputs", "[answer][canonical][linear]") {
   // The work counter counts loop iterations over characters and tokens. The parser runs here with
-  // no length guard on 256 KiB inputs: a quadratic pass would count about n^2 / 2 = 3e10 steps;
+  // no length guard on 64 KiB inputs: a quadratic pass would count about n^2 / 2 = 2e9 steps;
   // the bound is 16 steps per byte (the worst input measured takes about 11).
   const std::size_t n = 1u << 16;
   auto repeat = [&](std::string_view unit) {
