@@ -29,7 +29,7 @@
 // float; float lane sums run over at most block_floats / 16 terms before being folded into double.
 // On rows without adversarial structure lse, logprob and H agree to ~1e-6 (absolute, in nats, with
 // lse and logprob relative to max(1, |value|)) and VE to ~1e-5 relative. Tokens more than 126 bits
-// (~87 nats) below the maximum get weight <= 2^-125 instead of exactly zero (an effect below 1e-28
+// (~87 nats) below the maximum get weight <= 2^-124 instead of exactly zero (an effect below 1e-28
 // relative). Masked tokens (-inf) have probability 0 and logprob -inf exactly.
 
 #include <reckon/core/result.hpp>
@@ -91,9 +91,10 @@ inline constexpr float exp2_c2 = 0.240222424f;
 inline constexpr float exp2_c3 = 0.0555073358f;
 inline constexpr float exp2_c4 = 0.00967151299f;
 inline constexpr float exp2_c5 = 0.00132647273f;
-// Exponents below this are clamped (2^-126 is the smallest normal float); this also maps -inf
-// (a masked token) to a finite value so that e * u never forms 0 * inf.
-inline constexpr float exp2_floor = -126.0f;
+// Exponents below this are clamped, so that 2^round(u) * p stays a normal float (2^-125 * 0.7 >
+// 2^-126) and the exponent-field trick stays exact; this also maps -inf (a masked token) to a finite
+// value, so that e * u never forms 0 * inf.
+inline constexpr float exp2_floor = -125.0f;
 // Adding 1.5 * 2^23 rounds a float of magnitude < 2^22 to an integer held in the low mantissa bits.
 inline constexpr float round_magic = 12582912.0f;
 
@@ -354,9 +355,9 @@ template <bool FmaFrame>
 /// returns lo (0 when the subtract-first path was taken) in `shift`.
 [[gnu::target("avx512f,avx512dq")]] inline block_sums block_sweep_avx512(const float* x, std::size_t n, float bm, float k,
                                                                           const float* next, std::size_t next_n,
-                                                                          double& shift) noexcept {
+                                                                          double& shift, bool allow_fma_frame = true) noexcept {
   const float hi = bm * k;
-  if (std::fabs(hi) <= fma_frame_limit) {
+  if (allow_fma_frame && std::fabs(hi) <= fma_frame_limit) {
     shift = static_cast<double>(std::fma(bm, k, -hi)); // exact: the rounding error of a float product
     return block_sweep_avx512_impl<true>(x, n, bm, k, hi, next, next_n);
   }
@@ -411,7 +412,9 @@ template <class OnBlock>
 [[nodiscard]] row_moments fused_row_moments(const float* x, std::size_t n, float k, kernel which, OnBlock&& on_block) {
   which = resolve_kernel(which);
   row_moments r;
-  double s0 = 0.0, mean = 0.0, m2 = 0.0;
+  // Row-frame accumulators: s0 = sum e, s1 = sum e u (<= 0: a sum of same-signed terms, so H never
+  // cancels), m2 = sum e (u - s1/s0)^2.
+  double s0 = 0.0, s1 = 0.0, m2 = 0.0;
   float m = -std::numeric_limits<float>::infinity();
   for (std::size_t b = 0; b < n; b += block_floats) {
     const std::size_t len = std::min(block_floats, n - b);
@@ -437,7 +440,16 @@ template <class OnBlock>
     double shift = 0.0; // the sweep's frame is u + shift (see block_sweep_avx512)
     switch (which) {
 #if RECKON_TOKEN_STATS_X86
-    case kernel::avx512: bs = block_sweep_avx512(xb, len, bm, k, xb + len, next_len, shift); break;
+    case kernel::avx512:
+      bs = block_sweep_avx512(xb, len, bm, k, xb + len, next_len, shift);
+      // In the FMA frame the block maximum sits at u = lo, not at exactly 0, so its own terms
+      // (1, lo, lo^2) carry rounding errors ~eps * lo^2 that can swamp the block's second moment
+      // when the maximum holds nearly all the block's mass (nearly one-hot). Then redo the block
+      // in the exact frame, where those terms are exactly zero. Rare: it needs M2 < 1e4 eps lo^2.
+      if (shift != 0.0 && bs.s0 > 0.0 &&
+          bs.s2 - bs.s1 * (bs.s1 / bs.s0) < 1e4 * static_cast<double>(std::numeric_limits<float>::epsilon()) * shift * shift * bs.s0)
+        bs = block_sweep_avx512(xb, len, bm, k, nullptr, 0, shift, false);
+      break;
     case kernel::avx2: bs = block_sweep_avx2(xb, len, bm, k, xb + len, next_len); break;
 #endif
     default: bs = block_sweep_portable(xb, len, bm, k); break;
@@ -451,9 +463,9 @@ template <class OnBlock>
         // Move the accumulators to the new maximum: u_new = u_old + du, weights scale by 2^du.
         const double du = (static_cast<double>(m) - static_cast<double>(bm)) * static_cast<double>(k);
         const double scale = std::exp2(du);
+        s1 = scale * (s1 + du * s0); // both terms <= 0
         s0 *= scale;
         m2 *= scale;
-        mean += du;
       }
       m = bm;
     }
@@ -466,15 +478,19 @@ template <class OnBlock>
     const double wb = bs.s0 * scale;
     const double m2b = std::max(0.0, bs.s2 - bs.s1 * db) * scale;
     // Chan et al.'s merge of (s0, mean, m2) with the block's (wb, c + db, m2b): all terms >= 0.
+    const double mean_b = c + db;
     const double total = s0 + wb;
-    const double delta = (c + db) - mean;
-    mean += delta * (wb / total);
-    m2 += m2b + delta * delta * (s0 * (wb / total));
+    if (s0 > 0.0) {
+      const double delta = mean_b - s1 / s0;
+      m2 += delta * delta * (s0 * (wb / total));
+    }
+    m2 += m2b;
+    s1 += wb * mean_b;
     s0 = total;
   }
   r.max = m;
   r.s0 = s0;
-  r.mean = mean;
+  r.mean = s0 > 0.0 ? s1 / s0 : 0.0;
   r.m2 = m2;
   return r;
 }
