@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
       *rows, reckon::eval::plot_params{"Accuracy vs compute on the synthetic 'mixed' suite",
                                        fmt::format("{} problems, seed {}, budgets = n samples 1..32",
                                                    rows->front().problems, grid.seed),
-                                       760, 500});
+                                       900, 500});
   std::ofstream(csv) << reckon::eval::to_csv(*rows);
   fmt::print("wrote {} and {} ({:.2f} s)\n", svg, csv, seconds);
   return 0;

@@ -180,7 +180,7 @@ int run(int argc, char** argv) {
                                                                "Accuracy vs compute",
                                                                fmt::format("synthetic suite '{}', {} problems, seed {}",
                                                                            suite_name, rows.front().problems, seed),
-                                                               760, 500}));
+                                                               900, 500}));
     return 0;
   }
   if (cmd == "replay") {

@@ -163,3 +163,23 @@ TEST_CASE("wilson95 and parallel_for", "[eval]") {
                   }),
                   std::runtime_error);
 }
+
+TEST_CASE("a run that fails counts as wrong and is reported", "[eval][grid]") {
+  strategy_registry r;
+  r.add("broken", "always fails",
+        []<class M>(M&, const problem&, const run_config&) -> result<run_outcome>
+          requires sampling_model<M>
+        { return fail(errc::engine_failure, "no engine"); });
+  r.add("thrower", "always throws",
+        []<class M>(M&, const problem&, const run_config&) -> result<run_outcome>
+          requires sampling_model<M>
+        { throw std::runtime_error("kaboom"); });
+  grid_params g;
+  g.strategies = {"broken", "thrower"};
+  g.budgets = {1};
+  const auto rows = run_grid(testing::make_suite("easy", 1, 4).value(), r, g).value();
+  CHECK(rows[0].errors == 4);
+  CHECK(rows[0].accuracy == 0.0);
+  CHECK(rows[0].first_error == "engine_failure: no engine");
+  CHECK(rows[1].first_error == "engine_failure: strategy threw: kaboom");
+}

@@ -83,7 +83,7 @@ TEST_CASE("accuracy per sample is (1 - e(d))^K", "[testing][synthetic]") {
 }
 
 TEST_CASE("the PRM and ORM separate correct from incorrect with the stated AUC", "[testing][synthetic]") {
-  for (const reward_params prm : {reward_params{1.5, 1.0, 0.0, 0.0, 11}, poor_prm()}) {
+  for (const reward_params prm : {reward_params{1.5, 1.0, 0.0, 0.0, 0.7, 11}, poor_prm()}) {
     synthetic_params p;
     p.prm = prm;
     p.orm = prm;
@@ -384,4 +384,27 @@ TEST_CASE("the reviser fixes and breaks with its stated probabilities", "[testin
   CHECK(fixed == wrong);     // fix = 1 and no further errors: every wrong solution is fixed
   CHECK(unchanged == wrong); // fix = 0, break = 0: nothing changes
   CHECK(broken == 30);       // break_correct = 1: every correct solution is broken
+}
+
+TEST_CASE("fast and slow agents differ as stated", "[testing][synthetic]") {
+  synthetic_params fast, slow;
+  fast.agent = fast_agent();
+  slow.agent = slow_agent();
+  synthetic_model f(mixed(50), fast), s(mixed(50), slow);
+  const auto& q = f.problems().problems[7];
+  CHECK(f.step_error(q) == Approx(1.6 / 0.5 * s.step_error(q)));
+  CHECK(f.cost_per_token() == 0.25);
+  double tf = 0, ts = 0;
+  for (std::uint64_t seed = 0; seed < 200; ++seed) {
+    tf += f.generate(q, seed).tokens;
+    ts += s.generate(q, seed).tokens;
+  }
+  // Mean tokens scale with token_scale (0.6 vs 1.5; errors add no length by default); 200 samples, 5%.
+  CHECK(tf / ts == Approx(0.6 / 1.5).epsilon(0.05));
+  synthetic_params bad;
+  bad.prm.step_correlation = 1.0;
+  CHECK_THROWS_AS(synthetic_model(mixed(3), bad), reckon::exception);
+  bad = {};
+  bad.tokens.vocab = 10;
+  CHECK_THROWS_AS(synthetic_model(mixed(3), bad), reckon::exception);
 }

@@ -169,20 +169,23 @@ task_result run_one(const runner<metered<Model&>>& fn, Model& model, const probl
                     std::string_view gold) {
   task_result t;
   metered<Model&> meter{model};
-  result<run_outcome> out = fail(errc::engine_failure, "not run");
+  run_outcome out;
   try {
-    out = fn(meter, p, c);
-  } catch (const std::exception& e) {
-    out = fail(errc::engine_failure, fmt::format("strategy threw: {}", e.what()));
-  }
-  t.cost = meter.ledger();
-  if (!out) {
+    out = fn(meter, p, c).value(); // value() throws the run's error as reckon::exception
+  } catch (const reckon::exception& e) {
+    t.cost = meter.ledger();
     t.failed = true;
-    t.error = fmt::format("{}: {}", to_string(out.error().code), out.error().message);
+    t.error = fmt::format("{}: {}", to_string(e.code()), e.error().message);
+    return t;
+  } catch (const std::exception& e) {
+    t.cost = meter.ledger();
+    t.failed = true;
+    t.error = fmt::format("engine_failure: strategy threw: {}", e.what());
     return t;
   }
-  t.answered = out->answer.has_value();
-  t.correct = answers_match(out->answer, gold);
+  t.cost = meter.ledger();
+  t.answered = out.answer.has_value();
+  t.correct = answers_match(out.answer, gold);
   return t;
 }
 

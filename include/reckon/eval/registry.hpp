@@ -151,7 +151,7 @@ struct majority {
   result<run_outcome> operator()(M& model, const problem& p, const run_config& c) const {
     auto batch = draw(model, p, c);
     if (!batch) return batch.error();
-    return run_outcome{plurality_vote(answers(*batch, c)).winner()};
+    return run_outcome{plurality_vote(answers(batch.value(), c)).winner()};
   }
 };
 
@@ -164,12 +164,13 @@ struct weighted_majority {
     if (!batch) return batch.error();
     std::vector<split_completion> split;
     std::vector<solution_view> views;
-    for (const auto& comp : batch->completions) split.push_back(split_steps(comp));
+    for (const auto& comp : batch.value().completions) split.push_back(split_steps(comp));
     for (const auto& s : split) views.push_back(s.view());
     auto scores = model.score_outcomes(p, views);
     if (!scores) return scores.error();
-    if (scores->size() != views.size()) return fail(errc::engine_failure, "ORM returned the wrong number of scores");
-    return run_outcome{weighted_vote(answers(*batch, c), *scores).winner()};
+    const std::vector<double>& weights = scores.value();
+    if (weights.size() != views.size()) return fail(errc::engine_failure, "ORM returned the wrong number of scores");
+    return run_outcome{weighted_vote(answers(batch.value(), c), weights).winner()};
   }
 };
 
@@ -184,21 +185,22 @@ struct best_of_n {
     if (!batch) return batch.error();
     std::vector<split_completion> split;
     std::vector<solution_view> views;
-    for (const auto& comp : batch->completions) split.push_back(split_steps(comp));
+    for (const auto& comp : batch.value().completions) split.push_back(split_steps(comp));
     for (const auto& s : split) views.push_back(s.view());
     std::vector<double> scores;
     if (!reduction) {
       auto s = model.score_outcomes(p, views);
       if (!s) return s.error();
-      scores = std::move(*s);
+      scores = std::move(s).value();
     } else {
       auto s = model.score_steps(p, views);
       if (!s) return s.error();
-      if (s->size() != views.size()) return fail(errc::engine_failure, "PRM returned the wrong number of candidates");
-      for (std::size_t i = 0; i < s->size(); ++i) {
-        if ((*s)[i].size() != views[i].steps.size()) return fail(errc::engine_failure, "PRM returned the wrong number of step scores");
+      const std::vector<std::vector<double>>& steps = s.value();
+      if (steps.size() != views.size()) return fail(errc::engine_failure, "PRM returned the wrong number of candidates");
+      for (std::size_t i = 0; i < steps.size(); ++i) {
+        if (steps[i].size() != views[i].steps.size()) return fail(errc::engine_failure, "PRM returned the wrong number of step scores");
         try {
-          scores.push_back(reduce_steps(*reduction, (*s)[i]));
+          scores.push_back(reduce_steps(*reduction, steps[i]));
         } catch (const reckon::exception& e) {
           return fail(errc::engine_failure, fmt::format("PRM score out of range: {}", e.error().message));
         }
@@ -208,7 +210,7 @@ struct best_of_n {
     std::size_t best = 0;
     for (std::size_t i = 1; i < scores.size(); ++i)
       if (scores[i] > scores[best]) best = i;
-    return run_outcome{answer_of(batch->completions[best], c.extract)};
+    return run_outcome{answer_of(batch.value().completions[best], c.extract)};
   }
 };
 

@@ -66,7 +66,7 @@ namespace reckon::eval {
 struct plot_params {
   std::string title = "Accuracy vs compute"; ///< the title line
   std::string subtitle;                       ///< a second line (suite, seed, ...); empty: none
-  int width = 760;                            ///< SVG width in px
+  int width = 900;                            ///< SVG width in px
   int height = 500;                           ///< SVG height in px
 };
 
@@ -115,7 +115,11 @@ namespace reckon::eval {
   // y: tenths around the data.
   double y0 = std::max(0.0, std::floor(ymin * 10.0 - 0.2) / 10.0), y1 = std::min(1.0, std::ceil(ymax * 10.0 + 0.2) / 10.0);
   if (y1 - y0 < 0.2) y1 = std::min(1.0, y0 + 0.2), y0 = std::max(0.0, y1 - 0.2);
-  const double left = 72, right = 24, top = params.subtitle.empty() ? 48 : 64, bottom = 64;
+  // The legend sits right of the plot, so it never hides data.
+  std::size_t longest = 0;
+  for (const auto& n : names) longest = std::max(longest, n.size());
+  const double lw = 36 + 6.6 * static_cast<double>(longest), lh = 8 + 18.0 * static_cast<double>(names.size());
+  const double left = 72, right = lw + 28, top = params.subtitle.empty() ? 48 : 64, bottom = 64;
   const double pw = params.width - left - right, ph = params.height - top - bottom;
   auto X = [&](double tokens) { return left + (std::log10(tokens) - lx0) / (lx1 - lx0) * pw; };
   auto Y = [&](double acc) { return top + (1.0 - (acc - y0) / (y1 - y0)) * ph; };
@@ -178,11 +182,8 @@ namespace reckon::eval {
     }
     s += "</g>\n";
   }
-  // Legend, bottom right inside the plot (accuracy rises with compute, so that corner is emptiest).
-  std::size_t longest = 0;
-  for (const auto& n : names) longest = std::max(longest, n.size());
-  const double lw = 36 + 7.0 * static_cast<double>(longest), lh = 8 + 18.0 * static_cast<double>(names.size());
-  const double lx = left + pw - lw - 10, ly = top + ph - lh - 10;
+  // Legend.
+  const double lx = left + pw + 14, ly = top;
   s += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"white\" "
                    "fill-opacity=\"0.9\" stroke=\"#999\"/>\n",
                    lx, ly, lw, lh);

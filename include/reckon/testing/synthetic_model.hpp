@@ -14,8 +14,9 @@
 //   after the first error; entropy, varentropy, the chosen token and top-k logprobs follow exactly;
 // - the PRM scores a prefix sigmoid(mu + noise * z), mu = bias - difficulty_shift * d +/- separation *
 //   noise / 2 (+ while the prefix is still correct, - once it holds an error), z ~ N(0, 1) keyed by
-//   the prefix, so the AUC of correct vs incorrect prefixes is Phi(separation / sqrt 2); the ORM
-//   does the same on the finished solution;
+//   the prefix and AR(1)-correlated along a path (step_correlation: successive steps are not
+//   independent looks), so the AUC of correct vs incorrect prefixes is Phi(separation / sqrt 2);
+//   the ORM does the same on the finished solution;
 // - the ZIP-RC head is the exact joint of (final correctness x remaining tokens) under this process,
 //   optionally miscalibrated; the reviser fixes the first wrong step with probability fix (the rest
 //   is regenerated), or breaks a correct solution with probability break_correct.
@@ -64,6 +65,7 @@ struct reward_params {
   double noise = 1.0;            ///< SD of the score in logit space (> 0)
   double bias = 0.0;             ///< logit offset of every score (calibration)
   double difficulty_shift = 0.5; ///< logit lowered by this times the difficulty (harder problems look worse)
+  double step_correlation = 0.7; ///< PRM only: correlation of successive steps' noise along a path (AR(1)), in [0, 1)
   std::uint64_t seed = 0x52574D;  ///< keys the scores' noise (the same prefix always gets the same score)
 
   /// The AUC these parameters give for telling a correct prefix from an incorrect one.
@@ -115,14 +117,14 @@ struct synthetic_params {
   agent_params agent{};               ///< error and length scales, cost per token
   token_params tokens{};              ///< token statistics
   reward_params prm{};                ///< process reward model quality
-  reward_params orm{1.5, 1.0, 0.0, 0.5, 0x4F524D}; ///< outcome reward model quality
+  reward_params orm{1.5, 1.0, 0.0, 0.5, 0.7, 0x4F524D}; ///< outcome reward model quality
   introspection_params head{};        ///< ZIP-RC head
   reviser_params revise{};            ///< reviser skill
   std::size_t capacity = 0;           ///< most live sequences (begin/fork fail with no_capacity beyond); 0: unlimited
 };
 
 /// A "poor" PRM for tests of robustness: almost no separation (AUC ~ 0.53).
-[[nodiscard]] inline reward_params poor_prm() { return reward_params{0.1, 1.0, 0.0, 0.0, 0x52574D}; }
+[[nodiscard]] inline reward_params poor_prm() { return reward_params{0.1, 1.0, 0.0, 0.0, 0.7, 0x52574D}; }
 
 /// Checks a parameter set; throws reckon::exception (invalid_argument) naming the bad field.
 inline void validate(const synthetic_params& p) {
@@ -146,6 +148,8 @@ inline void validate(const synthetic_params& p) {
     require(std::isfinite(r->separation) && std::isfinite(r->bias) && std::isfinite(r->difficulty_shift),
             "reward_params: separation, bias and difficulty_shift must be finite");
     require(std::isfinite(r->noise) && r->noise > 0.0, "reward_params.noise must be > 0");
+    require(std::isfinite(r->step_correlation) && r->step_correlation >= 0.0 && r->step_correlation < 1.0,
+            "reward_params.step_correlation must be in [0, 1)");
   }
   require(p.head.length_bins >= 1, "introspection_params.length_bins must be >= 1");
   require(std::isfinite(p.head.max_length) && p.head.max_length > 0.0, "introspection_params.max_length must be > 0");
@@ -425,16 +429,28 @@ public:
     std::vector<std::vector<double>> out;
     out.reserve(candidates.size());
     std::vector<detail::synth::step_tag> tags;
+    std::vector<std::size_t> last_tag;
+    std::vector<double> z;
     for (std::size_t c = 0; c < candidates.size(); ++c) {
-      std::vector<double> scores;
-      scores.reserve(candidates[c].steps.size());
+      // Every tag of the candidate, in order, and the last tag of each view step.
+      tags.clear();
+      last_tag.clear();
       for (const std::string& text : candidates[c].steps) {
-        tags.clear();
         detail::synth::collect_tags(text, tags);
         if (tags.empty())
           return fail(errc::invalid_argument, fmt::format("score_steps: candidate {} has a step that is not synthetic text", c));
-        scores.push_back(reward(params_.prm, *q, tags.back()));
+        last_tag.push_back(tags.size() - 1);
       }
+      // AR(1) noise along the path: a prefix's noise depends only on the prefix.
+      const double rho = params_.prm.step_correlation, fresh = std::sqrt(1.0 - rho * rho);
+      z.resize(tags.size());
+      for (std::size_t i = 0; i < tags.size(); ++i) {
+        const double e = noise(params_.prm, tags[i]);
+        z[i] = i == 0 ? e : rho * z[i - 1] + fresh * e;
+      }
+      std::vector<double> scores;
+      scores.reserve(last_tag.size());
+      for (const std::size_t i : last_tag) scores.push_back(reward(params_.prm, *q, tags[i], z[i]));
       out.push_back(std::move(scores));
     }
     return out;
@@ -451,7 +467,7 @@ public:
       tags.clear();
       for (const std::string& text : candidates[c].steps) detail::synth::collect_tags(text, tags);
       if (tags.empty()) return fail(errc::invalid_argument, fmt::format("score_outcomes: candidate {} is not synthetic text", c));
-      out.push_back(reward(params_.orm, *q, tags.back()));
+      out.push_back(reward(params_.orm, *q, tags.back(), noise(params_.orm, tags.back())));
     }
     return out;
   }
@@ -661,9 +677,12 @@ private:
     }
   }
 
-  [[nodiscard]] double reward(const reward_params& r, const synthetic_problem& q, const detail::synth::step_tag& t) const {
+  [[nodiscard]] static double noise(const reward_params& r, const detail::synth::step_tag& t) {
     random_stream s(stream_key{r.seed, t.hash, detail::synth::channel_reward, t.k});
-    const double z = detail::synth::normal01(s);
+    return detail::synth::normal01(s);
+  }
+  [[nodiscard]] static double reward(const reward_params& r, const synthetic_problem& q, const detail::synth::step_tag& t,
+                                     double z) {
     const double half = 0.5 * r.separation * r.noise;
     const double mu = r.bias - r.difficulty_shift * q.difficulty + (t.wrong ? -half : half);
     return detail::synth::sigmoid(mu + r.noise * z);
