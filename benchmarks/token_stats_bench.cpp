@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Token statistics over a 64 x 152064 logits batch against a plain read-only sum of the same buffer.
 #include <reckon/numerics/token_stats.hpp>
+#include <reckon/numerics/topk_stats.hpp>
 #include <reckon/random/stream.hpp>
 
 #include <benchmark/benchmark.h>
@@ -99,6 +100,25 @@ void BM_token_stats_top_k20(benchmark::State& state) {
   set_bytes(state);
 }
 BENCHMARK(BM_token_stats_top_k20);
+
+// The server path: entropy and varentropy estimated from k = 20 returned logprobs, per token.
+void BM_topk_row_stats_k20(benchmark::State& state) {
+  const auto& b = data();
+  constexpr std::size_t k = 20;
+  std::vector<reckon::row_stats> out(rows);
+  std::vector<std::int32_t> ids(rows * k);
+  std::vector<float> lps(rows * k);
+  reckon::token_stats_batch(b.logits, vocab, b.chosen, out, {}, ids, lps);
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < rows; ++r)
+      out[r] = reckon::topk_row_stats(out[r].logprob, std::span<const float>(lps).subspan(r * k, k),
+                                      {.tail = reckon::tail_model::spread, .vocab = vocab});
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(rows));
+}
+BENCHMARK(BM_topk_row_stats_k20);
 
 // The textbook alternative: max pass, then a second pass with std::exp, double sums, per row.
 void BM_naive_two_pass(benchmark::State& state) {
