@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared by the PRM-guided search strategies: live paths on a stepping model, forks, PRM checks, budgets.
+#pragma once
+
+#include <reckon/aggregate/vote.hpp>
+#include <reckon/budget/budget.hpp>
+#include <reckon/budget/ledger.hpp>
+#include <reckon/budget/metered.hpp>
+#include <reckon/concepts/process_reward_model.hpp>
+#include <reckon/concepts/stepping_model.hpp>
+#include <reckon/core/params.hpp>
+#include <reckon/core/result.hpp>
+#include <reckon/core/types.hpp>
+#include <reckon/random/stream.hpp>
+#include <reckon/strategy/result.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace reckon::detail {
+
+/// One search path (a particle or a beam): its engine sequence while the engine holds it, and the
+/// texts of its steps (what a PRM and the answer key read).
+template <class Seq>
+struct search_path {
+  std::optional<Seq> handle;      ///< engaged while the engine holds the sequence (released when done)
+  std::vector<std::string> steps; ///< step texts, in order
+  std::uint32_t tokens = 0;       ///< generated tokens
+  std::uint64_t source = 0;       ///< the last step's source (for reward models)
+  bool done = false;              ///< no further step can be taken
+  double score = 0.0;             ///< the PRM's score of the latest step (or of a lookahead rollout)
+  double log_weight = 0.0;        ///< strategy-defined (particle filter: logit(score) / T)
+
+  /// The view a reward model reads (valid while the path is neither changed nor moved).
+  [[nodiscard]] solution_view view() const noexcept { return solution_view{steps, done, source}; }
+  /// The path as a completion (its steps joined), for the answer key.
+  [[nodiscard]] completion as_completion() const {
+    completion c;
+    std::size_t size = 0;
+    for (const auto& s : steps) size += s.size();
+    c.text.reserve(size);
+    for (const auto& s : steps) c.text += s;
+    c.tokens = tokens;
+    c.finish = done ? finish_reason::eos : finish_reason::length;
+    c.source = source;
+    return c;
+  }
+};
+
+/// The ledger of a run over a metered model and a metered reward model: the model's ledger plus
+/// the reward model's calls, tokens and time.
+template <class M, class R>
+[[nodiscard]] ledger combined_ledger(const metered<M&>& model, const metered<R&>& reward) {
+  ledger out = model.ledger();
+  out.prm_calls += reward.ledger().prm_calls;
+  out.prm_tokens += reward.ledger().prm_tokens;
+  out.wall_seconds += reward.ledger().wall_seconds;
+  return out;
+}
+
+/// The token limit that leaves fewer generated tokens (the one that stops a run out of tokens).
+[[nodiscard]] inline stop_reason tighter_token_limit(const budget& limit, const ledger& spent) noexcept {
+  const std::uint64_t total_left = limit.max_total_tokens - std::min(limit.max_total_tokens, spent.total_tokens());
+  const std::uint64_t generated_left =
+      limit.max_generated_tokens - std::min(limit.max_generated_tokens, spent.generated_tokens);
+  return total_left < generated_left ? stop_reason::total_tokens : stop_reason::generated_tokens;
+}
+
+/// Whether an extend of `sequences` sequences may start: sets `sp.max_step_tokens` to
+/// min(cap, tokens left / sequences), so that the call cannot pass a token limit, and returns
+/// nullopt; or returns the limit that forbids the call.
+[[nodiscard]] inline std::optional<stop_reason> afford_extend(const budget& limit, const ledger& spent,
+                                                              std::size_t sequences, std::uint32_t cap,
+                                                              step_params& sp) {
+  if (auto why = limit.check(spent)) return why;
+  const std::uint64_t left = limit.generated_tokens_left(spent);
+  const std::uint64_t per = sequences == 0 ? left : left / sequences;
+  if (per == 0) return tighter_token_limit(limit, spent);
+  sp.max_step_tokens = static_cast<std::uint32_t>(std::min<std::uint64_t>(cap, per));
+  return std::nullopt;
+}
+
+/// Scores `views` with a PRM in one call and checks the answer: one list per view, one score per
+/// step, each finite and in [0, 1]; a violation is an engine_failure naming it.
+template <class R>
+result<std::vector<std::vector<double>>> score_views(metered<R&>& prm, const problem& p,
+                                                     std::span<const solution_view> views) {
+  auto out = prm.score_steps(p, views);
+  if (!out) return out.error();
+  const std::vector<std::vector<double>>& scores = out.value();
+  if (scores.size() != views.size())
+    return fail(errc::engine_failure, fmt::format("process reward model returned {} score lists for {} candidates",
+                                                  scores.size(), views.size()));
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    if (scores[i].size() != views[i].steps.size())
+      return fail(errc::engine_failure, fmt::format("process reward model returned {} step scores for candidate {} with {} steps",
+                                                    scores[i].size(), i, views[i].steps.size()));
+    for (const double s : scores[i])
+      if (!std::isfinite(s) || s < 0.0 || s > 1.0)
+        return fail(errc::engine_failure, fmt::format("process reward model returned a score outside [0, 1]: {}", s));
+  }
+  return out;
+}
+
+/// The seed of slot `slot`'s step `step`: from the run's stream, so a path's draws depend only on
+/// (seed, problem, slot, step), never on batch composition.
+[[nodiscard]] inline std::uint64_t slot_seed(const random_stream& stream, std::uint32_t slot, std::uint32_t step) {
+  random_stream s = stream.substream(slot, step);
+  return request_seed(s);
+}
+
+/// Particle ids at and above this are the strategies' own channels (resampling, acceptance), never a slot.
+inline constexpr std::uint32_t strategy_channel = 0xFFFF0000U;
+
+/// Paths on a stepping model, owned: every handle still held is released when the set dies, so a
+/// run that fails half-way leaks no engine sequence. Duplicating a path forks it (the engine shares
+/// the prefix); dropping one releases it.
+template <class M>
+class path_set {
+public:
+  using sequence = typename M::sequence;
+  using path = search_path<sequence>;
+
+  explicit path_set(metered<M&>& model) : model_(model) {}
+  path_set(const path_set&) = delete;
+  path_set& operator=(const path_set&) = delete;
+  ~path_set() { release_all(); }
+
+  std::vector<path> paths; ///< the live population (and finished paths kept as records)
+
+  /// Begins one sequence and forks it up to `n - 1` times, so the prompt is prefilled once. A fork
+  /// refused with no_capacity stops the growth (fewer paths; the trace says so). Returns the count.
+  result<std::size_t> start(const problem& p, std::size_t n, strategy_result& log) {
+    auto root = model_.begin(p);
+    if (!root) return root.error();
+    paths.emplace_back();
+    paths.back().handle = *root;
+    while (paths.size() < n) {
+      auto child = model_.fork(*root);
+      if (!child) {
+        if (child.error().code != errc::no_capacity) return child.error();
+        log.trace.push_back(trace_event{0, fmt::format("fork: no capacity; started {} of {} paths", paths.size(), n)});
+        break;
+      }
+      paths.emplace_back();
+      paths.back().handle = *child;
+    }
+    return paths.size();
+  }
+
+  /// A copy of `from` for a new slot: a fork when the engine still holds it, a plain copy of the
+  /// record when it is finished. nullopt when the engine refused the fork for capacity.
+  result<std::optional<path>> duplicate(const path& from) {
+    path copy;
+    if (from.handle) {
+      auto child = model_.fork(*from.handle);
+      if (!child) {
+        if (child.error().code != errc::no_capacity) return child.error();
+        return std::optional<path>{};
+      }
+      copy.handle = *child;
+    }
+    copy.steps = from.steps;
+    copy.tokens = from.tokens;
+    copy.source = from.source;
+    copy.done = from.done;
+    copy.score = from.score;
+    copy.log_weight = from.log_weight;
+    return std::optional<path>(std::move(copy));
+  }
+
+  /// Replaces the population by the offspring `ancestors` (indices into paths): an ancestor with no
+  /// offspring is released first (freeing capacity), one with c offspring is forked c - 1 times and
+  /// keeps its own handle for the last. Offspring the engine had no capacity for are dropped;
+  /// returns how many. The offspring come grouped by ancestor, in ancestor order; `origin`, when
+  /// given, receives each new path's ancestor.
+  result<std::size_t> reassign(std::span<const std::size_t> ancestors, std::vector<std::size_t>* origin = nullptr) {
+    counts_.assign(paths.size(), 0);
+    for (const std::size_t a : ancestors) ++counts_[a];
+    for (std::size_t i = 0; i < paths.size(); ++i)
+      if (counts_[i] == 0) release(paths[i]);
+    next_.clear();
+    next_.reserve(ancestors.size());
+    if (origin != nullptr) origin->clear();
+    std::size_t dropped = 0;
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      for (std::size_t c = 1; c < counts_[i]; ++c) {
+        auto copy = duplicate(paths[i]);
+        if (!copy) {
+          for (auto& q : next_) release(q);
+          return copy.error();
+        }
+        if (*copy) {
+          next_.push_back(std::move(**copy));
+          if (origin != nullptr) origin->push_back(i);
+        } else {
+          ++dropped;
+        }
+      }
+      if (counts_[i] != 0) {
+        next_.push_back(std::move(paths[i]));
+        if (origin != nullptr) origin->push_back(i);
+      }
+    }
+    paths.swap(next_);
+    next_.clear();
+    return dropped;
+  }
+
+  /// Keeps the paths at `keep` (in that order) and releases the rest.
+  void keep_only(std::span<const std::size_t> keep) {
+    counts_.assign(paths.size(), 0);
+    for (const std::size_t k : keep) counts_[k] = 1;
+    next_.clear();
+    for (std::size_t i = 0; i < paths.size(); ++i)
+      if (counts_[i] == 0) release(paths[i]);
+    for (const std::size_t k : keep) next_.push_back(std::move(paths[k]));
+    paths.swap(next_);
+    next_.clear();
+  }
+
+  /// Extends the paths at `slots` (each held by the engine and not done) by one step in ONE call;
+  /// slot i's step is seeded by (stream, seed_ids[i], step). A path whose step finishes it is
+  /// released (its text is all that is needed from then on).
+  result<void> extend(std::span<const std::size_t> slots, std::span<const std::uint32_t> seed_ids, std::uint32_t step,
+                      const step_params& sp, const random_stream& stream) {
+    handles_.clear();
+    seeds_.clear();
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      handles_.push_back(*paths[slots[k]].handle);
+      seeds_.push_back(slot_seed(stream, seed_ids[k], step));
+    }
+    auto batch = model_.extend(handles_, sp, seeds_);
+    if (!batch) return batch.error();
+    std::vector<reckon::step>& got = batch.value().steps;
+    if (got.size() != slots.size())
+      return fail(errc::engine_failure, fmt::format("extend returned {} steps for {} sequences", got.size(), slots.size()));
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      path& q = paths[slots[k]];
+      q.tokens += got[k].tokens;
+      q.source = got[k].source;
+      q.done = got[k].done;
+      q.steps.push_back(std::move(got[k].text));
+      if (q.done) release(q);
+    }
+    return {};
+  }
+
+  /// Releases a path's sequence (if the engine still holds it).
+  void release(path& q) noexcept {
+    if (q.handle) {
+      model_.release(*q.handle);
+      q.handle.reset();
+    }
+  }
+  /// Releases every held sequence.
+  void release_all() noexcept {
+    for (auto& q : paths) release(q);
+  }
+
+private:
+  metered<M&>& model_;
+  std::vector<std::size_t> counts_;
+  std::vector<path> next_;
+  std::vector<sequence> handles_;
+  std::vector<std::uint64_t> seeds_;
+};
+
+} // namespace reckon::detail
+
+namespace reckon::detail {
+
+/// Fills out's answer, tally, confidence and samples from final paths' answers and weights: the
+/// weighted vote (its leader), or with `naive` the answer of the heaviest path that has one (ties:
+/// the earlier path). confidence is the chosen answer's share of the total weight.
+inline void choose_answer(const std::vector<std::optional<std::string>>& answers, const std::vector<double>& weights,
+                          bool naive, const vote_params& vote, strategy_result& out) {
+  out.tally = weighted_vote(answers, weights, vote);
+  out.samples = static_cast<std::uint32_t>(answers.size());
+  if (naive) {
+    std::optional<std::size_t> best;
+    for (std::size_t i = 0; i < answers.size(); ++i)
+      if (answers[i] && (!best || weights[i] > weights[*best])) best = i;
+    out.answer = best ? answers[*best] : std::nullopt;
+  } else {
+    out.answer = out.tally.winner();
+  }
+  const answer_tally* chosen = out.answer ? out.tally.find(*out.answer) : nullptr;
+  out.confidence = chosen ? chosen->share : 0.0;
+}
+
+} // namespace reckon::detail

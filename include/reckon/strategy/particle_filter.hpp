@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+// Particle filtering over reasoning steps: PRM-weighted particles, resampled by forking, never re-prefilled.
+#pragma once
+
+// Algorithm (Puri et al. 2025, "A Probabilistic Inference Approach to Inference-Time Scaling of
+// LLMs using Particle-Based Monte Carlo Methods"): n particles start from one prompt (one begin,
+// n - 1 forks); each step extends every unfinished particle by one step in ONE batched extend and
+// scores them in ONE PRM call; w_i = softmax(logit(r_i) / T) on the latest step score r_i (T = 1:
+// the PRM's odds; optional linear annealing of T); when the Trigger says so, n offspring are drawn
+// by the Resampler over all particles (finished ones keep their final weight and may be drawn);
+// a duplicate is a fork of its parent (shared prefix, no prefill), a dropped particle is released.
+// Stops when every particle is finished, at the step cap or at the budget. Answer: weighted vote
+// of the finished particles (Selection = select_weighted) or the heaviest one (select_naive).
+// Cost: per step one extend (live particles' step tokens) and one PRM call; prompt prefilled once.
+// Deviations: scores are clamped to [eps, 1 - eps] before the logit so that 0 and 1 give finite
+// weights; a fork refused for capacity leaves fewer particles (stated in the trace); near a token
+// budget a step's token cap is lowered so that the run never passes the budget.
+
+#include <reckon/aggregate/vote.hpp>
+#include <reckon/budget/budget.hpp>
+#include <reckon/budget/metered.hpp>
+#include <reckon/concepts/process_reward_model.hpp>
+#include <reckon/concepts/stepping_model.hpp>
+#include <reckon/core/params.hpp>
+#include <reckon/core/result.hpp>
+#include <reckon/core/types.hpp>
+#include <reckon/random/stream.hpp>
+#include <reckon/resample/multinomial.hpp>
+#include <reckon/resample/resampler.hpp>
+#include <reckon/resample/trigger.hpp>
+#include <reckon/resample/weights.hpp>
+#include <reckon/strategy/answer_key.hpp>
+#include <reckon/strategy/best_of_n.hpp>
+#include <reckon/strategy/detail/search.hpp>
+#include <reckon/strategy/result.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace reckon {
+
+/// Runtime numbers of the particle filter.
+struct particle_filter_params {
+  std::uint32_t n = 16;              ///< particles (> 0)
+  std::uint32_t max_steps = 64;      ///< step cap: the most extends of one particle (> 0)
+  step_params stepping{};            ///< each extend's parameters (max_step_tokens is lowered near a token budget)
+  double temperature = 1.0;          ///< T in w_i = softmax(logit(r_i) / T) (> 0); 1 gives the PRM's odds
+  double final_temperature = 0.0;    ///< > 0 with anneal_steps > 0: T moves linearly to this by step anneal_steps
+  std::uint32_t anneal_steps = 0;    ///< steps over which T is annealed (0: no annealing)
+  double score_clamp = 1e-6;         ///< r is clamped to [eps, 1 - eps] before the logit, in (0, 0.5)
+  vote_params vote{};                ///< tie-break of the final vote
+};
+
+/// Particle filtering with compile-time choices of resampling scheme, trigger, selection and key.
+/// @tparam Resampler multinomial_resampler (Puri et al.), systematic_, stratified_ or residual_resampler
+/// @tparam Trigger   always_resample (every step, as the paper) or ess_below{tau}
+/// @tparam Selection select_weighted (weighted vote of finished particles) or select_naive (argmax weight)
+/// @tparam AnswerKey `std::optional<std::string>(const completion&)`
+template <class Resampler, class Trigger, class Selection, class AnswerKey>
+  requires resampler<Resampler> && resample_trigger<Trigger>
+class basic_particle_filter {
+public:
+  using params_type = particle_filter_params;
+
+  basic_particle_filter() = default;
+  explicit basic_particle_filter(particle_filter_params params, Resampler scheme = {}, Trigger trigger = {},
+                                 AnswerKey key = {})
+      : params_(std::move(params)), scheme_(std::move(scheme)), trigger_(std::move(trigger)), key_(std::move(key)) {}
+
+  /// Runs on one problem: particles live in `model`, steps are scored by `reward`.
+  /// @returns the result, or: invalid_argument (bad params), budget_exhausted (not one step
+  ///          affordable), engine_failure (a PRM returning the wrong number of scores, or a score
+  ///          that is NaN or outside [0, 1]; an extend returning the wrong number of steps), or
+  ///          either model's error. Every engine sequence is released on every path out.
+  template <stepping_model M, process_reward_model R>
+  result<strategy_result> run(M& model, R& reward, const problem& p, const budget& limit,
+                              const random_stream& stream) const {
+    if (params_.n == 0) return fail(errc::invalid_argument, "particle_filter: n must be > 0");
+    if (params_.max_steps == 0) return fail(errc::invalid_argument, "particle_filter: max_steps must be > 0");
+    if (!(params_.temperature > 0.0) || !std::isfinite(params_.temperature))
+      return fail(errc::invalid_argument, "particle_filter: temperature must be finite and > 0");
+    if (params_.anneal_steps > 0 && (!(params_.final_temperature > 0.0) || !std::isfinite(params_.final_temperature)))
+      return fail(errc::invalid_argument, "particle_filter: final_temperature must be finite and > 0 when annealing");
+    if (!(params_.score_clamp > 0.0 && params_.score_clamp < 0.5))
+      return fail(errc::invalid_argument, "particle_filter: score_clamp must be in (0, 0.5)");
+    if (auto ok = validate(params_.stepping); !ok) return ok.error();
+    try {
+      return run_checked(model, reward, p, limit, stream);
+    } catch (const reckon::exception& e) {
+      return e.error();
+    }
+  }
+
+  [[nodiscard]] const particle_filter_params& params() const noexcept { return params_; }
+
+  /// T at step k (0-based): linear from temperature to final_temperature over anneal_steps.
+  [[nodiscard]] double temperature_at(std::uint32_t k) const noexcept {
+    if (params_.anneal_steps == 0) return params_.temperature;
+    const double t = std::min(1.0, static_cast<double>(k) / static_cast<double>(params_.anneal_steps));
+    return params_.temperature + (params_.final_temperature - params_.temperature) * t;
+  }
+
+private:
+  template <class M, class R>
+  result<strategy_result> run_checked(M& model, R& reward, const problem& p, const budget& limit,
+                                      const random_stream& stream) const {
+    metered<M&> m(model);
+    metered<R&> prm(reward);
+    strategy_result out;
+    detail::path_set<M> set(m);
+    if (auto why = limit.check(detail::combined_ledger(m, prm))) return detail::nothing_affordable(why);
+    auto started = set.start(p, params_.n, out);
+    if (!started) return started.error();
+    auto& paths = set.paths;
+
+    step_params sp = params_.stepping;
+    std::vector<std::size_t> live;
+    std::vector<std::uint32_t> ids;
+    std::vector<solution_view> views;
+    std::vector<double> log_w, weights;
+    std::vector<std::size_t> ancestors;
+    std::uint32_t steps_taken = 0;
+    std::size_t capacity_dropped = 0;
+    for (std::uint32_t k = 0; k < params_.max_steps; ++k) {
+      live.clear();
+      ids.clear();
+      for (std::size_t i = 0; i < paths.size(); ++i)
+        if (!paths[i].done) {
+          live.push_back(i);
+          ids.push_back(static_cast<std::uint32_t>(i));
+        }
+      if (live.empty()) break;
+      const ledger spent = detail::combined_ledger(m, prm);
+      if (auto why = detail::afford_extend(limit, spent, live.size(), params_.stepping.max_step_tokens, sp)) {
+        out.stopped_by = why;
+        break;
+      }
+      if (auto ok = set.extend(live, ids, k, sp, stream); !ok) return ok.error();
+      ++steps_taken;
+      if (auto why = limit.check(detail::combined_ledger(m, prm))) {
+        out.stopped_by = why; // the new steps stay unscored: their particles cannot be weighed
+        break;
+      }
+      views.clear();
+      for (const std::size_t i : live) views.push_back(paths[i].view());
+      auto scores = detail::score_views(prm, p, views);
+      if (!scores) return scores.error();
+      const double T = temperature_at(k);
+      const double eps = params_.score_clamp;
+      for (std::size_t j = 0; j < live.size(); ++j) {
+        auto& q = paths[live[j]];
+        q.score = scores.value()[j].back();
+        const double r = std::clamp(q.score, eps, 1.0 - eps);
+        q.log_weight = (std::log(r) - std::log1p(-r)) / T;
+      }
+      bool all_done = true;
+      for (const auto& q : paths) all_done = all_done && q.done;
+      if (all_done) break;
+      log_w.resize(paths.size());
+      for (std::size_t i = 0; i < paths.size(); ++i) log_w[i] = paths[i].log_weight;
+      weights.resize(paths.size());
+      (void)normalise_log_weights(log_w, weights);
+      if (!trigger_(std::span<const double>(weights))) continue;
+      ancestors.assign(params_.n, 0);
+      random_stream rs = stream.substream(detail::strategy_channel, k);
+      scheme_(std::span<const double>(weights), std::span<std::size_t>(ancestors), rs);
+      auto dropped = set.reassign(ancestors);
+      if (!dropped) return dropped.error();
+      if (dropped.value() != 0) {
+        capacity_dropped += dropped.value();
+        out.trace.push_back(trace_event{k, fmt::format("fork: no capacity; {} offspring dropped, {} particles", dropped.value(),
+                                                       paths.size())});
+      }
+      std::size_t distinct = 0;
+      for (std::size_t i = 0; i < ancestors.size(); ++i) distinct += (i == 0 || ancestors[i] != ancestors[i - 1]) ? 1 : 0;
+      out.trace.push_back(trace_event{k, fmt::format("resampled: {} distinct ancestors of {}", distinct, ancestors.size())});
+    }
+    if (steps_taken == 0) return detail::nothing_affordable(out.stopped_by);
+    std::size_t unfinished = 0;
+    for (const auto& q : paths) unfinished += q.done ? 0 : 1;
+    if (unfinished != 0 && !out.stopped_by)
+      out.trace.push_back(trace_event{steps_taken, fmt::format("step cap {} reached: {} particles unfinished", params_.max_steps, unfinished)});
+    set.release_all();
+
+    // Finished particles vote with their normalised weights; unfinished ones have no answer.
+    std::vector<std::optional<std::string>> answers;
+    log_w.clear();
+    for (const auto& q : paths)
+      if (q.done) {
+        answers.push_back(key_(q.as_completion()));
+        log_w.push_back(q.log_weight);
+      }
+    weights.assign(log_w.size(), 0.0);
+    if (!log_w.empty()) (void)normalise_log_weights(log_w, weights);
+    detail::choose_answer(answers, weights, std::is_same_v<Selection, select_naive>, params_.vote, out);
+    out.trace.push_back(trace_event{steps_taken, fmt::format("{} steps, {} finished particles{}", steps_taken, answers.size(),
+                                                             capacity_dropped ? " (fewer: engine capacity)" : "")});
+    out.cost = detail::combined_ledger(m, prm);
+    return out;
+  }
+
+  particle_filter_params params_{};
+  Resampler scheme_{};
+  Trigger trigger_{};
+  AnswerKey key_{};
+};
+
+/// Puri et al.'s particle filter: multinomial resampling at every step, weighted vote.
+using particle_filter = basic_particle_filter<multinomial_resampler, always_resample, select_weighted, canonical_answer_key>;
+/// Systematic resampling when ESS < tau n (construct with ess_below{tau}; 0.5 by default).
+using ess_particle_filter = basic_particle_filter<systematic_resampler, ess_below, select_weighted, canonical_answer_key>;
+
+} // namespace reckon
