@@ -17,7 +17,10 @@ TEST_CASE("boxed_extractor takes the last complete box with nested braces", "[an
   CHECK(boxed("\\boxed {x}") == opt("x"));
   CHECK(boxed("\\boxed{\\{1,2\\}}") == opt("\\{1,2\\}"));      // escaped braces do not count
   CHECK(boxed("\\boxed{1} then \\boxed{2") == opt("1"));        // truncated box: the earlier one
-  CHECK(boxed("\\boxed{\\boxed{3}}") == opt("\\boxed{3}"));     // the outer box closes last
+  CHECK(boxed("\\boxed{\\boxed{3}}") == opt("3"));               // the inner box starts last
+  CHECK(boxed("\\boxed{1}\\boxed{\\boxed{2} x") == opt("2"));
+  CHECK(boxed("\\boxed{1}\\boxed{x \\boxed{2") == opt("1"));
+  CHECK(boxed("\\boxed{a\\}b}") == opt("a\\}b"));
   CHECK(boxed("$\\boxed 5$.") == opt("5"));
   CHECK(boxed("\\boxed{}") == std::nullopt);                    // empty boxes are no answer
   CHECK(boxed("\\boxed{ } \\boxed{4} \\boxed{  }") == opt("4"));

@@ -68,64 +68,60 @@ constexpr bool command_at(std::string_view s, std::size_t pos, std::string_view 
 } // namespace detail
 
 /// The content of the last complete `\boxed{...}` or `\fbox{...}` (nested braces allowed,
-/// `\{` `\}` escapes skipped), or of the last `\boxed 5` (up to the next space or `$`).
-/// "Last" is the box that closes last; a box left open by a truncated text is ignored in favour of
-/// an earlier complete one; empty boxes are ignored. One pass over the text.
+/// `\{` `\}` escapes skipped), or of a bare `\boxed 5` (up to the next space or `$`).
+/// "Last" is by start: the search runs backwards from the end of the text, so a box nested in
+/// another wins, a box left open by a truncated text gives way to the complete one before it, and
+/// empty boxes are skipped. Time: linear in the text from the chosen box to the end, O(n) in all
+/// (a failed box bounds the scans of the boxes before it).
 ///
 /// Example: "so $\boxed{\frac{1}{2}}$." -> "\frac{1}{2}"; "\boxed{1} then \boxed{2" -> "1".
 struct boxed_extractor {
   [[nodiscard]] std::optional<std::string> operator()(std::string_view text) const {
-    std::size_t depth = 0;
-    std::vector<std::pair<std::size_t, std::size_t>> open; // (brace depth, content start)
-    std::string_view best;
-    bool found = false;
+    const std::size_t npos = std::string_view::npos;
     const std::size_t n = text.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      const char c = text[i];
-      if (c == '\\') {
-        std::size_t k = 0;
-        if (detail::command_at(text, i, "\\boxed")) k = i + 6;
-        else if (detail::command_at(text, i, "\\fbox")) k = i + 5;
-        if (k == 0) {
-          ++i; // skip the escaped character (\{, \}, \\)
-          continue;
-        }
-        std::size_t j = k;
-        while (j < n && detail::is_space(text[j])) ++j;
-        if (j < n && text[j] == '{') {
-          ++depth;
-          open.emplace_back(depth, j + 1);
-          i = j;
-        } else if (j > k && j < n) { // "\boxed 5": a bare argument up to a space or '$'
-          std::size_t e = j;
-          while (e < n && !detail::is_space(text[e]) && text[e] != '$') ++e;
-          auto content = detail::trim(text.substr(j, e - j));
-          if (!content.empty()) {
-            best = content;
-            found = true;
-          }
-          i = e - 1;
-        } else {
-          i = k - 1;
-        }
+    std::size_t search = n; // the next "box" must lie wholly before this position
+    std::size_t limit = n;  // the start of the earliest box found unclosed: scans stop there
+    while (search >= 3) {
+      // One backward scan for "box" finds both "\\boxed" and "\\fbox".
+      const std::size_t q = text.substr(0, search).rfind("box");
+      if (q == npos) break;
+      search = q; // "box" cannot overlap itself, so the next one starts before q
+      std::size_t p = 0, k = 0;
+      if (q >= 1 && text[q - 1] == '\\' && text.substr(q + 3, 2) == "ed") {
+        p = q - 1;
+        k = q + 5;
+      } else if (q >= 2 && text[q - 2] == '\\' && text[q - 1] == 'f') {
+        p = q - 2;
+        k = q + 3;
+      } else {
         continue;
       }
-      if (c == '{') {
-        ++depth;
-      } else if (c == '}' && depth > 0) {
-        if (!open.empty() && open.back().first == depth) {
-          auto content = detail::trim(text.substr(open.back().second, i - open.back().second));
-          open.pop_back();
-          if (!content.empty()) {
-            best = content;
-            found = true;
-          }
+      std::size_t slashes = 0; // "\\boxed" is an escaped backslash, then the word "boxed"
+      while (slashes < p && text[p - 1 - slashes] == '\\') ++slashes;
+      if (slashes % 2 == 1 || (k < n && detail::is_alpha(text[k]))) continue;
+      std::size_t j = k;
+      while (j < n && detail::is_space(text[j])) ++j;
+      if (j < n && text[j] == '{') {
+        std::size_t depth = 1, e = j + 1;
+        for (; e < limit && depth > 0; ++e) {
+          if (text[e] == '\\') ++e;
+          else if (text[e] == '{') ++depth;
+          else if (text[e] == '}') --depth;
         }
-        --depth;
+        if (depth > 0) {
+          limit = p;
+          continue;
+        }
+        // e is one past the closing brace
+        if (auto content = detail::trim(text.substr(j + 1, e - 1 - (j + 1))); !content.empty())
+          return std::string(content);
+      } else if (j > k && j < n) {
+        std::size_t e = j;
+        while (e < n && !detail::is_space(text[e]) && text[e] != '$') ++e;
+        if (auto content = detail::trim(text.substr(j, e - j)); !content.empty()) return std::string(content);
       }
     }
-    if (!found) return std::nullopt;
-    return std::string(best);
+    return std::nullopt;
   }
 };
 
