@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -79,7 +80,7 @@ struct counters {
 /// choices in proportion to their characters). Failed attempts cost nothing in usage.
 ///
 /// Thread safety: a model may be used from one thread at a time; each sample() call opens its own
-/// connections.
+/// connections. A model is movable (not copyable).
 class model {
 public:
   using reckon_model_concept = capabilities<sampling_model_tag, logprob_model_tag>;
@@ -165,7 +166,7 @@ public:
 
     for (const auto& e : state.chunk_error)
       if (e) {
-        std::lock_guard lock(mutex_);
+        std::lock_guard lock(*mutex_);
         ++totals_.failed_calls;
         return *e;
       }
@@ -177,7 +178,7 @@ public:
 
   /// What this model has done so far (all calls, failed ones included).
   [[nodiscard]] counters totals() const {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(*mutex_);
     return totals_;
   }
 
@@ -240,7 +241,7 @@ private:
       }
       got += static_cast<std::uint32_t>(choices.size());
       used += u;
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(*mutex_);
       ++totals_.accepted;
       totals_.delivered += u;
     }
@@ -285,7 +286,7 @@ private:
   result<std::string> post_with_retries(httplib::Client& client, const std::string& body) {
     for (std::uint32_t attempt = 0;; ++attempt) {
       {
-        std::lock_guard lock(mutex_);
+        std::lock_guard lock(*mutex_);
         ++totals_.attempts;
         if (attempt > 0) ++totals_.retries;
       }
@@ -323,7 +324,7 @@ private:
   client_params params_;
   std::string host_; // scheme://host:port
   std::string path_; // e.g. /v1/completions
-  mutable std::mutex mutex_;
+  std::unique_ptr<std::mutex> mutex_ = std::make_unique<std::mutex>(); // behind a pointer: the model stays movable
   counters totals_;
 };
 
