@@ -136,8 +136,9 @@ struct answer_is_extractor {
     const std::size_t n = text.size();
     std::size_t start = std::string_view::npos;
     constexpr std::string_view word = "answer";
-    for (std::size_t p = 0; p + word.size() <= n; ++p) {
-      if (detail::to_lower(text[p]) != 'a') continue;
+    // Backwards: the first phrase found is the last in the text, usually near its end.
+    for (std::size_t p = n >= word.size() ? n - word.size() + 1 : 0; p-- > 0;) {
+      if ((text[p] | 0x20) != 'a') continue;
       bool match = true;
       for (std::size_t k = 1; k < word.size(); ++k)
         if (detail::to_lower(text[p + k]) != word[k]) {
@@ -149,14 +150,16 @@ struct answer_is_extractor {
       while (q < n && (text[q] == ' ' || text[q] == '*')) ++q;
       if (q < n && text[q] == ':') {
         start = q + 1;
-      } else if (q + 1 < n && detail::to_lower(text[q]) == 'i' && detail::to_lower(text[q + 1]) == 's' &&
-                 (q + 2 == n || !detail::is_alpha(text[q + 2]))) {
+        break;
+      }
+      if (q + 1 < n && detail::to_lower(text[q]) == 'i' && detail::to_lower(text[q + 1]) == 's' &&
+          (q + 2 == n || !detail::is_alpha(text[q + 2]))) {
         q += 2;
         while (q < n && (text[q] == ' ' || text[q] == '*')) ++q;
         if (q < n && text[q] == ':') ++q;
         start = q;
+        break;
       }
-      p = q > p ? q - 1 : p;
     }
     if (start == std::string_view::npos) return std::nullopt;
     std::size_t s = start;
