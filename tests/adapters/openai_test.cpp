@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // reckon::openai::model against a real HTTP server on 127.0.0.1 serving the three logprob shapes and faults.
 
+// Built only where reckon::openai exists: tests/CMakeLists.txt links it into reckon_adapters_tests
+// and defines RECKON_TEST_OPENAI; elsewhere this file compiles to nothing.
+#if defined(RECKON_TEST_OPENAI)
+
 #include <reckon/adapters/openai.hpp>
 #include <reckon/concepts/logprob_model.hpp>
 #include <reckon/concepts/sampling_model.hpp>
@@ -534,3 +538,5 @@ TEST_CASE("openai: request bodies and the base URL's /v1", "[adapters][openai]")
   std::lock_guard lock(server.m);
   CHECK(server.paths.at(0) == "/v1/completions");
 }
+
+#endif // RECKON_TEST_OPENAI
