@@ -516,13 +516,23 @@ class top_k_scan {
 public:
   explicit top_k_scan(std::size_t k) : k_(k) { heap_.reserve(k); }
 
-  /// Offers row[offset .. offset + n).
-  void offer(const float* x, std::size_t n, std::size_t offset) {
+  /// How many pairs are kept.
+  [[nodiscard]] std::size_t k() const noexcept { return k_; }
+  /// Whether k pairs are held (then only values above threshold() get in).
+  [[nodiscard]] bool full() const noexcept { return heap_.size() == k_; }
+  /// The worst value held once full (-inf before).
+  [[nodiscard]] float threshold() const noexcept { return threshold_; }
+
+  /// Offers one element.
+  void consider(float v, std::size_t id) {
     if (k_ == 0) return;
-    std::size_t i = 0;
-    while (heap_.size() < k_ && i < n) push(x[i], offset + i), ++i;
-    for (; i < n; ++i)
-      if (x[i] > threshold_) replace(x[i], offset + i);
+    if (heap_.size() < k_) push(v, id);
+    else if (v > threshold_) replace(v, id);
+  }
+
+  /// Offers row[offset .. offset + n) (the portable scan).
+  void offer(const float* x, std::size_t n, std::size_t offset) {
+    for (std::size_t i = 0; i < n; ++i) consider(x[i], offset + i);
   }
 
   /// The selected pairs, best first.
@@ -554,6 +564,39 @@ private:
   float threshold_ = -std::numeric_limits<float>::infinity();
 };
 
+#if RECKON_TOKEN_STATS_X86
+/// The top-k scan, sixteen compares at a time: only lanes above the current threshold (rare once
+/// the heap has filled: about k log(n / k) insertions per row) reach the scalar heap.
+[[gnu::target("avx512f")]] inline void offer_avx512(top_k_scan& scan, const float* x, std::size_t n, std::size_t offset) {
+  std::size_t i = 0;
+  for (; i < n && !scan.full(); ++i) scan.consider(x[i], offset + i);
+  for (; i + 16 <= n; i += 16) {
+    auto mask = static_cast<unsigned>(
+        _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), _mm512_set1_ps(scan.threshold()), _CMP_GT_OQ));
+    for (; mask != 0; mask &= mask - 1) {
+      const auto j = static_cast<std::size_t>(__builtin_ctz(mask));
+      scan.consider(x[i + j], offset + i + j);
+    }
+  }
+  for (; i < n; ++i) scan.consider(x[i], offset + i);
+}
+
+/// The top-k scan, eight compares at a time.
+[[gnu::target("avx2")]] inline void offer_avx2(top_k_scan& scan, const float* x, std::size_t n, std::size_t offset) {
+  std::size_t i = 0;
+  for (; i < n && !scan.full(); ++i) scan.consider(x[i], offset + i);
+  for (; i + 8 <= n; i += 8) {
+    auto mask = static_cast<unsigned>(
+        _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(scan.threshold()), _CMP_GT_OQ)));
+    for (; mask != 0; mask &= mask - 1) {
+      const auto j = static_cast<std::size_t>(__builtin_ctz(mask));
+      scan.consider(x[i + j], offset + i + j);
+    }
+  }
+  for (; i < n; ++i) scan.consider(x[i], offset + i);
+}
+#endif
+
 /// The statistics of one validated-on-failure row; the shared body of every public entry point.
 inline row_stats row_stats_impl(std::span<const float> row, std::optional<std::size_t> chosen,
                                 const token_stats_params& params, std::span<std::int32_t> top_ids,
@@ -569,7 +612,15 @@ inline row_stats row_stats_impl(std::span<const float> row, std::optional<std::s
   require(kernel_available(which), std::string(who) + ": the requested SIMD kernel does not run on this CPU");
 
   top_k_scan scan(top_ids.size());
-  const auto offer = [&scan](const float* p, std::size_t n, std::size_t off) { scan.offer(p, n, off); };
+  const kernel resolved = resolve_kernel(which);
+  const auto offer = [&scan, resolved](const float* p, std::size_t n, std::size_t off) {
+    if (scan.k() == 0) return;
+#if RECKON_TOKEN_STATS_X86
+    if (resolved == kernel::avx512) return offer_avx512(scan, p, n, off);
+    if (resolved == kernel::avx2) return offer_avx2(scan, p, n, off);
+#endif
+    scan.offer(p, n, off);
+  };
   row_stats out;
 
   const double k_exact = std::numbers::log2e / temperature; // +inf at T = 0
