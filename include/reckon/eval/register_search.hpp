@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+// reckon-eval registrations of the PRM-guided search strategies: particle-filter, prism, beam-search, dvts.
+#pragma once
+
+#include <reckon/budget/budget.hpp>
+#include <reckon/concepts/process_reward_model.hpp>
+#include <reckon/concepts/reviser.hpp>
+#include <reckon/concepts/sampling_model.hpp>
+#include <reckon/concepts/stepping_model.hpp>
+#include <reckon/core/result.hpp>
+#include <reckon/core/types.hpp>
+#include <reckon/eval/registry.hpp>
+#include <reckon/random/stream.hpp>
+#include <reckon/strategy/beam_search.hpp>
+#include <reckon/strategy/particle_filter.hpp>
+#include <reckon/strategy/prism.hpp>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace reckon::eval {
+
+namespace builtin {
+
+/// Runs a search strategy built from the budget (n) on a model that is its own PRM; the run's
+/// stream is (seed, problem). The answer is the strategy's.
+template <class Make>
+struct search_runner {
+  Make make; ///< `make(n)` -> the strategy
+
+  template <class M>
+    requires stepping_model<M> && process_reward_model<M>
+  result<run_outcome> operator()(M& model, const problem& p, const run_config& c) const {
+    if (c.budget == 0) return fail(errc::invalid_argument, "budget (n) must be > 0");
+    const auto strategy = make(c.budget);
+    auto r = strategy.run(model, model, p, budget{}, random_stream(stream_key{c.seed, p.id, 0, 0}));
+    if (!r) return r.error();
+    return run_outcome{r.value().answer};
+  }
+};
+template <class Make>
+search_runner(Make) -> search_runner<Make>;
+
+/// PRISM from the budget (n) on a model that samples, revises and is its own PRM.
+struct prism_runner {
+  template <class M>
+    requires sampling_model<M> && reviser<M> && process_reward_model<M>
+  result<run_outcome> operator()(M& model, const problem& p, const run_config& c) const {
+    if (c.budget == 0) return fail(errc::invalid_argument, "budget (n) must be > 0");
+    prism_params params;
+    params.n = c.budget;
+    params.sampling.max_tokens = 1u << 20;
+    const prism strategy(params);
+    auto r = strategy.run(model, model, p, budget{}, random_stream(stream_key{c.seed, p.id, 0, 0}));
+    if (!r) return r.error();
+    return run_outcome{r.value().answer};
+  }
+};
+
+/// Beam search / DVTS parameters for a budget of n beams: width 4 (n when n < 4).
+[[nodiscard]] inline beam_search_params beams_for(std::uint32_t n) {
+  beam_search_params params;
+  params.n = n;
+  params.width = std::min<std::uint32_t>(4, n);
+  return params;
+}
+
+} // namespace builtin
+
+/// Registers `particle-filter`, `prism`, `beam-search` and `dvts` (budget = n particles, population
+/// or beams). Synthetic path only: they need a stepping model (PRISM: a reviser), which recorded
+/// samples are not.
+inline void register_search_strategies(strategy_registry& r) {
+  r.add("particle-filter", "particle filtering: n particles, PRM-weighted multinomial resampling every step (budget: n)",
+        builtin::search_runner{[](std::uint32_t n) {
+          particle_filter_params params;
+          params.n = n;
+          return particle_filter(params);
+        }});
+  r.add("prism", "PRISM: n sampled solutions, 3 rounds of clone-capped resampling and PRM-guided revision (budget: n)",
+        builtin::prism_runner{});
+  r.add("beam-search", "beam search: n beams of width 4 scored by the PRM, weighted best-of-n at the end (budget: n)",
+        builtin::search_runner{[](std::uint32_t n) { return beam_search(builtin::beams_for(n)); }});
+  r.add("dvts", "diverse verifier tree search: n/4 greedy subtrees of width 4, weighted best-of-n (budget: n)",
+        builtin::search_runner{[](std::uint32_t n) { return dvts(builtin::beams_for(n)); }});
+}
+
+} // namespace reckon::eval
