@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: Apache-2.0
+// Compute-optimal selection: per difficulty bin, the strategy and sample count that did best on a calibration set.
+#pragma once
+
+// Algorithm (Snell et al. 2024, "Scaling LLM Test-Time Compute Optimally", section 3.2): estimate a
+// problem's difficulty, put it in one of 5 quantile bins, and run the strategy and hyper-parameters
+// that maximised accuracy for that bin on a calibration set at the given budget (n samples).
+// Here the estimate is 1 - the mean ORM score of the first `probe` samples (Snell's "model-predicted
+// difficulty" from a verifier, with probe samples instead of 2048); the choices are the issue-7
+// sample-and-aggregate strategies (majority vote, ORM- or PRM-weighted vote, best-of-n by ORM or
+// PRM `last`) and ODAR's free-energy fusion, each at n in {probe.., powers of 2.., budget}; the probe
+// samples are reused, so a run draws at most `budget` samples. fit_compute_optimal makes the table
+// (JSON round trip: to_json / compute_optimal_table::from_json).
+// Cost: 1 engine call for the probe + 1 for the rest; 1 ORM call (+1 more ORM or PRM call by method).
+// Deviations: Snell et al. also search beam search and revisions; those are not sample pools.
+
+#include <reckon/aggregate/reduce.hpp>
+#include <reckon/aggregate/vote.hpp>
+#include <reckon/answer/canonical.hpp>
+#include <reckon/budget/budget.hpp>
+#include <reckon/budget/metered.hpp>
+#include <reckon/concepts/logprob_model.hpp>
+#include <reckon/concepts/outcome_reward_model.hpp>
+#include <reckon/concepts/process_reward_model.hpp>
+#include <reckon/concepts/sampling_model.hpp>
+#include <reckon/core/params.hpp>
+#include <reckon/core/result.hpp>
+#include <reckon/core/types.hpp>
+#include <reckon/detail/json.hpp>
+#include <reckon/random/stream.hpp>
+#include <reckon/strategy/answer_key.hpp>
+#include <reckon/strategy/best_of_n.hpp>
+#include <reckon/strategy/detail/sampling_rounds.hpp>
+#include <reckon/strategy/odar.hpp>
+#include <reckon/strategy/result.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace reckon {
+
+/// How a bin aggregates its samples.
+enum class co_method : std::uint8_t {
+  majority,       ///< plurality vote (self_consistency)
+  weighted_orm,   ///< ORM-weighted vote (best_of_n weighted, ORM scorer)
+  best_orm,       ///< the sample the ORM scores highest (best_of_n naive, ORM scorer)
+  weighted_prm,   ///< vote weighted by the PRM's last step score (weighted_best_of_n)
+  best_prm,       ///< the sample with the highest PRM last step score (best_of_n)
+  free_energy,    ///< ODAR's free-energy fusion (needs logprobs)
+};
+
+/// Every method, in the order the fitter prefers on ties.
+inline constexpr std::array<co_method, 6> all_co_methods{co_method::majority,     co_method::weighted_orm,
+                                                         co_method::best_orm,     co_method::weighted_prm,
+                                                         co_method::best_prm,     co_method::free_energy};
+
+/// The JSON name of a method, e.g. "weighted-orm".
+[[nodiscard]] constexpr std::string_view to_string(co_method m) noexcept {
+  switch (m) {
+  case co_method::majority: return "majority";
+  case co_method::weighted_orm: return "weighted-orm";
+  case co_method::best_orm: return "best-orm";
+  case co_method::weighted_prm: return "weighted-prm-last";
+  case co_method::best_prm: return "best-prm-last";
+  case co_method::free_energy: return "free-energy";
+  }
+  return "unknown";
+}
+
+/// The method named `name`, or nullopt.
+[[nodiscard]] inline std::optional<co_method> parse_co_method(std::string_view name) noexcept {
+  for (const co_method m : all_co_methods)
+    if (to_string(m) == name) return m;
+  return std::nullopt;
+}
+
+/// One bin's choice.
+struct co_choice {
+  co_method method = co_method::majority; ///< how the bin aggregates
+  std::uint32_t n = 1;                    ///< samples drawn (probe included), in [1, budget]
+  double accuracy = 0.0;                  ///< its calibration accuracy in the bin (informative)
+};
+
+/// The fitted table: bin edges over the difficulty estimate and a choice per bin.
+struct compute_optimal_table {
+  std::uint32_t budget = 8;       ///< the budget (most samples) the table was fitted for (> 0)
+  std::uint32_t probe = 2;        ///< probe samples behind the estimate (in [1, budget])
+  std::vector<double> edges;      ///< ascending inner edges of the estimate's bins (bins = edges + 1)
+  std::vector<co_choice> bins;    ///< per bin, easiest (lowest estimate) first
+
+  /// The bin of a difficulty estimate: the number of edges at or below it.
+  [[nodiscard]] std::size_t bin_of(double estimate) const noexcept {
+    std::size_t b = 0;
+    while (b < edges.size() && estimate >= edges[b]) ++b;
+    return b;
+  }
+
+  /// Checks the table's consistency.
+  [[nodiscard]] result<void> check() const {
+    if (budget == 0 || probe == 0 || probe > budget)
+      return fail(errc::invalid_argument, "compute_optimal_table: need 1 <= probe <= budget");
+    if (bins.size() != edges.size() + 1) return fail(errc::invalid_argument, "compute_optimal_table: bins must be edges + 1");
+    for (std::size_t i = 0; i < edges.size(); ++i)
+      if (!std::isfinite(edges[i]) || (i > 0 && edges[i] < edges[i - 1]))
+        return fail(errc::invalid_argument, "compute_optimal_table: edges must be finite and ascending");
+    for (const auto& c : bins)
+      if (c.n == 0 || c.n > budget) return fail(errc::invalid_argument, "compute_optimal_table: a bin's n is outside [1, budget]");
+    return {};
+  }
+
+  /// The table as JSON: {"budget":8,"probe":2,"edges":[...],"bins":[{"method":"majority","n":8,"accuracy":0.9},...]}.
+  [[nodiscard]] std::string to_json() const {
+    std::string out = fmt::format("{{\"budget\":{},\"probe\":{},\"edges\":[", budget, probe);
+    for (std::size_t i = 0; i < edges.size(); ++i) out += (i ? "," : "") + detail::json_number(edges[i]);
+    out += "],\"bins\":[";
+    for (std::size_t i = 0; i < bins.size(); ++i) {
+      out += i ? ",{\"method\":" : "{\"method\":";
+      detail::write_json_string(out, to_string(bins[i].method));
+      out += fmt::format(",\"n\":{},\"accuracy\":{}}}", bins[i].n, detail::json_number(bins[i].accuracy));
+    }
+    out += "]}";
+    return out;
+  }
+
+  /// Reads a table written by to_json; errors (invalid_argument) name the field.
+  [[nodiscard]] static result<compute_optimal_table> from_json(std::string_view text) {
+    auto doc = detail::parse_json(text);
+    if (!doc) return fail(errc::invalid_argument, "compute_optimal_table: " + doc.error().message);
+    using kind = detail::json_value::kind;
+    auto count = [](const detail::json_value* v, const char* name) -> result<std::uint32_t> {
+      if (v == nullptr || v->type != kind::number || v->number < 0 || v->number > 4294967295.0 ||
+          v->number != std::floor(v->number))
+        return fail(errc::invalid_argument, fmt::format("compute_optimal_table: '{}' must be a non-negative integer", name));
+      return static_cast<std::uint32_t>(v->number);
+    };
+    compute_optimal_table t;
+    if (doc->type != kind::object) return fail(errc::invalid_argument, "compute_optimal_table: expected an object");
+    auto b = count(doc->find("budget"), "budget");
+    if (!b) return b.error();
+    auto pr = count(doc->find("probe"), "probe");
+    if (!pr) return pr.error();
+    t.budget = *b;
+    t.probe = *pr;
+    const detail::json_value* edges = doc->find("edges");
+    if (edges == nullptr || edges->type != kind::array) return fail(errc::invalid_argument, "compute_optimal_table: 'edges' must be an array");
+    for (const auto& e : edges->items) {
+      if (e.type != kind::number) return fail(errc::invalid_argument, "compute_optimal_table: 'edges' must hold numbers");
+      t.edges.push_back(e.number);
+    }
+    const detail::json_value* bins = doc->find("bins");
+    if (bins == nullptr || bins->type != kind::array) return fail(errc::invalid_argument, "compute_optimal_table: 'bins' must be an array");
+    for (const auto& e : bins->items) {
+      const detail::json_value* m = e.find("method");
+      if (m == nullptr || m->type != kind::string) return fail(errc::invalid_argument, "compute_optimal_table: a bin needs a 'method' string");
+      const auto method = parse_co_method(m->string);
+      if (!method) return fail(errc::invalid_argument, fmt::format("compute_optimal_table: unknown method '{}'", m->string));
+      auto n = count(e.find("n"), "n");
+      if (!n) return n.error();
+      const detail::json_value* acc = e.find("accuracy");
+      t.bins.push_back(co_choice{*method, *n, acc && acc->type == kind::number ? acc->number : 0.0});
+    }
+    if (auto ok = t.check(); !ok) return ok.error();
+    return t;
+  }
+};
+
+/// Runtime numbers of compute-optimal selection.
+struct compute_optimal_params {
+  compute_optimal_table table{};         ///< the fitted table (fit_compute_optimal)
+  sampling_params sampling{};            ///< each request's parameters (the seed is set per round)
+  std::string step_delimiter = "\n\n";   ///< where the PRM splits a completion into steps
+  free_energy_params energy{};           ///< the free-energy bins' lambda
+  vote_params vote{};                    ///< tie-break of every vote
+};
+
+namespace detail::co {
+
+/// A pool of samples with lazily computed scores.
+struct pool {
+  std::vector<completion> samples;
+  std::vector<std::optional<std::string>> answers;
+  std::vector<double> orm, prm;
+  std::vector<std::optional<double>> energy;
+};
+
+/// The answer `method` picks from the first n samples of `p` (scores must cover them).
+inline std::optional<std::string> pick(co_method method, const pool& p, std::size_t n, const vote_params& vote) {
+  const std::span<const std::optional<std::string>> answers(p.answers.data(), n);
+  auto best_of = [&](const std::vector<double>& s) -> std::optional<std::string> {
+    std::optional<std::size_t> best;
+    for (std::size_t i = 0; i < n; ++i)
+      if (answers[i] && (!best || s[i] > s[*best])) best = i;
+    return best ? answers[*best] : std::nullopt;
+  };
+  switch (method) {
+  case co_method::majority: return plurality_vote(answers, vote).winner();
+  case co_method::weighted_orm: return weighted_vote(answers, std::span<const double>(p.orm.data(), n), vote).winner();
+  case co_method::best_orm: return best_of(p.orm);
+  case co_method::weighted_prm: return weighted_vote(answers, std::span<const double>(p.prm.data(), n), vote).winner();
+  case co_method::best_prm: return best_of(p.prm);
+  case co_method::free_energy:
+    return fuse_free_energy(answers, std::span<const std::optional<double>>(p.energy.data(), n), vote).answer;
+  }
+  return std::nullopt;
+}
+
+/// 1 - mean ORM score of the first `probe` samples.
+inline double estimate(const pool& p, std::size_t probe) {
+  double s = 0.0;
+  const std::size_t k = std::min(probe, p.orm.size());
+  for (std::size_t i = 0; i < k; ++i) s += p.orm[i];
+  return k == 0 ? 1.0 : 1.0 - s / static_cast<double>(k);
+}
+
+/// Scores samples [from, size) with what `need` asks.
+template <class R, class AnswerKey>
+result<void> score(pool& p, std::size_t from, R& reward, const problem& pr, std::string_view delimiter, bool orm, bool prm,
+                   bool energy, const free_energy_params& fe, const AnswerKey& key) {
+  const std::span<const completion> fresh(p.samples.data() + from, p.samples.size() - from);
+  for (const auto& c : fresh) p.answers.push_back(key(c));
+  if (orm && p.orm.size() < p.samples.size()) {
+    const std::size_t at = p.orm.size();
+    auto s = orm_scorer{}(reward, pr, std::span<const completion>(p.samples.data() + at, p.samples.size() - at), delimiter);
+    if (!s) return s.error();
+    p.orm.insert(p.orm.end(), s->begin(), s->end());
+  }
+  if constexpr (process_reward_model<R>) {
+    if (prm && p.prm.size() < p.samples.size()) {
+      const std::size_t at = p.prm.size();
+      auto s = prm_scorer<reduce_last>{}(reward, pr, std::span<const completion>(p.samples.data() + at, p.samples.size() - at),
+                                         delimiter);
+      if (!s) return s.error();
+      p.prm.insert(p.prm.end(), s->begin(), s->end());
+    }
+  } else {
+    if (prm) return fail(errc::invalid_argument, "compute_optimal: a PRM method needs a process reward model");
+  }
+  if (energy) {
+    auto e = energies_of(fresh, fe);
+    if (!e) return e.error();
+    p.energy.insert(p.energy.end(), e->begin(), e->end());
+  }
+  return {};
+}
+
+inline bool needs_prm(co_method m) noexcept { return m == co_method::weighted_prm || m == co_method::best_prm; }
+inline bool needs_orm(co_method m) noexcept { return m == co_method::weighted_orm || m == co_method::best_orm; }
+
+} // namespace detail::co
+
+/// Compute-optimal selection over a fitted table.
+/// @tparam AnswerKey `std::optional<std::string>(const completion&)`
+template <class AnswerKey = canonical_answer_key>
+class basic_compute_optimal {
+public:
+  using params_type = compute_optimal_params;
+
+  basic_compute_optimal() = default;
+  explicit basic_compute_optimal(compute_optimal_params params, AnswerKey key = {})
+      : params_(std::move(params)), key_(std::move(key)) {}
+
+  /// Runs on one problem: probe samples, their ORM scores, the bin, then the bin's choice.
+  /// @returns the result (confidence: the winner's share of the tally; the trace names the bin),
+  ///          or invalid_argument (a bad table; a free-energy bin without a logprob model; a PRM
+  ///          bin without a PRM), budget_exhausted (no probe affordable), engine_failure (bad
+  ///          scores or logprobs), or a model's error.
+  template <sampling_model M, outcome_reward_model R>
+  result<strategy_result> run(M& model, R& reward, const problem& p, const budget& limit, const random_stream& stream) const {
+    const compute_optimal_table& t = params_.table;
+    if (auto ok = t.check(); !ok) return ok.error();
+    if (auto ok = validate(params_.sampling); !ok) return ok.error();
+    if (params_.step_delimiter.empty()) return fail(errc::invalid_argument, "compute_optimal: step_delimiter must not be empty");
+    bool any_energy = false;
+    for (const auto& c : t.bins) any_energy = any_energy || c.method == co_method::free_energy;
+    if (any_energy && !logprob_model<M>)
+      return fail(errc::invalid_argument, "compute_optimal: a free-energy bin needs a logprob model");
+    try {
+      return run_checked(model, reward, p, limit, stream, any_energy);
+    } catch (const reckon::exception& e) {
+      return e.error();
+    }
+  }
+
+  [[nodiscard]] const compute_optimal_params& params() const noexcept { return params_; }
+
+private:
+  template <class M, class R>
+  result<strategy_result> run_checked(M& model, R& reward, const problem& p, const budget& limit,
+                                      const random_stream& stream, bool any_energy) const {
+    const compute_optimal_table& t = params_.table;
+    metered<M&> m(model);
+    metered<R&> rm(reward);
+    strategy_result out;
+    sampling_params sp = params_.sampling;
+    if (any_energy) sp = detail::with_stats(sp);
+    detail::sampling_rounds<M> rounds(m, p, sp, limit, stream);
+    detail::co::pool pool;
+    auto drawn = rounds.draw(t.probe, pool.samples, out);
+    if (!drawn) return drawn.error();
+    if (pool.samples.empty()) return detail::nothing_affordable(rounds.stopped_by());
+    if (auto ok = detail::co::score(pool, 0, rm, p, params_.step_delimiter, true, false, any_energy, params_.energy, key_); !ok)
+      return ok.error();
+    const double d = detail::co::estimate(pool, t.probe);
+    const std::size_t bin = t.bin_of(d);
+    const co_choice choice = t.bins[bin];
+    out.trace.push_back(trace_event{0, fmt::format("estimate {:.3f}: bin {} ({} at n = {})", d, bin, to_string(choice.method), choice.n)});
+    const std::size_t before = pool.samples.size();
+    if (choice.n > before) {
+      auto more = rounds.draw(choice.n - static_cast<std::uint32_t>(before), pool.samples, out);
+      if (!more) return more.error();
+    }
+    if (auto ok = detail::co::score(pool, before, rm, p, params_.step_delimiter, detail::co::needs_orm(choice.method),
+                                    detail::co::needs_prm(choice.method), any_energy, params_.energy, key_);
+        !ok)
+      return ok.error();
+    const std::size_t n = std::min<std::size_t>(choice.n, pool.samples.size());
+    out.answer = detail::co::pick(choice.method, pool, n, params_.vote);
+    const std::span<const std::optional<std::string>> used(pool.answers.data(), n);
+    out.tally = plurality_vote(used, params_.vote);
+    const answer_tally* mine = out.answer ? out.tally.find(*out.answer) : nullptr;
+    out.confidence = mine ? mine->share : 0.0;
+    out.samples = static_cast<std::uint32_t>(n);
+    out.stopped_by = rounds.stopped_by();
+    out.cost = m.ledger();
+    out.cost.prm_calls += rm.ledger().prm_calls;
+    out.cost.prm_tokens += rm.ledger().prm_tokens;
+    return out;
+  }
+
+  compute_optimal_params params_{};
+  AnswerKey key_{};
+};
+
+/// Compute-optimal selection with canonical answers.
+using compute_optimal = basic_compute_optimal<>;
+
+/// A calibration problem: the problem and its gold answer (compared by canonical key).
+struct calibration_problem {
+  problem task;     ///< the problem
+  std::string gold; ///< its correct answer, as text
+};
+
+/// What the fitter searches.
+struct compute_optimal_fit_params {
+  std::uint32_t budget = 8;          ///< most samples per problem (> 0)
+  std::uint32_t probe = 2;           ///< probe samples behind the estimate (in [1, budget])
+  std::uint32_t bins = 5;            ///< quantile bins of the estimate (> 0)
+  std::vector<co_method> methods{all_co_methods.begin(), all_co_methods.end()}; ///< methods to search (free-energy needs logprobs)
+  std::uint64_t seed = 0;            ///< the calibration run's seed (use another at evaluation)
+  double margin = 0.0;               ///< a bin leaves the globally best method only for a gain above this accuracy (>= 0)
+  compute_optimal_params run{};      ///< sampling, delimiter, energy and vote used on calibration
+};
+
+/// Fits a table: per calibration problem, draws the probe and the rest of the budget exactly as a
+/// run does, evaluates every (method, n) on prefixes of that pool, cuts the estimates into quantile
+/// bins and keeps per bin the most accurate choice. Choices within `margin` (default 0) of the bin's
+/// best count as tied; ties go to the globally best method, then to the smaller n, then to the
+/// earlier method. (A margin shrinks per-bin noise towards the global choice; on `mixed` it did not
+/// help: the ORM and PRM are equally good there, and which looks better flips between seeds.)
+/// @returns the table, or invalid_argument (bad params, no problems, a method the models cannot
+///          serve), or a model's error.
+template <sampling_model M, outcome_reward_model R, class AnswerKey = canonical_answer_key>
+result<compute_optimal_table> fit_compute_optimal(M& model, R& reward, std::span<const calibration_problem> problems,
+                                                  const compute_optimal_fit_params& fit, AnswerKey key = {}) {
+  if (fit.budget == 0 || fit.probe == 0 || fit.probe > fit.budget || fit.bins == 0)
+    return fail(errc::invalid_argument, "fit_compute_optimal: need 1 <= probe <= budget and bins > 0");
+  if (!std::isfinite(fit.margin) || fit.margin < 0.0) return fail(errc::invalid_argument, "fit_compute_optimal: margin must be >= 0");
+  if (problems.empty() || fit.methods.empty()) return fail(errc::invalid_argument, "fit_compute_optimal: no problems or no methods");
+  bool energy = false, prm = false;
+  for (const co_method m : fit.methods) {
+    energy = energy || m == co_method::free_energy;
+    prm = prm || detail::co::needs_prm(m);
+  }
+  if (energy && !logprob_model<M>) return fail(errc::invalid_argument, "fit_compute_optimal: free-energy needs a logprob model");
+  if (prm && !process_reward_model<R>) return fail(errc::invalid_argument, "fit_compute_optimal: a PRM method needs a PRM");
+  std::vector<std::uint32_t> ns;
+  for (std::uint32_t n = 1; n < fit.budget; n *= 2)
+    if (n >= fit.probe) ns.push_back(n);
+  if (ns.empty() || ns.front() != fit.probe) ns.insert(ns.begin(), fit.probe);
+  ns.push_back(fit.budget);
+  ns.erase(std::unique(ns.begin(), ns.end()), ns.end());
+  const std::size_t grid = ns.size() * fit.methods.size();
+  std::vector<double> estimates;
+  std::vector<std::vector<char>> correct; // per problem, per grid cell
+  sampling_params sp = fit.run.sampling;
+  if (energy) sp = detail::with_stats(sp);
+  if (auto ok = validate(sp); !ok) return ok.error();
+  try {
+    for (const auto& cp : problems) {
+      metered<M&> m(model);
+      strategy_result log;
+      const random_stream stream(stream_key{fit.seed, cp.task.id, 0, 0});
+      detail::sampling_rounds<M> rounds(m, cp.task, sp, budget{}, stream);
+      detail::co::pool pool;
+      auto a = rounds.draw(fit.probe, pool.samples, log);
+      if (!a) return a.error();
+      if (fit.budget > fit.probe) {
+        auto b = rounds.draw(fit.budget - fit.probe, pool.samples, log);
+        if (!b) return b.error();
+      }
+      if (auto ok = detail::co::score(pool, 0, reward, cp.task, fit.run.step_delimiter, true, prm, energy, fit.run.energy, key); !ok)
+        return ok.error();
+      estimates.push_back(detail::co::estimate(pool, fit.probe));
+      const std::string gold = canonicalize(cp.gold).key;
+      std::vector<char> row(grid, 0);
+      for (std::size_t ni = 0; ni < ns.size(); ++ni)
+        for (std::size_t mi = 0; mi < fit.methods.size(); ++mi) {
+          const auto got = detail::co::pick(fit.methods[mi], pool, std::min<std::size_t>(ns[ni], pool.samples.size()), fit.run.vote);
+          row[ni * fit.methods.size() + mi] = got && *got == gold ? 1 : 0;
+        }
+      correct.push_back(std::move(row));
+    }
+  } catch (const reckon::exception& e) {
+    return e.error();
+  }
+  compute_optimal_table t;
+  t.budget = fit.budget;
+  t.probe = fit.probe;
+  std::vector<double> sorted = estimates;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::uint32_t b = 1; b < fit.bins; ++b)
+    t.edges.push_back(sorted[std::min(sorted.size() - 1, sorted.size() * b / fit.bins)]);
+  std::vector<std::vector<double>> hits(fit.bins, std::vector<double>(grid, 0.0));
+  std::vector<double> members(fit.bins, 0.0);
+  for (std::size_t i = 0; i < estimates.size(); ++i) {
+    const std::size_t b = t.bin_of(estimates[i]);
+    members[b] += 1.0;
+    for (std::size_t g = 0; g < grid; ++g) hits[b][g] += correct[i][g];
+  }
+  // The globally best method (over every problem, any n): bins keep it unless another choice beats
+  // it in the bin by more than `margin` (per-bin differences smaller than that are mostly noise).
+  std::vector<double> total(grid, 0.0);
+  for (const auto& row : correct)
+    for (std::size_t g = 0; g < grid; ++g) total[g] += row[g];
+  std::size_t global = 0;
+  for (std::size_t g = 1; g < grid; ++g)
+    if (total[g] > total[global]) global = g;
+  const std::size_t global_method = global % fit.methods.size();
+  for (std::uint32_t b = 0; b < fit.bins; ++b) {
+    if (members[b] == 0) { // an empty bin takes the global choice
+      t.bins.push_back(co_choice{fit.methods[global_method], ns[global / fit.methods.size()], 0.0});
+      continue;
+    }
+    double top = 0.0;
+    for (std::size_t g = 0; g < grid; ++g) top = std::max(top, hits[b][g]);
+    const double floor = top - fit.margin * members[b];
+    // Cells are ordered by n, then method: the first within the margin with the global method wins,
+    // else the first within the margin at all (the smallest n, the earlier method).
+    std::optional<std::size_t> pick, fallback;
+    for (std::size_t g = 0; g < grid; ++g) {
+      if (hits[b][g] < floor) continue;
+      if (!fallback) fallback = g;
+      if (!pick && g % fit.methods.size() == global_method) pick = g;
+    }
+    const std::size_t cell = pick ? *pick : *fallback;
+    t.bins.push_back(co_choice{fit.methods[cell % fit.methods.size()], ns[cell / fit.methods.size()], hits[b][cell] / members[b]});
+  }
+  return t;
+}
+
+} // namespace reckon
