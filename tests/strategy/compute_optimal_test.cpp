@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <reckon/eval/harness.hpp>
+#include <reckon/eval/register_adaptive.hpp>
 #include <reckon/strategy/best_of_n.hpp>
 #include <reckon/strategy/compute_optimal.hpp>
 #include <reckon/strategy/odar.hpp>
@@ -149,4 +151,38 @@ TEST_CASE("compute_optimal: errors and budgets", "[strategy][compute_optimal]") 
   pr.table.edges = {};
   pr.table.bins = {co_choice{co_method::best_prm, 4, 0.0}};
   CHECK(compute_optimal(pr).run(plain, plain, p, budget{}, st).error().code == errc::invalid_argument);
+}
+
+TEST_CASE("reckon-eval: zip-rc, odar, slow-best-of-5 and compute-optimal run through the harness",
+          "[strategy][compute_optimal][eval]") {
+  eval::strategy_registry registry;
+  eval::register_builtin_strategies(registry);
+  eval::register_adaptive(registry);
+  for (const char* name : {"zip-rc", "odar", "slow-best-of-5", "compute-optimal"}) {
+    const auto* e = registry.find(name);
+    REQUIRE(e != nullptr);
+    CHECK(e->synthetic);
+  }
+  const auto s = testing::make_suite("mixed", testing::default_suite_seed, 40).value();
+  eval::grid_params grid;
+  grid.strategies = {"majority", "zip-rc", "odar", "slow-best-of-5", "compute-optimal"};
+  grid.budgets = {4};
+  grid.seed = 7;
+  grid.threads = 2;
+  auto rows = eval::run_grid(s, registry, grid);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 5);
+  for (const auto& row : *rows) {
+    std::printf("%s n=%u: acc %.3f tokens %.1f errors %zu %s\n", row.strategy.c_str(), row.budget, row.accuracy,
+                row.tokens_mean, row.errors, row.first_error.c_str());
+    CHECK(row.errors == 0);
+    CHECK(row.answered == 40);
+    CHECK(row.accuracy >= (*rows)[0].accuracy - 0.1); // none far below majority at n = 4
+  }
+  CHECK((*rows)[1].tokens_mean > 0.0);
+  CHECK((*rows)[4].tokens_mean > 0.0);
+  grid.threads = 1;
+  auto again = eval::run_grid(s, registry, grid);
+  REQUIRE(again);
+  CHECK(*again == *rows); // identical at any thread count
 }
