@@ -18,6 +18,7 @@
 #include <exception>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -326,6 +327,23 @@ private:
   static std::int32_t draw(std::span<const float> row, float temperature, float top_p, random_stream& rng,
                            std::vector<std::pair<float, std::int32_t>>& scratch) {
     if (temperature == 0.0f) return static_cast<std::int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+    if (top_p >= 1.0f) {
+      // Inverse CDF against the row's log-sum-exp (reckon's SIMD pass): about half a row of exp.
+      token_stats_params tp;
+      tp.temperature = temperature;
+      const double lse = token_row_stats(row, std::nullopt, tp).log_sum_exp;
+      const double target = uniform01(rng);
+      double running = 0.0;
+      std::size_t last = 0;
+      for (std::size_t v = 0; v < row.size(); ++v) {
+        const double p = std::exp((static_cast<double>(row[v]) - lse) / temperature);
+        if (p <= 0.0) continue;
+        last = v;
+        running += p;
+        if (target < running) return static_cast<std::int32_t>(v);
+      }
+      return static_cast<std::int32_t>(last); // rounding left the sum just below the target
+    }
     const float mx = *std::max_element(row.begin(), row.end());
     scratch.clear();
     double total = 0.0;
