@@ -421,7 +421,7 @@ template <class OnBlock>
     const float* xb = x + b;
     // The SIMD sweeps prefetch the next block while computing on this one, so that memory and
     // arithmetic overlap instead of alternating.
-    const std::size_t next_len = std::min(block_floats, n - b - len);
+    [[maybe_unused]] const std::size_t next_len = std::min(block_floats, n - b - len);
     float bm;
     switch (which) {
 #if RECKON_TOKEN_STATS_X86
