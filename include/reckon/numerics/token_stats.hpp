@@ -8,29 +8,36 @@
 //   H = -sum_v p_v log p_v,  VE = sum_v p_v (log p_v + H)^2 = Var_p[log p].
 //
 // Algorithm (one read of the row from memory). The row is cut into blocks of `block_floats`
-// floats (8 KiB, L1-resident). Per block: (A) the block maximum bm; if it beats the running
-// maximum m, the double accumulators are rescaled to the new m; (B) one sweep over the (now
-// cached) block computes u = (x - m) log2(e) / T <= 0, e = 2^u with a polynomial exp2, and, in
-// float SIMD lanes, s0 = sum e, s1 = sum e (u - c), s2 = sum e (u - c)^2 around the block centre
-// c = u(bm); (C) the block's weight, mean and centred second moment are merged into double
-// accumulators with Chan's parallel-variance update. Everything is in log2 units until the end.
+// floats (16 KiB). Per block: (A) the block maximum bm (from L1: the previous block's sweep
+// prefetched this one); (B) one sweep over the cached block computes, in the block's own frame,
+// u = (x - bm) log2(e) / T <= 0 and e = 2^u with a polynomial exp2, and accumulates in float SIMD
+// lanes s0 = sum e, s1 = sum e u, s2 = sum e u^2; (C) in double, the block is moved to the row
+// frame (u_row = u + (bm - m) k, weights times 2^((bm - m) k), m the running maximum; the running
+// sums are rescaled when a block raises m) and merged: S0 += weight, S1 += weight * mean (S1 =
+// sum e u_row is a sum of non-positive terms, so H = ln S0 - ln2 S1/S0 adds two non-negative
+// numbers), M2 by Chan's parallel-variance update. Everything is in log2 units until the end.
 //
 // Why varentropy does not cancel. The naive VE = S2/S0 - (S1/S0)^2 loses every digit when the
 // distribution is nearly one-hot or when its mass sits far from the shift point. Here the only
-// subtraction of that kind is inside one block, s2 - s1^2/s0, whose amplification factor is
-// s2 / M2 <= 1 / p(block max | block) (the block maximum carries the largest weight of its block,
-// and it sits exactly at the centre, so its term is exactly zero). For a nearly one-hot row the
-// dominant token is its block's centre, so its block has a factor ~1, and the other blocks' own
-// moments are small numbers computed directly; across blocks, Chan's update adds non-negative terms
-// only. The whole-row second moment is never formed around a point far from the mean.
+// subtraction of that kind is inside one block, M2 = s2 - s1^2/s0, taken about the block maximum:
+// that element is the heaviest of its block and its own terms are exactly zero, so the
+// amplification factor s2 / M2 is at most 1 / p(block max | block). For a nearly one-hot row the
+// dominant token is its block's centre (factor ~1) and the other blocks' moments are small numbers
+// computed directly; across blocks Chan's update adds non-negative terms only.
+//
+// Kernels: AVX-512 (F + DQ: vreduceps, vscalefps; forms u with one FMA in a frame shifted by the
+// exact residual lo = bm k - fl(bm k), and redoes a block in the exact frame when lo's own terms
+// could swamp its M2), AVX2 + FMA, and portable C++; chosen at run time (target attributes, so no
+// -m flags are needed), each testable on its own (detail::kernel).
 //
 // Error budget (stated, and checked by tests/numerics/token_stats_test.cpp against a long-double
-// two-pass reference): exp2 is a degree-5 polynomial on [-1/2, 1/2] with relative error < 2e-7 in
-// float; float lane sums run over at most block_floats / 16 terms before being folded into double.
-// On rows without adversarial structure lse, logprob and H agree to ~1e-6 (absolute, in nats, with
-// lse and logprob relative to max(1, |value|)) and VE to ~1e-5 relative. Tokens more than 126 bits
+// two-pass reference on random and adversarial rows): exp2 has relative error <= 3.0e-6 (AVX-512,
+// degree 4 on [0, 1)) or <= 2e-7 (AVX2 and portable, degree 5 on [-1/2, 1/2]); float lane sums run
+// over at most block_floats / 16 terms before being folded into double. Tested tolerances: lse and
+// every logprob within 1e-5 (lse: 1e-5 T), H within 1e-5 H + 5e-6, VE within 1e-4 VE + 1e-9, and VE
+// within 1e-4 relative however small it gets on nearly one-hot rows. Tokens more than 125 bits
 // (~87 nats) below the maximum get weight <= 2^-124 instead of exactly zero (an effect below 1e-28
-// relative). Masked tokens (-inf) have probability 0 and logprob -inf exactly.
+// relative). Masked tokens (-inf) have logprob -inf exactly.
 
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
