@@ -69,7 +69,7 @@ void BM_token_stats_batch(benchmark::State& state) {
 BENCHMARK(BM_token_stats_batch);
 
 // The same with the portable kernel forced (what a build without x86 SIMD gets).
-void BM_token_stats_portable(benchmark::State& state) {
+void BM_portable_kernel_batch(benchmark::State& state) {
   const auto& b = data();
   std::vector<reckon::row_stats> out(rows);
   for (auto _ : state) {
@@ -82,10 +82,10 @@ void BM_token_stats_portable(benchmark::State& state) {
   }
   set_bytes(state);
 }
-BENCHMARK(BM_token_stats_portable);
+BENCHMARK(BM_portable_kernel_batch);
 
 // With the top 20 logprobs of every row (DeepConf's k), fused into the same pass.
-void BM_token_stats_top_k20(benchmark::State& state) {
+void BM_top_k20_full_rows(benchmark::State& state) {
   const auto& b = data();
   constexpr std::size_t k = 20;
   std::vector<reckon::row_stats> out(rows);
@@ -99,10 +99,10 @@ void BM_token_stats_top_k20(benchmark::State& state) {
   }
   set_bytes(state);
 }
-BENCHMARK(BM_token_stats_top_k20);
+BENCHMARK(BM_top_k20_full_rows);
 
 // The server path: entropy and varentropy estimated from k = 20 returned logprobs, per token.
-void BM_topk_row_stats_k20(benchmark::State& state) {
+void BM_top_k20_server_estimates(benchmark::State& state) {
   const auto& b = data();
   constexpr std::size_t k = 20;
   std::vector<reckon::row_stats> out(rows);
@@ -118,7 +118,7 @@ void BM_topk_row_stats_k20(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(rows));
 }
-BENCHMARK(BM_topk_row_stats_k20);
+BENCHMARK(BM_top_k20_server_estimates);
 
 // The textbook alternative: max pass, then a second pass with std::exp, double sums, per row.
 void BM_naive_two_pass(benchmark::State& state) {
