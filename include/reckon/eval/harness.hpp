@@ -169,21 +169,24 @@ task_result run_one(const runner<metered<Model&>>& fn, Model& model, const probl
                     std::string_view gold) {
   task_result t;
   metered<Model&> meter{model};
+  ledger side{};
+  run_config config = c;
+  config.side_costs = &side;
   run_outcome out;
   try {
-    out = fn(meter, p, c).value(); // value() throws the run's error as reckon::exception
+    out = fn(meter, p, config).value(); // value() throws the run's error as reckon::exception
   } catch (const reckon::exception& e) {
-    t.cost = meter.ledger();
+    t.cost = meter.ledger() + side;
     t.failed = true;
     t.error = fmt::format("{}: {}", to_string(e.code()), e.error().message);
     return t;
   } catch (const std::exception& e) {
-    t.cost = meter.ledger();
+    t.cost = meter.ledger() + side;
     t.failed = true;
     t.error = fmt::format("engine_failure: strategy threw: {}", e.what());
     return t;
   }
-  t.cost = meter.ledger();
+  t.cost = meter.ledger() + side;
   t.answered = out.answer.has_value();
   t.correct = answers_match(out.answer, gold);
   return t;
@@ -244,7 +247,7 @@ namespace reckon::eval {
     const std::size_t pi = i % np, bi = (i / np) % nb, si = i / (np * nb);
     const testing::synthetic_problem& q = shared->problems[pi];
     testing::synthetic_model model(shared, params.model);
-    const run_config c{params.budgets[bi], params.seed, false};
+    const run_config c{params.budgets[bi], params.seed, false, nullptr};
     results[i] = reckon::detail::eval_grid::run_one(entries[si]->synthetic, model, q.as_problem(), c, q.gold);
     progress.tick();
   });
@@ -280,7 +283,7 @@ namespace reckon::eval {
     const testing::replay_problem& q = data->problems[pi];
     const std::uint64_t trial_seed = request_seed(params.seed, trial);
     testing::replay_model model(data, trial_seed);
-    const run_config c{params.n, trial_seed, params.extract};
+    const run_config c{params.n, trial_seed, params.extract, nullptr};
     results[i] = reckon::detail::eval_grid::run_one(e->replay, model, q.as_problem(), c, q.gold);
     progress.tick();
   });

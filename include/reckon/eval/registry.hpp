@@ -4,6 +4,7 @@
 
 #include <reckon/aggregate/reduce.hpp>
 #include <reckon/aggregate/vote.hpp>
+#include <reckon/budget/ledger.hpp>
 #include <reckon/budget/metered.hpp>
 #include <reckon/concepts/outcome_reward_model.hpp>
 #include <reckon/concepts/process_reward_model.hpp>
@@ -36,6 +37,9 @@ struct run_config {
   std::uint32_t budget = 1; ///< the budget: n samples for sample-based strategies (> 0)
   std::uint64_t seed = 0;   ///< the run's seed; runners key their streams by (seed, problem.id, ...)
   bool extract = false;     ///< ignore answers recorded upstream; extract them from the text
+  ledger* side_costs = nullptr; ///< runners that call a second model (e.g. a slow agent built from
+                                ///< model.model().shared_problems()) add its metered ledger here; the
+                                ///< harness adds it to the row's costs (set by the harness, may be null)
 };
 
 /// What a strategy run returns; its cost is read from the metered model by the harness.
