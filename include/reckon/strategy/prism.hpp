@@ -320,6 +320,8 @@ private:
         break;
       }
       if (todo.size() > affordable) {
+        out.stopped_by = detail::tighter_token_limit(limit, spent); // this round is the last, and partial
+        out.trace.push_back(trace_event{r, fmt::format("budget: {} of {} revisions affordable", affordable, todo.size())});
         std::stable_sort(todo.begin(), todo.end(), [&](std::size_t a, std::size_t b) { return pop[a].score < pop[b].score; });
         todo.resize(static_cast<std::size_t>(affordable));
         std::sort(todo.begin(), todo.end());
