@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+// reckon::llama_cpp::engine over a real llama.cpp context: KV sharing, capacity, rollback (needs a GGUF file).
+
+// Built only where reckon::llama_cpp exists: tests/CMakeLists.txt links it into
+// reckon_adapters_tests and defines RECKON_TEST_LLAMA_CPP. The model is the GGUF file named by the
+// environment variable RECKON_TEST_GGUF (e.g. a tiny random-weights llama); without it the cases
+// only warn.
+#if defined(RECKON_TEST_LLAMA_CPP)
+
+#include <reckon/adapters/llama_cpp.hpp>
+
+#include <support/catch.hpp>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace lc = reckon::llama_cpp;
+using reckon::errc;
+
+const lc::model_ptr* test_model() {
+  static const lc::model_ptr model = [] {
+    const char* path = std::getenv("RECKON_TEST_GGUF");
+    if (path == nullptr) return lc::model_ptr{};
+    llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
+    auto m = lc::load_model(path);
+    return m ? std::move(*m) : lc::model_ptr{};
+  }();
+  return model ? &model : nullptr;
+}
+
+lc::engine make(std::uint32_t n_ctx, std::uint32_t n_seq_max) {
+  lc::context_params cp;
+  cp.n_ctx = n_ctx;
+  cp.n_seq_max = n_seq_max;
+  cp.n_threads = 1;
+  return lc::engine(lc::context_backend(test_model()->get(), cp));
+}
+
+const reckon::problem prob{.id = 1, .prompt = "Question: what is 6 times 7? Think step by step."};
+
+} // namespace
+
+TEST_CASE("llama_cpp (real): forks share the prompt's KV and continue it identically", "[adapters][llama_cpp_real]") {
+  if (test_model() == nullptr) {
+    WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
+    return;
+  }
+  auto e = make(1024, 4);
+  const auto root = e.begin(prob).value();
+  std::vector<lc::engine::sequence> seqs{root};
+  for (int i = 0; i < 3; ++i) seqs.push_back(e.fork(root).value());
+  // The prompt but its last token was decoded once; each fork shares those cells.
+  const auto prompt_cells = e.counters().decoded_tokens;
+  CHECK(prompt_cells > 0);
+  CHECK(e.counters().prefill_saved == 3 * prompt_cells);
+  CHECK(llama_memory_seq_pos_max(llama_get_memory(e.backend().context()), seqs[3]) ==
+        static_cast<llama_pos>(prompt_cells) - 1);
+  reckon::step_params p;
+  p.temperature = 0.0f;
+  p.max_step_tokens = 8;
+  p.stats = {.logprobs = true, .entropy = true, .top_k = 5};
+  const std::vector<std::uint64_t> seeds{1, 2, 3, 4};
+  auto r = e.extend(seqs, p, seeds);
+  REQUIRE(r);
+  for (const auto& st : r->steps) {
+    CHECK(st.text == r->steps[0].text); // greedy on the same shared prefix
+    CHECK(st.tokens == r->steps[0].tokens);
+    REQUIRE(st.stats.entropy.size() == st.tokens);
+    CHECK(st.stats.entropy[0] > 0.0f);
+    CHECK(st.stats.top_logprobs[0] == Approx(st.stats.logprob[0]).margin(1e-4));
+  }
+  // Rollback on a real KV cache: greedy again gives the same step.
+  REQUIRE(e.rollback(seqs[1], r->steps[1].tokens));
+  const std::vector<lc::engine::sequence> one{seqs[1]};
+  const std::vector<std::uint64_t> seed{2};
+  auto again = e.extend(one, p, seed);
+  REQUIRE(again);
+  CHECK(again->steps[0].text == r->steps[1].text);
+}
+
+TEST_CASE("llama_cpp (real): a full KV cache is no_capacity, and releasing sequences recovers", "[adapters][llama_cpp_real]") {
+  if (test_model() == nullptr) {
+    WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
+    return;
+  }
+  auto e = make(256, 8); // 256 KV cells shared by 8 sequences
+  const auto root = e.begin(prob).value();
+  std::vector<lc::engine::sequence> seqs{root};
+  for (int i = 0; i < 7; ++i) seqs.push_back(e.fork(root).value());
+  reckon::step_params p;
+  p.temperature = 1.0f;
+  p.max_step_tokens = 16;
+  p.max_total_tokens = 1000;
+  p.delimiter = "\x01\x02"; // never produced: steps end at the step cap
+  std::vector<std::uint64_t> seeds{1, 2, 3, 4, 5, 6, 7, 8};
+  reckon::result<reckon::step_batch> r = reckon::step_batch{};
+  int rounds = 0;
+  for (; rounds < 64; ++rounds) {
+    r = e.extend(seqs, p, seeds);
+    if (!r) break;
+  }
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::no_capacity);
+  // Prune half the particles; the others go on.
+  for (int i = 0; i < 4; ++i) {
+    e.release(seqs.back());
+    seqs.pop_back();
+    seeds.pop_back();
+  }
+  p.max_step_tokens = 4;
+  CHECK(e.extend(seqs, p, seeds));
+}
+
+#endif // RECKON_TEST_LLAMA_CPP
