@@ -61,7 +61,19 @@ enum class resampling_scheme : std::uint8_t;
 struct always_resample;
 struct ess_below;
 
+struct rational;
+struct numeric_value;
 struct canonical_answer;
+struct boxed_extractor;
+struct answer_is_extractor;
+struct gsm8k_extractor;
+struct last_number_extractor;
+class regex_extractor;
+
+struct row_stats;
+struct token_stats_params;
+struct topk_stats_params;
+enum class tail_model : std::uint8_t;
 
 // Strategies: each basic_* template with its default policies; the friendly names are aliases.
 struct trace_event;

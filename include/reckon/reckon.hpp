@@ -23,6 +23,15 @@
 #include <reckon/random/philox.hpp>
 #include <reckon/random/stream.hpp>
 
+#include <reckon/numerics/token_stats.hpp>
+#include <reckon/numerics/topk_stats.hpp>
+
+#include <reckon/answer/canonical.hpp>
+#include <reckon/answer/equal.hpp>
+#include <reckon/answer/extract.hpp>
+#include <reckon/answer/pipeline.hpp>
+#include <reckon/answer/value.hpp>
+
 #include <reckon/budget/budget.hpp>
 #include <reckon/budget/ledger.hpp>
 #include <reckon/budget/metered.hpp>
