@@ -61,7 +61,7 @@ namespace reckon::testing {
 
 /// Quality of a synthetic reward model (PRM or ORM), stated in logit space.
 struct reward_params {
-  double separation = 1.5;       ///< d': gap between correct and incorrect means in noise SDs; AUC = Phi(d'/sqrt 2) (0: random)
+  double separation = 1.0;       ///< d': gap between correct and incorrect means in noise SDs; AUC = Phi(d'/sqrt 2) (0: random)
   double noise = 1.0;            ///< SD of the score in logit space (> 0)
   double bias = 0.0;             ///< logit offset of every score (calibration)
   double difficulty_shift = 0.5; ///< logit lowered by this times the difficulty (harder problems look worse)
@@ -117,7 +117,7 @@ struct synthetic_params {
   agent_params agent{};               ///< error and length scales, cost per token
   token_params tokens{};              ///< token statistics
   reward_params prm{};                ///< process reward model quality
-  reward_params orm{1.5, 1.0, 0.0, 0.5, 0.7, 0x4F524D}; ///< outcome reward model quality
+  reward_params orm{1.0, 1.0, 0.0, 0.5, 0.7, 0x4F524D}; ///< outcome reward model quality
   introspection_params head{};        ///< ZIP-RC head
   reviser_params revise{};            ///< reviser skill
   std::size_t capacity = 0;           ///< most live sequences (begin/fork fail with no_capacity beyond); 0: unlimited
