@@ -302,8 +302,10 @@ TEST_CASE("llama_cpp: token statistics come from the logits rows", "[adapters][l
 }
 
 TEST_CASE("llama_cpp: llama_decode's codes map to errors and leave every sequence as it was", "[adapters][llama_cpp]") {
-  const auto [code, expected] = GENERATE(std::pair{1, errc::no_capacity}, std::pair{2, errc::aborted},
-                                         std::pair{-1, errc::engine_failure}, std::pair{-3, errc::engine_failure});
+  const auto param = GENERATE(std::pair{1, errc::no_capacity}, std::pair{2, errc::aborted},
+                              std::pair{-1, errc::engine_failure}, std::pair{-3, errc::engine_failure});
+  const std::int32_t code = param.first; // not a structured binding: clang 14 cannot capture those
+  const errc expected = param.second;
   auto run = [&](bool fail_once) {
     auto e = make();
     const auto a = e.begin(prob).value();
