@@ -396,12 +396,13 @@ result<compute_optimal_table> fit_compute_optimal(M& model, R& reward, std::span
   sampling_params sp = fit.run.sampling;
   if (energy) sp = detail::with_stats(sp);
   if (auto ok = validate(sp); !ok) return ok.error();
+  const budget unlimited{}; // sampling_rounds keeps a reference: it must outlive every round
   try {
     for (const auto& cp : problems) {
       metered<M&> m(model);
       strategy_result log;
       const random_stream stream(stream_key{fit.seed, cp.task.id, 0, 0});
-      detail::sampling_rounds<M> rounds(m, cp.task, sp, budget{}, stream);
+      detail::sampling_rounds<M> rounds(m, cp.task, sp, unlimited, stream);
       detail::co::pool pool;
       auto a = rounds.draw(fit.probe, pool.samples, log);
       if (!a) return a.error();
