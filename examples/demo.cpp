@@ -3,7 +3,7 @@
 // suite, printed as a table and written as frontier.svg and frontier.csv.
 // Usage: demo [output folder, default "."] [problems, default all 300]
 #include <reckon/eval/harness.hpp>
-#include <reckon/eval/registry.hpp>
+#include <reckon/eval/strategies.hpp>
 #include <reckon/eval/report.hpp>
 #include <reckon/testing/suite.hpp>
 #include <reckon/version.hpp>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // reckon-eval: evaluate strategies on the synthetic suites or on recorded samples (JSON Lines).
 #include <reckon/eval/harness.hpp>
-#include <reckon/eval/registry.hpp>
+#include <reckon/eval/strategies.hpp>
 #include <reckon/eval/report.hpp>
 #include <reckon/testing/replay_model.hpp>
 #include <reckon/testing/suite.hpp>

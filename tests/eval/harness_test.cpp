@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests of the evaluation harness: hand-computed replay results, determinism across thread counts.
 #include <reckon/eval/harness.hpp>
+#include <reckon/eval/strategies.hpp>
 
 #include <support/catch.hpp>
 

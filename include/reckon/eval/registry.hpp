@@ -8,17 +8,23 @@
 #include <reckon/budget/metered.hpp>
 #include <reckon/concepts/outcome_reward_model.hpp>
 #include <reckon/concepts/process_reward_model.hpp>
+#include <reckon/concepts/logprob_model.hpp>
 #include <reckon/concepts/sampling_model.hpp>
+#include <reckon/concepts/stepping_model.hpp>
 #include <reckon/core/params.hpp>
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
 #include <reckon/eval/answers.hpp>
+#include <reckon/strategy/best_of_n.hpp>
+#include <reckon/strategy/deepconf.hpp>
+#include <reckon/strategy/self_consistency.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/testing/replay_model.hpp>
 #include <reckon/testing/synthetic_model.hpp>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -104,149 +110,124 @@ private:
 
 namespace builtin {
 
-/// A completion as a solution view: its text split after each blank line ("\n\n"), the steps the
-/// synthetic model writes and the split replay step_rewards align with.
-struct split_completion {
-  std::vector<std::string> steps; ///< the steps, each with its delimiter
-  std::uint64_t source = 0;       ///< the completion's source
-  /// The view (valid while this object lives).
-  [[nodiscard]] solution_view view() const { return solution_view{steps, true, source}; }
-};
-
-/// Splits a completion's text into steps after each "\n\n" (a text without one is one step).
-[[nodiscard]] inline split_completion split_steps(const completion& c) {
-  split_completion out;
-  out.source = c.source;
-  std::size_t pos = 0;
-  while (pos < c.text.size()) {
-    std::size_t end = c.text.find("\n\n", pos);
-    end = end == std::string::npos ? c.text.size() : end + 2;
-    out.steps.push_back(c.text.substr(pos, end - pos));
-    pos = end;
-  }
-  if (out.steps.empty()) out.steps.emplace_back();
-  return out;
+/// The answer key a run uses: recorded answers unless the run asks to extract them from the text.
+[[nodiscard]] inline canonical_answer_key key_for(const run_config& c) noexcept {
+  canonical_answer_key key;
+  key.ignore_recorded = c.extract;
+  return key;
 }
 
-/// n samples of `p` in one call, seeded from the (seed, problem) stream.
-template <class M>
-  requires sampling_model<M>
-result<sample_batch> draw(M& model, const problem& p, const run_config& c) {
-  if (c.budget == 0) return fail(errc::invalid_argument, "budget (n) must be > 0");
-  random_stream stream(stream_key{c.seed, p.id, 0, 0});
-  sampling_params sp;
-  sp.seed = request_seed(stream);
-  sp.max_tokens = 1u << 20;
-  return model.sample(p, sp, c.budget);
+/// The run's stream: (seed, problem).
+[[nodiscard]] inline random_stream stream_for(const problem& p, const run_config& c) noexcept {
+  return random_stream(stream_key{c.seed, p.id, 0, 0});
 }
 
-/// The answers of a batch.
-inline std::vector<std::optional<std::string>> answers(const sample_batch& b, const run_config& c) {
-  std::vector<std::optional<std::string>> out;
-  out.reserve(b.completions.size());
-  for (const auto& comp : b.completions) out.push_back(answer_of(comp, c.extract));
-  return out;
+/// Sampling parameters of reckon-eval's sample-based runs: no token cap (the budget is n samples).
+[[nodiscard]] inline sampling_params uncapped_sampling() {
+  sampling_params s;
+  s.max_tokens = 1u << 20;
+  return s;
 }
 
-/// Self-consistency at fixed n: the plurality answer (ties: seen first).
-struct majority {
+/// Self-consistency with stopping rule Stop at n = budget (stream and key from the run).
+template <class Stop>
+struct self_consistency_runner {
+  Stop stop{};
+
   template <class M>
     requires sampling_model<M>
   result<run_outcome> operator()(M& model, const problem& p, const run_config& c) const {
-    auto batch = draw(model, p, c);
-    if (!batch) return batch.error();
-    return run_outcome{plurality_vote(answers(batch.value(), c)).winner()};
+    self_consistency_params params;
+    params.n = c.budget;
+    params.sampling = uncapped_sampling();
+    const basic_self_consistency<Stop, unit_weight, canonical_answer_key> strategy(params, stop, unit_weight{}, key_for(c));
+    auto r = strategy.run(model, p, budget{}, stream_for(p, c));
+    if (!r) return r.error();
+    return run_outcome{std::move(r->answer)};
   }
 };
 
-/// The ORM-weighted vote: a* = argmax_a sum_{i: ans_i = a} orm_i.
-struct weighted_majority {
+/// Best-of-n with selection Selection and scorer Scorer at n = budget, the model being its own
+/// reward model.
+template <class Selection, class Scorer>
+struct best_of_n_runner {
   template <class M>
-    requires sampling_model<M> && outcome_reward_model<M>
+    requires sampling_model<M> && (Scorer::template accepts<M>)
   result<run_outcome> operator()(M& model, const problem& p, const run_config& c) const {
-    auto batch = draw(model, p, c);
-    if (!batch) return batch.error();
-    std::vector<split_completion> split;
-    std::vector<solution_view> views;
-    for (const auto& comp : batch.value().completions) split.push_back(split_steps(comp));
-    for (const auto& s : split) views.push_back(s.view());
-    auto scores = model.score_outcomes(p, views);
-    if (!scores) return scores.error();
-    const std::vector<double>& weights = scores.value();
-    if (weights.size() != views.size()) return fail(errc::engine_failure, "ORM returned the wrong number of scores");
-    return run_outcome{weighted_vote(answers(batch.value(), c), weights).winner()};
+    best_of_n_params params;
+    params.n = c.budget;
+    params.sampling = uncapped_sampling();
+    const basic_best_of_n<Selection, Scorer, canonical_answer_key> strategy(params, Scorer{}, key_for(c));
+    auto r = strategy.run(model, model, p, budget{}, stream_for(p, c));
+    if (!r) return r.error();
+    return run_outcome{std::move(r->answer)};
   }
 };
 
-/// Best-of-n: the answer of the highest-scoring sample (ORM, or PRM steps reduced); ties: first.
-struct best_of_n {
-  std::optional<step_reduction> reduction; ///< nullopt: score with the ORM
-
+/// DeepConf (offline or online) with the paper's parameters, n = budget traces, n_init = min(16, n).
+template <class Mode>
+struct deepconf_runner {
   template <class M>
-    requires sampling_model<M> && outcome_reward_model<M> && process_reward_model<M>
+    requires logprob_model<M> && (sampling_model<M> || stepping_model<M>)
   result<run_outcome> operator()(M& model, const problem& p, const run_config& c) const {
-    auto batch = draw(model, p, c);
-    if (!batch) return batch.error();
-    std::vector<split_completion> split;
-    std::vector<solution_view> views;
-    for (const auto& comp : batch.value().completions) split.push_back(split_steps(comp));
-    for (const auto& s : split) views.push_back(s.view());
-    std::vector<double> scores;
-    if (!reduction) {
-      auto s = model.score_outcomes(p, views);
-      if (!s) return s.error();
-      scores = std::move(s).value();
-    } else {
-      auto s = model.score_steps(p, views);
-      if (!s) return s.error();
-      const std::vector<std::vector<double>>& steps = s.value();
-      if (steps.size() != views.size()) return fail(errc::engine_failure, "PRM returned the wrong number of candidates");
-      for (std::size_t i = 0; i < steps.size(); ++i) {
-        if (steps[i].size() != views[i].steps.size()) return fail(errc::engine_failure, "PRM returned the wrong number of step scores");
-        try {
-          scores.push_back(reduce_steps(*reduction, steps[i]));
-        } catch (const reckon::exception& e) {
-          return fail(errc::engine_failure, fmt::format("PRM score out of range: {}", e.error().message));
-        }
-      }
-    }
-    if (scores.size() != views.size()) return fail(errc::engine_failure, "reward model returned the wrong number of scores");
-    std::size_t best = 0;
-    for (std::size_t i = 1; i < scores.size(); ++i)
-      if (scores[i] > scores[best]) best = i;
-    return run_outcome{answer_of(batch.value().completions[best], c.extract)};
+    deepconf_params params;
+    params.n = c.budget;
+    params.n_init = std::min<std::uint32_t>(16, c.budget);
+    params.sampling = uncapped_sampling();
+    params.stepping.max_total_tokens = 1u << 20;
+    const basic_deepconf<Mode, canonical_answer_key> strategy(params, key_for(c));
+    auto r = strategy.run(model, p, budget{}, stream_for(p, c));
+    if (!r) return r.error();
+    return run_outcome{std::move(r->answer)};
   }
 };
+
+/// Registers best-of-n (naive or weighted) with one scorer under `name`.
+template <class Selection, class Scorer>
+void add_best_of_n(strategy_registry& r, std::string name, std::string description) {
+  r.add(std::move(name), std::move(description), best_of_n_runner<Selection, Scorer>{});
+}
 
 } // namespace builtin
 
-/// The reducer suffixes of `best-of-n:<reducer>`.
+/// The reducer suffixes of `best-of-n:<reducer>` and `weighted-best-of-n:<reducer>`.
 [[nodiscard]] inline std::vector<std::string_view> best_of_n_reducers() {
   return {"orm", "prm-last", "prm-min", "prm-prod", "prm-mean"};
 }
 
-/// Registers the strategies reckon ships. Strategy issues add one line each here.
+/// Registers the sample-based strategies (issue 7): majority, weighted-majority, adaptive-sc, esc,
+/// best-of-n:<reducer>, weighted-best-of-n:<reducer>, deepconf-offline, deepconf-online. The budget
+/// is n samples (traces) per problem.
 inline void register_builtin_strategies(strategy_registry& r) {
-  r.add("majority", "self-consistency: plurality vote over n samples (budget: n)", builtin::majority{});
-  r.add("weighted-majority", "vote over n samples weighted by the ORM score (budget: n)", builtin::weighted_majority{});
-  for (const std::string_view red : best_of_n_reducers()) {
-    std::optional<step_reduction> how;
-    if (red != "orm") how = parse_step_reduction(red.substr(4));
-    r.add(fmt::format("best-of-n:{}", red),
-          red == "orm" ? std::string("best-of-n: the sample the ORM scores highest (budget: n)")
-                       : fmt::format("best-of-n: the sample with the highest PRM {} step score (budget: n)", red.substr(4)),
-          builtin::best_of_n{how});
-  }
-}
-
-/// The registry reckon-eval uses: every built-in strategy, registered once (thread-safe).
-[[nodiscard]] inline const strategy_registry& default_registry() {
-  static const strategy_registry registry = [] {
-    strategy_registry r;
-    register_builtin_strategies(r);
-    return r;
-  }();
-  return registry;
+  using namespace builtin;
+  r.add("majority", "self-consistency: plurality vote over n samples (budget: n)",
+        self_consistency_runner<stop_never>{});
+  r.add("adaptive-sc", "self-consistency, stopping when the Beta posterior of the leader reaches 0.95 (budget: at most n)",
+        self_consistency_runner<stop_posterior>{});
+  r.add("esc", "early-stopping self-consistency: windows of 5, stop at the first unanimous one (budget: at most n)",
+        self_consistency_runner<stop_window>{});
+  add_best_of_n<select_weighted, orm_scorer>(r, "weighted-majority",
+                                             "vote over n samples weighted by the ORM score (= weighted-best-of-n:orm)");
+  const auto describe = [](std::string_view how, std::string_view red) {
+    return red == "orm" ? fmt::format("{} by ORM score (budget: n)", how)
+                        : fmt::format("{} by PRM step scores reduced by {} (budget: n)", how, red.substr(4));
+  };
+  const std::string naive = "best-of-n: the best sample";
+  const std::string weighted = "weighted best-of-n: the answer with the largest summed score";
+  add_best_of_n<select_naive, orm_scorer>(r, "best-of-n:orm", describe(naive, "orm"));
+  add_best_of_n<select_naive, prm_scorer<reduce_last>>(r, "best-of-n:prm-last", describe(naive, "prm-last"));
+  add_best_of_n<select_naive, prm_scorer<reduce_min>>(r, "best-of-n:prm-min", describe(naive, "prm-min"));
+  add_best_of_n<select_naive, prm_scorer<reduce_prod>>(r, "best-of-n:prm-prod", describe(naive, "prm-prod"));
+  add_best_of_n<select_naive, prm_scorer<reduce_mean>>(r, "best-of-n:prm-mean", describe(naive, "prm-mean"));
+  add_best_of_n<select_weighted, orm_scorer>(r, "weighted-best-of-n:orm", describe(weighted, "orm"));
+  add_best_of_n<select_weighted, prm_scorer<reduce_last>>(r, "weighted-best-of-n:prm-last", describe(weighted, "prm-last"));
+  add_best_of_n<select_weighted, prm_scorer<reduce_min>>(r, "weighted-best-of-n:prm-min", describe(weighted, "prm-min"));
+  add_best_of_n<select_weighted, prm_scorer<reduce_prod>>(r, "weighted-best-of-n:prm-prod", describe(weighted, "prm-prod"));
+  add_best_of_n<select_weighted, prm_scorer<reduce_mean>>(r, "weighted-best-of-n:prm-mean", describe(weighted, "prm-mean"));
+  r.add("deepconf-offline", "DeepConf offline: n traces, keep the 10% most confident (lowest group), weighted vote (budget: n)",
+        deepconf_runner<deepconf_offline>{});
+  r.add("deepconf-online", "DeepConf online: 16 warm-up traces set the threshold, low-confidence traces cut, consensus stop (budget: at most n)",
+        deepconf_runner<deepconf_online>{});
 }
 
 } // namespace reckon::eval
