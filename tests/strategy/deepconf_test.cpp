@@ -32,24 +32,41 @@ TEST_CASE("group confidences and trace scores", "[strategy][deepconf]") {
 }
 
 TEST_CASE("online DeepConf spends fewer tokens than offline at similar accuracy", "[strategy][deepconf][statistics]") {
-  // 150 mixed problems, seed 1, n = 32, eta = 10 (DeepConf-low), window 64 tokens (synthetic
-  // traces are a few hundred tokens long). Stated tolerance: online accuracy within 5 points of
-  // offline, at most 50% of offline's mean generated tokens.
-  const auto suite = test::shared_suite("mixed", 150);
-  testing::synthetic_params params;
-  params.tokens.error_effect = 1.0;
-  testing::synthetic_model model(suite, params);
+  // 300 mixed problems, seed 1, the paper's parameters (k = 20, window 2048, DeepConf-low eta = 10,
+  // n_init = 16, consensus 0.95) at n = 32. Measured: offline 0.780, online 0.790 at 76% of the
+  // tokens. Stated tolerance: online accuracy within 4 points of offline, at most 85% of its tokens.
+  const auto suite = test::shared_suite("mixed", 300);
+  testing::synthetic_model model(suite);
   deepconf_params dp;
   dp.n = 32;
-  dp.eta = 10;
-  dp.window = 64;
-  dp.n_init = 8;
   const deepconf_offline_strategy offline(dp);
   const deepconf_online_strategy online(dp);
   const auto off = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return offline.run(model, p, budget{}, s); });
   const auto on = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return online.run(model, p, budget{}, s); });
-  CHECK(on.accuracy >= off.accuracy - 0.05);
-  CHECK(on.mean_generated <= 0.5 * off.mean_generated);
+  CHECK(on.accuracy >= off.accuracy - 0.04);
+  CHECK(on.mean_generated <= 0.85 * off.mean_generated);
+}
+
+TEST_CASE("online DeepConf cuts low-confidence traces early on a stepping model", "[strategy][deepconf]") {
+  // A window shorter than the traces lets the online check fire mid-trace: some traces are cut.
+  const auto suite = test::shared_suite("hard", 40);
+  testing::synthetic_model model(suite);
+  deepconf_params dp;
+  dp.n = 32;
+  dp.window = 32;
+  dp.eta = 10;
+  dp.consensus = 1.0; // never stop on consensus: every batch runs
+  const deepconf_online_strategy online(dp);
+  std::size_t cut = 0;
+  for (const auto& q : suite->problems) {
+    auto r = online.run(model, q.as_problem(), budget{}, random_stream(stream_key{.seed = 5, .problem = q.id}));
+    REQUIRE(r);
+    for (const auto& e : r->trace) {
+      const auto at = e.what.find(" cut below");
+      if (at != std::string::npos) cut += std::stoul(e.what.substr(e.what.find(", ") + 2));
+    }
+  }
+  CHECK(cut > 100);
 }
 
 namespace {

@@ -143,6 +143,7 @@ TEST_CASE("the same prefix always gets the same PRM score", "[testing][synthetic
 TEST_CASE("token statistics shift after an error by the stated effect", "[testing][synthetic]") {
   synthetic_params p;
   p.tokens.error_effect = 1.0;
+  p.tokens.step_sd = 0.0; // the per-token law alone; the step shift is checked below
   synthetic_model m(mixed(60), p);
   // Expected mean entropy of the geometric distribution under logit(q) ~ N(mu, 1), by quadrature.
   auto expected_entropy = [](double mu) {
@@ -175,6 +176,33 @@ TEST_CASE("token statistics shift after an error by the stated effect", "[testin
   // Per-token entropies are independent given the state; thousands of tokens: tolerance 5% relative.
   CHECK(h_ok / n_ok == Approx(expected_entropy(-2.0)).epsilon(0.05));
   CHECK(h_bad / n_bad == Approx(expected_entropy(-1.0)).epsilon(0.05));
+}
+
+TEST_CASE("a per-step confidence shift widens logit(q) to N(mu, sqrt(1 + step_sd^2))", "[testing][synthetic]") {
+  synthetic_params p;
+  p.tokens.error_effect = 0.0;
+  p.tokens.step_sd = 2.0;
+  synthetic_model m(mixed(300), p);
+  // Mean entropy under logit(q) ~ N(-2, sqrt(5)) by quadrature. ~1800 steps, each sharing one
+  // shift: stated tolerance 8% relative (about 3 standard errors of the step-level average).
+  double expected = 0.0, weight = 0.0;
+  for (int i = -400; i <= 400; ++i) {
+    const double z = i / 100.0, w = std::exp(-0.5 * z * z);
+    const double q = 1.0 / (1.0 + std::exp(-(-2.0 + std::sqrt(5.0) * z)));
+    expected += w * (-(1 - q) * std::log1p(-q) - q * std::log(q)) / (1 - q);
+    weight += w;
+  }
+  expected /= weight;
+  double h = 0, n = 0;
+  sampling_params sp;
+  sp.stats = logprob_params{false, true, 0};
+  for (const auto& q : m.problems().problems) {
+    sp.seed = q.id;
+    const sample_batch batch = m.sample(q.as_problem(), sp, 1).value();
+    for (float e : batch.completions[0].stats.entropy) h += e;
+    n += static_cast<double>(batch.completions[0].stats.entropy.size());
+  }
+  CHECK(h / n == Approx(expected).epsilon(0.08));
 }
 
 TEST_CASE("full logits rows give the same statistics as the closed form", "[testing][synthetic]") {
