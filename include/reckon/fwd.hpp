@@ -105,4 +105,19 @@ struct deepconf_params;
 template <class Mode = deepconf_offline, class AnswerKey = canonical_answer_key>
 class basic_deepconf;
 
+struct particle_filter_params;
+template <class Resampler = multinomial_resampler, class Trigger = always_resample, class Selection = select_weighted,
+          class AnswerKey = canonical_answer_key>
+class basic_particle_filter;
+
+struct beam_search_params;
+template <class Selection = select_weighted, class AnswerKey = canonical_answer_key>
+class basic_beam_search;
+template <class Selection = select_weighted, class AnswerKey = canonical_answer_key>
+class basic_dvts;
+
+struct prism_params;
+template <class Reduce = reduce_last, class AnswerKey = canonical_answer_key>
+class basic_prism;
+
 } // namespace reckon

@@ -47,8 +47,11 @@
 #include <reckon/resample/trigger.hpp>
 #include <reckon/resample/weights.hpp>
 
+#include <reckon/strategy/beam_search.hpp>
 #include <reckon/strategy/best_of_n.hpp>
 #include <reckon/strategy/deepconf.hpp>
+#include <reckon/strategy/particle_filter.hpp>
+#include <reckon/strategy/prism.hpp>
 #include <reckon/strategy/result.hpp>
 #include <reckon/strategy/self_consistency.hpp>
 #include <reckon/strategy/stopping.hpp>

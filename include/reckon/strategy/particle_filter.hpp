@@ -24,6 +24,7 @@
 #include <reckon/core/params.hpp>
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
+#include <reckon/fwd.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/resample/multinomial.hpp>
 #include <reckon/resample/resampler.hpp>
@@ -66,8 +67,10 @@ struct particle_filter_params {
 /// @tparam Selection select_weighted (weighted vote of finished particles) or select_naive (argmax weight)
 /// @tparam AnswerKey `std::optional<std::string>(const completion&)`
 template <class Resampler, class Trigger, class Selection, class AnswerKey>
-  requires resampler<Resampler> && resample_trigger<Trigger>
 class basic_particle_filter {
+  static_assert(resampler<Resampler>, "basic_particle_filter: Resampler must satisfy reckon::resampler");
+  static_assert(resample_trigger<Trigger>, "basic_particle_filter: Trigger must satisfy reckon::resample_trigger");
+
 public:
   using params_type = particle_filter_params;
 

@@ -29,6 +29,7 @@
 #include <reckon/core/params.hpp>
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
+#include <reckon/fwd.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/resample/systematic.hpp>
 #include <reckon/resample/weights.hpp>
