@@ -340,6 +340,24 @@ TEST_CASE("openai: malformed bodies are engine failures, not retried, not counte
   CHECK(m.totals().delivered == reckon::usage{});
 }
 
+TEST_CASE("openai: top-k logprobs that are not a distribution are an engine failure", "[adapters][openai]") {
+  // Two top-k entries of probability 0.9 each: they sum to 1.8, beyond any rounding.
+  const std::string body =
+      R"({"choices": [{"text": "a", "finish_reason": "stop", "logprobs": {"tokens": ["a"], "token_logprobs": [-0.1],)"
+      R"( "top_logprobs": [{"a": -0.105, "b": -0.105}]}}]})";
+  test_server server([&](const json&, int, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(body, "application/json");
+  });
+  oa::model m(fast_params(server));
+  reckon::sampling_params sp;
+  sp.stats = {.logprobs = true, .entropy = true, .top_k = 0};
+  auto r = m.sample({.id = 1, .prompt = "p"}, sp, 1);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::engine_failure);
+  CHECK(r.error().message.find("malformed logprobs") != std::string::npos);
+}
+
 TEST_CASE("openai: a slow response is a timeout", "[adapters][openai]") {
   test_server server([&](const json& req, int, httplib::Response& res) {
     std::this_thread::sleep_for(std::chrono::milliseconds(800));

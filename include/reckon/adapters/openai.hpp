@@ -234,7 +234,12 @@ private:
       u.engine_calls = 1;
       u.prefilled_tokens = parsed->prompt_tokens - parsed->cached_tokens;
       for (std::size_t i = 0; i < choices.size(); ++i) {
-        completion c = detail::to_completion(std::move(choices[i]), want, hints[i]);
+        completion c;
+        try {
+          c = detail::to_completion(std::move(choices[i]), want, hints[i]);
+        } catch (const reckon::exception& e) {
+          return fail(errc::engine_failure, "malformed logprobs (" + e.error().message + "): " + detail::excerpt(*response));
+        }
         u.generated_tokens += c.tokens;
         c.source = first + got + i;
         state.out[first + got + i] = std::move(c);

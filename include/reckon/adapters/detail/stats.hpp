@@ -2,12 +2,12 @@
 // The adapters' one call site into token statistics: a full logits row, or a top-k logprob row.
 #pragma once
 
-// Full logits rows go through reckon/numerics (the fused token-statistics kernel). Entropy from
-// top-k logprobs (what servers return) is estimated here until reckon/numerics has an entry point
-// for it; then entropy_from_top_k's body becomes one call into it and nothing else changes.
+// Both go through reckon/numerics: full logits rows through the fused token-statistics kernel,
+// top-k logprob rows (what servers return) through its top-k estimator.
 
 #include <reckon/core/types.hpp>
 #include <reckon/numerics/token_stats.hpp>
+#include <reckon/numerics/topk_stats.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -55,29 +55,16 @@ inline void append_from_logits(std::span<const float> logits, std::size_t chosen
   }
 }
 
-/// Entropy and varentropy of one token's distribution estimated from its top-k logprobs: the
-/// k listed tokens plus the unlisted mass r = 1 - sum p_i lumped as one outcome (a lower bound on
-/// the true entropy; exact when the top-k hold all the mass).
-/// @param top_logprobs the row (any order; -inf entries are ignored)
+/// Entropy and varentropy of one token's distribution estimated from its top-k logprobs by
+/// reckon::topk_row_stats with the unlisted mass lumped as one outcome (a lower bound on the true
+/// entropy; exact when the top-k hold all the mass).
+/// @param top_logprobs the row (any order; -inf entries are masked tokens)
 /// @returns {entropy, varentropy} in nats
+/// @throws reckon::exception (invalid_argument) for a row that is not a distribution (NaN, +inf,
+///         probabilities summing past 1 beyond rounding)
 [[nodiscard]] inline std::pair<float, float> entropy_from_top_k(std::span<const float> top_logprobs) {
-  double mass = 0.0;
-  double h = 0.0;
-  double second = 0.0;
-  for (const float lp : top_logprobs) {
-    if (!std::isfinite(lp)) continue;
-    const double p = std::exp(static_cast<double>(lp));
-    mass += p;
-    h -= p * lp;
-    second += p * static_cast<double>(lp) * lp;
-  }
-  const double rest = 1.0 - mass;
-  if (rest > 1e-12) {
-    const double lr = std::log(rest);
-    h -= rest * lr;
-    second += rest * lr * lr;
-  }
-  return {static_cast<float>(h), static_cast<float>(std::max(0.0, second - h * h))};
+  const row_stats s = topk_row_stats(std::nullopt, top_logprobs);
+  return {static_cast<float>(s.entropy), static_cast<float>(s.varentropy)};
 }
 
 } // namespace reckon::adapters::detail
