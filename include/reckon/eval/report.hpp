@@ -125,6 +125,9 @@ namespace reckon::eval {
   auto Y = [&](double acc) { return top + (1.0 - (acc - y0) / (y1 - y0)) * ph; };
   static constexpr const char* palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                             "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+  // After ten series the colours repeat; each round of ten gets its own dash pattern.
+  static constexpr const char* dashes[] = {"none", "7 3", "2 3", "9 3 2 3"};
+  auto dash = [](std::size_t si) { return dashes[(si / 10) % 4]; };
   std::string s = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
       "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
@@ -169,8 +172,9 @@ namespace reckon::eval {
     std::sort(pts.begin(), pts.end(), [](const result_row* a, const result_row* b) { return a->budget < b->budget; });
     std::string path;
     for (const auto* r : pts) path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "" : " ", X(r->tokens_mean), Y(r->accuracy));
-    s += fmt::format("<g stroke=\"{0}\" fill=\"{0}\">\n<polyline points=\"{1}\" fill=\"none\" stroke-width=\"2\"/>\n",
-                     colour, path);
+    s += fmt::format("<g stroke=\"{0}\" fill=\"{0}\">\n<polyline points=\"{1}\" fill=\"none\" stroke-width=\"2\" "
+                     "stroke-dasharray=\"{2}\"/>\n",
+                     colour, path, dash(si));
     for (const auto* r : pts) {
       s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke-width=\"1\" "
                        "stroke-opacity=\"0.5\"/>\n",
@@ -189,8 +193,9 @@ namespace reckon::eval {
                    lx, ly, lw, lh);
   for (std::size_t si = 0; si < names.size(); ++si) {
     const double yy = ly + 16 + 18.0 * static_cast<double>(si);
-    s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"/>\n",
-                     lx + 8, yy - 4, lx + 26, yy - 4, palette[si % 10]);
+    s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\" "
+                     "stroke-dasharray=\"{}\"/>\n",
+                     lx + 6, yy - 4, lx + 28, yy - 4, palette[si % 10], dash(si));
     s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", lx + 32, yy, reckon::detail::plot::xml_escape(names[si]));
   }
   s += "</svg>\n";
