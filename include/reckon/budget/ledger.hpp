@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 namespace reckon {
 
@@ -113,7 +114,10 @@ struct fmt::formatter<reckon::ledger> {
     reckon::for_each_field(l, [&](const char* name, auto value) {
       if (!first) *out++ = json ? ',' : ' ';
       first = false;
-      out = json ? fmt::format_to(out, "\"{}\":{}", name, value) : fmt::format_to(out, "{}={}", name, value);
+      if constexpr (std::is_floating_point_v<decltype(value)>) // seconds: microsecond resolution is plenty
+        out = json ? fmt::format_to(out, "\"{}\":{:.6g}", name, value) : fmt::format_to(out, "{}={:.6g}", name, value);
+      else
+        out = json ? fmt::format_to(out, "\"{}\":{}", name, value) : fmt::format_to(out, "{}={}", name, value);
     });
     if (json) *out++ = '}';
     return out;
