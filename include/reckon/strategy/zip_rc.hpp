@@ -165,7 +165,8 @@ public:
   /// @returns the result (confidence: the chosen sample's predicted E[V]; samples: finished ones),
   ///          or invalid_argument (bad params), budget_exhausted (not one step affordable),
   ///          engine_failure (a malformed head: wrong table count or shape, probabilities that are
-  ///          negative or do not sum to 1, descending reward values; a wrong step count), or the
+  ///          negative or do not sum to 1, descending reward values; a wrong step count; a round
+  ///          in which no sequence grew or finished), or the
   ///          model's error (no_capacity on the first sample).
   template <introspective_model M>
   result<strategy_result> run(M& model, const problem& p, const budget& limit, const random_stream& stream) const {
@@ -362,17 +363,22 @@ private:
       if (!steps) return steps.error();
       if (steps->steps.size() != seqs.size())
         return fail(errc::engine_failure, fmt::format("extend returned {} steps for {} sequences", steps->steps.size(), seqs.size()));
+      bool progress = false;
       for (std::size_t k = 0; k < cont.size(); ++k) {
         sample<M>& smp = s.samples[cont[k]];
         const step& st = steps->steps[k];
         smp.text.text += st.text;
         smp.text.tokens += st.tokens;
         smp.text.source = st.source;
-        if (st.done) {
+        progress = progress || st.tokens > 0 || st.done;
+        // A sample at the total-token cap is finished even if the model did not say so: every round
+        // then moves some sample towards its cap, so the run always ends.
+        if (st.done || smp.text.tokens >= params_.stepping.max_total_tokens) {
           smp.status = phase::finished;
-          smp.text.finish = st.finish;
+          smp.text.finish = st.done ? st.finish : finish_reason::length;
         }
       }
+      if (!progress) return fail(errc::engine_failure, "extend made no progress (no tokens, no finished sequence)");
     }
     // Answer: the finished sample of highest E[V]; the tally weighs answers by E[V].
     std::vector<std::optional<std::string>> answers;
