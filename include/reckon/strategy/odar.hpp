@@ -11,8 +11,9 @@
 // sample verifies it; d >= high: the slow agent's best-of-slow_n fused by free energy.
 // Cost: 1 fast call (probe samples) plus 0, 1 or 1-2 slow calls (1 or slow_n samples).
 // Deviations (the paper's lambda, features and verify rule are not public): lambda = 0.5; a
-// rejected verification returns the slow sample's answer (`escalate` sends it to the slow route
-// instead); the slow route fuses the slow samples alone (`fuse_probes` adds the fast probes, as the
+// rejected verification draws more slow samples until some answer has two sources (the fast answer
+// or a slow sample; at most slow_n, else the slow samples fused by F); `escalate` sends it to the
+// slow route instead, `confirm = false` lets the first slow answer win; the slow route fuses the slow samples alone (`fuse_probes` adds the fast probes, as the
 // paper does: on the synthetic agents, whose wrong answers cluster, that cost 5-7 points of accuracy);
 // an unfitted router (no weights) uses d = the probes' disagreement.
 // Mixed agents: strategy_result::cost is the sum of both agents' ledgers (tokens as generated, peaks
@@ -329,11 +330,12 @@ enum class odar_route : std::uint8_t {
 
 /// Runtime numbers of the ODAR router.
 struct odar_params {
-  std::uint32_t probe = 2;          ///< fast samples that feed the features and the fast answer (> 0)
+  std::uint32_t probe = 3;          ///< fast samples that feed the features and the fast answer (> 0)
   std::uint32_t slow_n = 5;         ///< slow samples on the slow route (> 0)
   double low = 0.3;                 ///< d below this: fast only (in [0, high])
   double high = 0.7;                ///< d at or above this: slow best-of-slow_n (in [low, 1])
   bool escalate = false;            ///< a rejected verification escalates to the slow route (else the slow answer wins)
+  bool confirm = true;              ///< (escalate off) a rejected verification samples the slow agent until an answer has two sources (at most slow_n), else the first slow answer wins
   bool fuse_probes = false;         ///< the slow route fuses the fast probes with the slow samples (else the slow samples alone)
   sampling_params fast_sampling{};  ///< the fast agent's requests (logprobs and entropy requested on top)
   sampling_params slow_sampling{};  ///< the slow agent's requests (logprobs and entropy requested on top)
@@ -424,6 +426,31 @@ public:
         } else if (params_.escalate) {
           go_slow = true;
           out.trace.push_back(trace_event{1, "verification rejected: escalating to the slow agent"});
+        } else if (params_.confirm) {
+          // Sample the slow agent until some answer has two sources (the fast answer or slow samples).
+          out.route = odar_route::verified;
+          std::vector<std::optional<std::string>> seen{out.answer, verdict};
+          std::optional<std::string> agreed;
+          while (!agreed && slow_samples.size() < params_.slow_n) {
+            const std::size_t before = slow_samples.size();
+            if (auto ok = detail::draw_scored(rounds, 1, slow_samples, out); !ok) return ok.error();
+            if (slow_samples.size() == before) break;
+            const auto next = key_(slow_samples.back());
+            for (const auto& a : seen)
+              if (next && a == next) agreed = next;
+            seen.push_back(next);
+          }
+          if (agreed) {
+            out.answer = agreed;
+            out.trace.push_back(trace_event{1, fmt::format("verification rejected: confirmed by {} slow samples", slow_samples.size())});
+          } else {
+            auto slow_energies = detail::energies_of(slow_samples, params_.energy);
+            if (!slow_energies) return slow_energies.error();
+            std::vector<std::optional<std::string>> slow_answers;
+            for (const auto& c : slow_samples) slow_answers.push_back(key_(c));
+            out.answer = fuse_free_energy(slow_answers, *slow_energies, params_.vote).answer;
+            out.trace.push_back(trace_event{1, "verification rejected, nothing confirmed: slow samples fused"});
+          }
         } else {
           out.route = odar_route::verified;
           out.answer = verdict;
