@@ -29,6 +29,10 @@ TEST_CASE("the default registry holds the documented names", "[eval][registry]")
     CHECK(e->synthetic);
     CHECK(!e->replay);
   }
+  for (const char* name : {"zip-rc", "odar", "compute-optimal", "slow-best-of-5"}) {
+    INFO(name);
+    CHECK(r.find(name) != nullptr);
+  }
   CHECK(r.find("best-of-n") == nullptr);
 }
 

@@ -182,8 +182,7 @@ TEST_CASE("reckon-eval: zip-rc, odar, slow-best-of-5 and compute-optimal run thr
     CHECK(row.answered == 40);
     CHECK(row.accuracy >= (*rows)[0].accuracy - 0.1); // none far below majority at n = 4
   }
-  CHECK((*rows)[1].tokens_mean > 0.0);
-  CHECK((*rows)[4].tokens_mean > 0.0);
+  for (std::size_t i = 1; i < rows->size(); ++i) CHECK((*rows)[i].tokens_mean > 0.0); // odar's agents counted too
   grid.threads = 1;
   auto again = eval::run_grid(s, registry, grid);
   REQUIRE(again);

@@ -10,8 +10,8 @@
 // with run seed 1 (evaluation runs use the harness's seeds), and cached (thread-safe).
 // Cost: zip-rc and compute-optimal run on the harness's model, so its meter sees every token. odar
 // and slow-best-of-5 build their fast and slow agents (testing::fast_agent(), slow_agent()) over the
-// harness's suite and parameters; their ledgers reach the harness only through
-// run_outcome::extra_cost when that member exists (raw tokens of both agents, not cost-weighted).
+// harness's suite and parameters; their ledgers reach the harness through run_config::side_costs
+// (raw tokens of both agents, not cost-weighted).
 
 #include <reckon/budget/ledger.hpp>
 #include <reckon/core/result.hpp>
@@ -38,11 +38,10 @@ namespace reckon::eval {
 
 namespace adaptive {
 
-/// Hands a run's own ledger to the harness when run_outcome can carry it.
-template <class Outcome>
-void add_cost(Outcome& out, const ledger& cost) {
-  if constexpr (requires { out.extra_cost += cost; }) out.extra_cost += cost;
-  else (void)cost;
+/// Hands the ledger of models the harness's meter did not see (the fast and slow agents) to the
+/// harness, which adds it to the row's costs.
+inline void add_cost(const run_config& c, const ledger& cost) {
+  if (c.side_costs != nullptr) *c.side_costs += cost;
 }
 
 /// The calibration suite for a run suite: same name (mixed when not a built-in), seed + 1, 200 problems.
@@ -134,9 +133,8 @@ struct odar_runner {
     params.router = *router;
     auto r = odar(params).run(fast, slow, p, budget{}, random_stream(stream_key{c.seed, p.id, 0, 0}));
     if (!r) return r.error();
-    run_outcome out{r->answer};
-    add_cost(out, r->cost);
-    return out;
+    add_cost(c, r->cost);
+    return run_outcome{r->answer};
   }
 };
 
@@ -148,9 +146,8 @@ struct slow_best_of_5_runner {
     const free_energy_fusion fuse(free_energy_fusion_params{.n = 5});
     auto r = fuse.run(slow, p, budget{}, random_stream(stream_key{c.seed, p.id, 0, 0}));
     if (!r) return r.error();
-    run_outcome out{r->answer};
-    add_cost(out, r->cost);
-    return out;
+    add_cost(c, r->cost);
+    return run_outcome{r->answer};
   }
 };
 

@@ -2,16 +2,18 @@
 // Every strategy reckon ships, registered under its stable reckon-eval name: the default registry.
 #pragma once
 
+#include <reckon/eval/register_adaptive.hpp>
 #include <reckon/eval/register_search.hpp>
 #include <reckon/eval/registry.hpp>
 
 namespace reckon::eval {
 
 /// Registers every strategy reckon ships: the sample-based ones (register_builtin_strategies), the
-/// PRM-guided searches (register_search_strategies).
+/// PRM-guided searches (register_search_strategies) and the adaptive allocators (register_adaptive).
 inline void register_all_strategies(strategy_registry& r) {
   register_builtin_strategies(r);
   register_search_strategies(r);
+  register_adaptive(r);
 }
 
 /// The registry reckon-eval uses: every strategy, registered once (thread-safe).
