@@ -120,4 +120,21 @@ struct prism_params;
 template <class Reduce = reduce_last, class AnswerKey = canonical_answer_key>
 class basic_prism;
 
+struct zip_rc_params;
+template <class AnswerKey = canonical_answer_key>
+class basic_zip_rc;
+
+struct free_energy_params;
+struct free_energy_fusion_params;
+template <class AnswerKey = canonical_answer_key>
+class basic_free_energy_fusion;
+struct odar_params;
+struct odar_result;
+template <class AnswerKey = canonical_answer_key>
+class basic_odar;
+
+struct compute_optimal_params;
+template <class AnswerKey = canonical_answer_key>
+class basic_compute_optimal;
+
 } // namespace reckon

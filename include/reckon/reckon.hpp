@@ -49,11 +49,14 @@
 
 #include <reckon/strategy/beam_search.hpp>
 #include <reckon/strategy/best_of_n.hpp>
+#include <reckon/strategy/compute_optimal.hpp>
 #include <reckon/strategy/deepconf.hpp>
+#include <reckon/strategy/odar.hpp>
 #include <reckon/strategy/particle_filter.hpp>
 #include <reckon/strategy/prism.hpp>
 #include <reckon/strategy/result.hpp>
 #include <reckon/strategy/self_consistency.hpp>
 #include <reckon/strategy/stopping.hpp>
+#include <reckon/strategy/zip_rc.hpp>
 
 #include <reckon/format.hpp>

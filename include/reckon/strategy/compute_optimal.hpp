@@ -26,6 +26,7 @@
 #include <reckon/core/params.hpp>
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
+#include <reckon/fwd.hpp>
 #include <reckon/detail/json.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/answer_key.hpp>
@@ -261,7 +262,7 @@ inline bool needs_orm(co_method m) noexcept { return m == co_method::weighted_or
 
 /// Compute-optimal selection over a fitted table.
 /// @tparam AnswerKey `std::optional<std::string>(const completion&)`
-template <class AnswerKey = canonical_answer_key>
+template <class AnswerKey>
 class basic_compute_optimal {
 public:
   using params_type = compute_optimal_params;

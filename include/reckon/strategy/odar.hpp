@@ -29,6 +29,7 @@
 #include <reckon/core/params.hpp>
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
+#include <reckon/fwd.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/answer_key.hpp>
 #include <reckon/strategy/detail/adaptive.hpp>
@@ -271,7 +272,7 @@ inline sampling_params with_stats(sampling_params p) {
 
 /// Free-energy fusion of n samples of one model (ODAR's fusion alone; `slow-best-of-5` with n = 5).
 /// @tparam AnswerKey `std::optional<std::string>(const completion&)`
-template <class AnswerKey = canonical_answer_key>
+template <class AnswerKey>
 class basic_free_energy_fusion {
 public:
   using params_type = free_energy_fusion_params;
@@ -365,7 +366,7 @@ struct odar_probe {
 
 /// ODAR's difficulty router over a fast and a slow agent.
 /// @tparam AnswerKey `std::optional<std::string>(const completion&)`
-template <class AnswerKey = canonical_answer_key>
+template <class AnswerKey>
 class basic_odar {
 public:
   using params_type = odar_params;

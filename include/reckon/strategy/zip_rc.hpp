@@ -25,6 +25,7 @@
 #include <reckon/core/params.hpp>
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
+#include <reckon/fwd.hpp>
 #include <reckon/detail/xtensor.hpp>
 #include <reckon/numerics/token_stats.hpp>
 #include <reckon/random/stream.hpp>
@@ -153,7 +154,7 @@ inline double expected_value(std::span<const double> values, const prediction& p
 
 /// ZIP-RC over an introspective stepping model.
 /// @tparam AnswerKey `std::optional<std::string>(const completion&)`
-template <class AnswerKey = canonical_answer_key>
+template <class AnswerKey>
 class basic_zip_rc {
 public:
   using params_type = zip_rc_params;

@@ -78,7 +78,7 @@ private:
   metered<M&>& model_;
   const problem& problem_;
   sampling_params params_;
-  const budget& limit_;
+  budget limit_; // by value: a temporary budget{} handed to the constructor must not dangle
   random_stream stream_;
   std::uint32_t round_ = 0;
   std::optional<stop_reason> stopped_by_;
