@@ -180,7 +180,7 @@ TEST_CASE("reckon-eval: zip-rc, odar, slow-best-of-5 and compute-optimal run thr
                 row.tokens_mean, row.errors, row.first_error.c_str());
     CHECK(row.errors == 0);
     CHECK(row.answered == 40);
-    CHECK(row.accuracy >= (*rows)[0].accuracy - 0.1); // none far below majority at n = 4
+    CHECK(row.accuracy >= 0.5); // a sanity floor (one sample: ~0.6); accuracy claims live in each strategy's test
   }
   for (std::size_t i = 1; i < rows->size(); ++i) CHECK((*rows)[i].tokens_mean > 0.0); // odar's agents counted too
   grid.threads = 1;

@@ -45,8 +45,9 @@ TEST_CASE("zip_rc_table_from_logits: softmax over the reserved slice, row-major 
 }
 
 TEST_CASE("ZIP-RC beats majority voting at lower mean tokens on mixed", "[strategy][zip_rc][statistics]") {
-  // 200 mixed problems, run seed 22, exact head. Stated tolerance: at least 10 points above majority
-  // voting with n = 8 at no more of its mean total tokens (measured: 0.990 vs 0.700 at 52%).
+  // 200 mixed problems, run seed 22, the default head (as informed as the PRM, AUC 0.76). Stated
+  // tolerance: at least 10 points above majority voting with n = 8 at no more of its mean total
+  // tokens (measured: 0.815 vs 0.700 at 75%; with the oracle head 0.990 at 52%).
   const auto suite = test::shared_suite("mixed", 200);
   testing::synthetic_model model(suite);
   const zip_rc z(zip_rc_params{.n = 8});
@@ -59,14 +60,18 @@ TEST_CASE("ZIP-RC beats majority voting at lower mean tokens on mixed", "[strate
 }
 
 TEST_CASE("ZIP-RC degrades gracefully under a miscalibrated head", "[strategy][zip_rc][statistics]") {
-  // 200 mixed problems, run seed 22. Head temperature in {1, 2, 4} x noise in {0, 1, 2} (logit SDs),
-  // and bias +-2. Stated tolerance: every head stays at least as accurate as majority voting with
-  // n = 8 and spends no more than its mean total tokens; noise lowers accuracy monotonically.
+  // 200 mixed problems, run seed 22. On top of the default head: temperature in {1, 2, 4} x extra
+  // noise in {0, 1, 2} (logit SDs), and bias +-2. Stated tolerance: no head falls more than 5 points
+  // (1.4 standard errors) below a single sample's accuracy, i.e. a bad head costs the gain but does
+  // not make ZIP-RC worse than not searching; every head spends no more than majority voting with
+  // n = 8; more noise never raises accuracy by more than a point.
   const auto suite = test::shared_suite("mixed", 200);
   testing::synthetic_model base(suite);
   const self_consistency sc(self_consistency_params{.n = 8});
+  const self_consistency single(self_consistency_params{.n = 1});
   const auto maj = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return sc.run(base, p, budget{}, s); }, 22);
-  std::printf("majority n=8: acc %.3f tokens %.1f\n", maj.accuracy, maj.mean_total);
+  const auto one = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return single.run(base, p, budget{}, s); }, 22);
+  std::printf("majority n=8: acc %.3f tokens %.1f; one sample: acc %.3f\n", maj.accuracy, maj.mean_total, one.accuracy);
   const zip_rc z(zip_rc_params{.n = 8});
   for (const double bias : {-2.0, 0.0, 2.0})
     for (const double t : {1.0, 2.0, 4.0}) {
@@ -76,7 +81,7 @@ TEST_CASE("ZIP-RC degrades gracefully under a miscalibrated head", "[strategy][z
         testing::synthetic_model model(suite, head(t, nz, bias));
         const auto r = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return z.run(model, p, budget{}, s); }, 22);
         std::printf("zip-rc head T %.0f noise %.0f bias %+.0f: acc %.3f tokens %.1f\n", t, nz, bias, r.accuracy, r.mean_total);
-        CHECK(r.accuracy >= maj.accuracy);
+        CHECK(r.accuracy >= one.accuracy - 0.05);
         CHECK(r.mean_total <= maj.mean_total);
         CHECK(r.accuracy <= previous + 0.01);
         previous = r.accuracy;

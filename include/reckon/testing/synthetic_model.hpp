@@ -17,8 +17,9 @@
 //   the prefix and AR(1)-correlated along a path (step_correlation: successive steps are not
 //   independent looks), so the AUC of correct vs incorrect prefixes is Phi(separation / sqrt 2);
 //   the ORM does the same on the finished solution;
-// - the ZIP-RC head is the exact joint of (final correctness x remaining tokens) under this process,
-//   optionally miscalibrated; the reviser fixes the first wrong step with probability fix (the rest
+// - the ZIP-RC head is the joint of (final correctness x remaining tokens) under this process: by
+//   default its P(correct) sees the prefix only as well as the PRM does (the PRM-quality score of the
+//   prefix times P(no later error)); `head.oracle` makes it exact; optionally miscalibrated; the reviser fixes the first wrong step with probability fix (the rest
 //   is regenerated), or breaks a correct solution with probability break_correct.
 // All randomness comes from reckon::random_stream keyed by (seed, problem, channel, step), where the
 // seed is the per-request or per-sequence seed the strategy hands in: results do not depend on batch
@@ -84,8 +85,11 @@ struct token_params {
   std::uint32_t vocab = 0;        ///< > 0: build a full logits row of this size per token; statistics via reckon::token_row_stats (k <= vocab)
 };
 
-/// The ZIP-RC head: exact from the generative process, optionally miscalibrated.
+/// The ZIP-RC head: from the generative process, optionally miscalibrated.
 struct introspection_params {
+  bool oracle = false;            ///< true: P(correct) is exact (the head knows whether an error happened);
+                                  ///< false (default): the head sees the prefix only as well as the PRM does:
+                                  ///< P(correct) = PRM-quality score of the prefix x P(no later error)
   std::uint32_t length_bins = 8;  ///< B_T remaining-length bins (>= 1)
   double max_length = 1024.0;     ///< remaining tokens covered by the bins (the last bin takes the rest) (> 0)
   double temperature = 1.0;       ///< reported logit(p) = logit(p_exact) / temperature (1: calibrated; > 0)
@@ -548,7 +552,15 @@ public:
       const seq_state& st = seqs_[s];
       const synthetic_problem& q = suite_->problems[st.problem];
       const std::uint32_t left = st.done ? 0 : q.steps - std::min(st.walk.k, q.steps);
-      double p = st.walk.wrong ? 0.0 : std::pow(1.0 - step_error(q), static_cast<double>(left));
+      const double future = std::pow(1.0 - step_error(q), static_cast<double>(left));
+      double p = st.walk.wrong ? 0.0 : future;
+      if (!h.oracle && st.walk.k > 0) {
+        // As informed as the PRM: its score of this prefix (same quality parameters, its own noise
+        // keyed by the prefix) times the chance that no later step errs.
+        random_stream zs(stream_key{0x494E464FULL, st.walk.hash, detail::synth::channel_head, st.walk.k});
+        const detail::synth::step_tag tag{st.walk.k, 0, st.walk.hash, st.walk.wrong, st.walk.distractor};
+        p = reward(params_.prm, q, tag, detail::synth::normal01(zs)) * future;
+      }
       // Miscalibration in logit space; clamped so that a certain outcome stays finite.
       const double clamped = std::clamp(p, 1e-4, 1.0 - 1e-4);
       double z = 0.0;
