@@ -13,7 +13,7 @@ int main() {
   namespace rt = reckon::testing;
   // Fit on a calibration suite (suite seed 11, run seed 11) that shares no problem with the run:
   // a table fitted and judged on the same problems would flatter itself.
-  const auto cal = rt::make_suite("mixed", 11, 200).value();
+  const auto cal = rt::make_suite("mixed", 11, 120).value();
   rt::synthetic_model cal_model(cal); // the policy, and its own PRM and ORM
   std::vector<reckon::calibration_problem> problems;
   for (const auto& q : cal.problems) problems.push_back({q.as_problem(), q.gold});
