@@ -234,6 +234,16 @@ TEST_CASE("canonicalize does linear work on adversarial inputs", "[answer][canon
   }
 }
 
+TEST_CASE("roots with huge indices take constant time", "[answer][canonical][linear]") {
+  // Found by the fuzzer: the exact check of an integer root multiplied the rounded root k times, so
+  // an index of 8e18 with a root of 1 never finished. Each of these must return at once.
+  CHECK(reckon::canonicalize("\\sqrt[1000000000000]{1}").key == "1");
+  CHECK(reckon::canonicalize("\\sqrt[9000000000000000001]{-1}").key == "-1");
+  CHECK(reckon::canonicalize("\\sqrt[9000000000000000000]{0}").key == "0");
+  CHECK_NOTHROW(reckon::canonicalize("\\sqrt[8006024407900225522]{8}r1")); // the fuzzer's input, less its leading zeros
+  CHECK(reckon::canonicalize("\\sqrt[3]{-8}").key == "-2");
+}
+
 TEST_CASE("canonicalize takes 1 MB inputs of braces and backslashes in stride", "[answer][canonical][linear]") {
   const std::size_t n = 1u << 20;
   for (char c : {'{', '}', '\\', '(', ',', '9', '^', '$'}) {

@@ -808,7 +808,12 @@ struct evaluator {
         if (x->ex && x->ex->is_integer() && std::abs(rounded) < 3.0e6) {
           std::int64_t ri = static_cast<std::int64_t>(rounded), pw = 1;
           bool fits = true;
-          for (std::int64_t q = 0; q < k && fits; ++q) fits = checked_mul(pw, ri, pw);
+          // |ri| <= 1 has a closed form; otherwise the power overflows within 63 factors, so the
+          // loop is bounded whatever the index k (a huge k must not make this O(k)).
+          if (ri == 0 || ri == 1) pw = ri;
+          else if (ri == -1) pw = k % 2 == 0 ? 1 : -1;
+          else
+            for (std::int64_t q = 0; q < k && fits; ++q) fits = checked_mul(pw, ri, pw);
           if (fits && pw == x->ex->num) return from_rational(rational{ri, 1});
         }
         return num{std::nullopt, r};
