@@ -116,3 +116,22 @@ TEST_CASE("a NaN or negative wall limit is rejected", "[budget][errors]") {
   b.max_wall_seconds = -1.0;
   CHECK_THROWS_AS(b.check(ledger{}), reckon::exception);
 }
+
+TEST_CASE("check_reward_call looks only at what a reward-model call spends", "[budget]") {
+  reckon::ledger spent;
+  spent.generated_tokens = 100;
+  spent.prefilled_tokens = 50;
+  spent.engine_calls = 6;
+  const reckon::budget tokens_and_calls{.max_generated_tokens = 100, .max_total_tokens = 150, .max_engine_calls = 6};
+  CHECK(tokens_and_calls.check(spent).has_value());
+  CHECK_FALSE(tokens_and_calls.check_reward_call(spent).has_value()); // the step is paid for: score it
+  spent.prm_calls = 3;
+  CHECK(reckon::budget{.max_prm_calls = 3}.check_reward_call(spent) == reckon::stop_reason::prm_calls);
+  spent.prm_tokens = 10;
+  CHECK(reckon::budget{.max_prm_tokens = 10}.check_reward_call(spent) == reckon::stop_reason::prm_tokens);
+  spent.wall_seconds = 2.0;
+  CHECK(reckon::budget{.max_wall_seconds = 1.0}.check_reward_call(spent) == reckon::stop_reason::wall_time);
+  const auto past = reckon::budget::clock::now() - std::chrono::seconds(1);
+  CHECK(reckon::budget{.deadline = past}.check_reward_call(spent) == reckon::stop_reason::deadline);
+  CHECK_THROWS_AS(reckon::budget{.max_wall_seconds = std::nan("")}.check_reward_call(spent), reckon::exception);
+}

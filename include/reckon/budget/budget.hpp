@@ -96,6 +96,23 @@ struct budget {
   /// check(spent, clock::now()).
   [[nodiscard]] std::optional<stop_reason> check(const ledger& spent) const { return check(spent, clock::now()); }
 
+  /// Which limit forbids one more reward-model call, or nullopt: only the limits such a call
+  /// spends (prm calls, prm tokens, wall time, the deadline). A step the engine has already paid
+  /// for is scored and used even when it reached a token or engine-call limit. Throws as check().
+  [[nodiscard]] std::optional<stop_reason> check_reward_call(const ledger& spent, clock::time_point now) const {
+    detail::require(!std::isnan(max_wall_seconds) && max_wall_seconds >= 0.0,
+                    "budget: max_wall_seconds must be >= 0 (infinity for no limit)");
+    if (spent.prm_calls >= max_prm_calls) return stop_reason::prm_calls;
+    if (spent.prm_tokens >= max_prm_tokens) return stop_reason::prm_tokens;
+    if (spent.wall_seconds >= max_wall_seconds) return stop_reason::wall_time;
+    if (deadline && now >= *deadline) return stop_reason::deadline;
+    return std::nullopt;
+  }
+  /// check_reward_call(spent, clock::now()).
+  [[nodiscard]] std::optional<stop_reason> check_reward_call(const ledger& spent) const {
+    return check_reward_call(spent, clock::now());
+  }
+
   /// Generated tokens still allowed by both token limits (0 when exhausted).
   [[nodiscard]] std::uint64_t generated_tokens_left(const ledger& spent) const noexcept {
     const std::uint64_t by_generated =
