@@ -8,7 +8,17 @@ file(GLOB_RECURSE RECKON_CORE_HEADERS CONFIGURE_DEPENDS
   "${CMAKE_CURRENT_SOURCE_DIR}/include/reckon/*.hpp")
 list(FILTER RECKON_CORE_HEADERS EXCLUDE REGEX "/include/reckon/adapters/")
 
+# Says, before a FetchContent clone that fails offline, which package would have avoided it.
+function(reckon_hint_fetch package debian_package)
+  message(STATUS "reckon: ${package} not found installed; fetching its sources (needs the network). "
+                 "Offline, install it instead: apt-get install ${debian_package}")
+endfunction()
+
 if(NOT TARGET Eigen3::Eigen)
+  find_package(Eigen3 3.4 QUIET NO_MODULE)
+  if(NOT Eigen3_FOUND)
+    reckon_hint_fetch(Eigen3 libeigen3-dev)
+  endif()
   FetchContent_Declare(Eigen3
     GIT_REPOSITORY https://gitlab.com/libeigen/eigen.git
     GIT_TAG 3.4.0
@@ -20,6 +30,10 @@ if(NOT TARGET Eigen3::Eigen)
 endif()
 
 if(NOT TARGET xtensor)
+  find_package(xtensor QUIET)
+  if(NOT xtensor_FOUND)
+    reckon_hint_fetch(xtensor xtensor-dev)
+  endif()
   FetchContent_Declare(xtl
     GIT_REPOSITORY https://github.com/xtensor-stack/xtl.git
     GIT_TAG 0.7.7
@@ -34,6 +48,10 @@ if(NOT TARGET xtensor)
 endif()
 
 if(NOT TARGET fmt::fmt)
+  find_package(fmt 9 QUIET)
+  if(NOT fmt_FOUND)
+    reckon_hint_fetch(fmt libfmt-dev)
+  endif()
   FetchContent_Declare(fmt
     GIT_REPOSITORY https://github.com/fmtlib/fmt.git
     GIT_TAG 11.1.4
