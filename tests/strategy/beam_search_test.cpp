@@ -5,6 +5,7 @@
 #include <reckon/strategy/best_of_n.hpp>
 #include <reckon/strategy/self_consistency.hpp>
 
+#include "hostile_stepping.hpp"
 #include "strategy_fixtures.hpp"
 #include <support/catch.hpp>
 
@@ -209,4 +210,30 @@ TEST_CASE("search strategies run through reckon-eval's harness under their stabl
   auto serial = eval::run_grid(suite, registry, g);
   REQUIRE(serial);
   CHECK(*serial == *rows); // the same rows at any thread count
+}
+
+TEST_CASE("regression #13.7: a fork that fails mid-reassign releases every handle exactly once",
+          "[strategy][beam_search][errors]") {
+  // Before the fix, a path moved into the next population kept an engaged handle, so the error
+  // path released it and the set's destructor released it again.
+  const auto suite = test::shared_suite("hard", 2);
+  const problem p = suite->problems[0].as_problem();
+  const random_stream s(stream_key{.seed = 5, .problem = p.id});
+  for (const bool diverse : {false, true}) {
+    for (std::uint32_t k = 7; k < 30; ++k) {
+      INFO((diverse ? "dvts" : "beam search") << ", fork " << k + 1 << " fails");
+      testing::synthetic_model inner(suite);
+      test::hostile_stepping model(inner, test::hostile_modes{.forks_before_failure = k});
+      const beam_search_params bp{.n = 8, .width = 4, .lookahead = 0};
+      auto r = diverse ? dvts(bp).run(model, inner, p, budget{}, s) : beam_search(bp).run(model, inner, p, budget{}, s);
+      if (model.failed_forks() > 0) {
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == errc::engine_failure);
+      }
+      CHECK(model.double_releases() == 0);
+      CHECK(model.live() == 0);
+      CHECK(model.clean());
+      CHECK(inner.live_sequences() == 0);
+    }
+  }
 }

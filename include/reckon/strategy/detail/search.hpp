@@ -207,7 +207,7 @@ public:
         }
       }
       if (counts_[i] != 0) {
-        next_.push_back(std::move(paths[i]));
+        next_.push_back(take(paths[i]));
         if (origin != nullptr) origin->push_back(i);
       }
     }
@@ -223,7 +223,7 @@ public:
     next_.clear();
     for (std::size_t i = 0; i < paths.size(); ++i)
       if (counts_[i] == 0) release(paths[i]);
-    for (const std::size_t k : keep) next_.push_back(std::move(paths[k]));
+    for (const std::size_t k : keep) next_.push_back(take(paths[k]));
     paths.swap(next_);
     next_.clear();
   }
@@ -268,6 +268,14 @@ public:
   }
 
 private:
+  /// Moves `q` out and disengages its handle: a moved-from optional stays engaged, and a handle
+  /// owned twice is released twice on an error path (once from next_, once from paths).
+  static path take(path& q) noexcept {
+    path out = std::move(q);
+    q.handle.reset();
+    return out;
+  }
+
   metered<M&>& model_;
   std::vector<std::size_t> counts_;
   std::vector<path> next_;
