@@ -442,3 +442,89 @@ TEST_CASE("llama_cpp: misuse is reported, not acted on", "[adapters][llama_cpp]"
   none.seqs = 0;
   CHECK_THROWS_AS(make(none), reckon::exception);
 }
+
+TEST_CASE("regression #21.6: a fork after a step re-decodes the pending token, and the ledger counts it",
+          "[adapters][llama_cpp]") {
+  auto e = make(fake_llama{.seqs = 8});
+  auto p = greedy_steps();
+  p.temperature = 0.9f;
+  p.max_step_tokens = 3;
+  const auto root = e.begin(prob).value();
+  reckon::usage reported;
+  std::uint64_t seed = 1;
+  std::vector<engine::sequence> live{root};
+  for (int round = 0; round < 3; ++round) {
+    // Fork every live sequence after its step: each child shares the parent's sampled, undecoded token.
+    const std::size_t parents = live.size();
+    for (std::size_t i = 0; i < parents && live.size() < 8; ++i) live.push_back(e.fork(live[i]).value());
+    std::vector<std::uint64_t> seeds;
+    for (std::size_t i = 0; i < live.size(); ++i) seeds.push_back(seed++);
+    auto r = e.extend(live, p, seeds);
+    REQUIRE(r);
+    reported += r->usage;
+    std::vector<engine::sequence> still;
+    for (std::size_t i = 0; i < live.size(); ++i)
+      if (!r->steps[i].done) still.push_back(live[i]);
+      else e.release(live[i]);
+    live = still;
+    if (live.empty()) break;
+  }
+  // Every decoded row is either prefill or the decode of a token sampled in that same sequence.
+  CHECK(reported.prefilled_tokens == e.counters().prefilled_tokens);
+  CHECK(reported.prefilled_tokens + reported.generated_tokens >= e.counters().decoded_tokens);
+  std::uint64_t pending = 0; // sampled but never decoded: the last token of each live sequence
+  for (const auto s : live) (void)s, ++pending;
+  CHECK(reported.prefilled_tokens + reported.generated_tokens == e.counters().decoded_tokens + pending);
+}
+
+TEST_CASE("regression #21.7: the earliest stop string wins, whatever the list's order", "[adapters][llama_cpp]") {
+  // The piece "c." holds both markers: "." listed first must not win over the earlier "c".
+  reckon::sampling_params sp;
+  sp.temperature = 1.0f;
+  sp.max_tokens = 24;
+  int checked = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    sp.seed = seed;
+    sp.stop.clear();
+    auto free_run = make();
+    const std::string text = free_run.sample(prob, sp, 1).value().completions[0].text;
+    const std::size_t at = text.find('c');
+    if (at == std::string::npos) continue;
+    sp.stop = {".", "c"};
+    auto cut = make();
+    const auto got = cut.sample(prob, sp, 1).value().completions[0];
+    CHECK(got.text == text.substr(0, at));
+    CHECK(got.finish == reckon::finish_reason::stop);
+    ++checked;
+  }
+  CHECK(checked >= 5);
+}
+
+TEST_CASE("regression #21.7: a delimiter split across a step cut by its token cap ends the next step",
+          "[adapters][llama_cpp]") {
+  // One-token steps: "\n" then "\n" across two steps is the delimiter "\n\n" split by the cap.
+  auto p = greedy_steps();
+  p.temperature = 1.0f;
+  p.max_step_tokens = 1;
+  p.max_total_tokens = 60;
+  int split_seen = 0;
+  for (std::uint64_t seed = 1; seed <= 60 && split_seen < 3; ++seed) {
+    auto e = make();
+    const auto s = e.begin(prob).value();
+    std::string previous;
+    for (int k = 0; k < 60; ++k) {
+      const std::uint64_t seeds[] = {seed * 1000 + static_cast<std::uint64_t>(k)};
+      const engine::sequence one[] = {s};
+      auto r = e.extend(one, p, seeds);
+      REQUIRE(r);
+      const auto& st = r->steps[0];
+      if (!previous.empty() && previous.back() == '\n' && !st.text.empty() && st.text.front() == '\n') {
+        ++split_seen;
+        CHECK(st.finish == reckon::finish_reason::step);
+      }
+      if (st.done) break;
+      previous = st.finish == reckon::finish_reason::step ? std::string() : st.text;
+    }
+  }
+  CHECK(split_seen > 0);
+}

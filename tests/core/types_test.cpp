@@ -44,4 +44,7 @@ TEST_CASE("params validation rejects bad knobs", "[core][params]") {
   CHECK_FALSE(reckon::validate(reckon::step_params{.max_step_tokens = 0}).has_value());
   CHECK_FALSE(reckon::validate(reckon::step_params{.delimiter = ""}).has_value());
   CHECK(reckon::validate(reckon::sampling_params{.temperature = 0.0f}).has_value()); // greedy is fine
+  // regression #21.7: an empty stop string matched at once and gave empty completions
+  CHECK(reckon::validate(reckon::sampling_params{.stop = {"A", ""}}).error().code == errc::invalid_argument);
+  CHECK(reckon::validate(reckon::sampling_params{.stop = {"A", "\n\n"}}).has_value());
 }

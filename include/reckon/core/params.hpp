@@ -23,7 +23,7 @@ struct sampling_params {
   std::uint32_t max_tokens = 2048; ///< cap on generated tokens per completion (> 0)
   float temperature = 1.0f;        ///< softmax temperature (>= 0; 0 means greedy)
   float top_p = 1.0f;              ///< nucleus mass in (0, 1]
-  std::vector<std::string> stop;   ///< stop strings; the completion ends before/at the first match
+  std::vector<std::string> stop;   ///< stop strings (non-empty); the completion ends before the earliest match of any
   std::uint64_t seed = 0;          ///< request seed; completion i uses request_seed(seed, i)
   logprob_params stats{};          ///< token statistics to return
 };
@@ -51,6 +51,8 @@ inline result<void> check_sampling_knobs(float temperature, float top_p) {
 /// Checks a sampling request's parameters; adapters call it before touching the engine.
 [[nodiscard]] inline result<void> validate(const sampling_params& p) {
   if (p.max_tokens == 0) return fail(errc::invalid_argument, "sampling_params.max_tokens must be > 0");
+  for (const auto& s : p.stop) // an empty stop string would match at once and give empty completions
+    if (s.empty()) return fail(errc::invalid_argument, "sampling_params.stop must not contain an empty string");
   return detail::check_sampling_knobs(p.temperature, p.top_p);
 }
 

@@ -142,6 +142,7 @@ public:
         return ok.error();
       }
       carry_.prefilled_tokens += prompt_rows;
+      counters_.prefilled_tokens += prompt_rows;
       carry_.engine_calls += 1;
       p.n_past = p.tokens.size() - 1;
       p.last_sampled_pending = false;
@@ -150,6 +151,9 @@ public:
     backend_.seq_cp(parent, c);
     auto& child = seqs_[static_cast<std::size_t>(c)];
     child = seqs_[static_cast<std::size_t>(parent)];
+    // The parent's pending token was sampled by the parent and counted as its generation; the
+    // child decodes its own copy of it, which is work the ledger must see: prefill, not generation.
+    child.last_sampled_pending = false;
     counters_.prefill_saved += child.n_past;
     return c;
   }
@@ -180,6 +184,7 @@ public:
     st.n_past = keep;
     st.last_sampled_pending = false;
     st.done = false;
+    st.marker_tail.clear();
     return {};
   }
 
@@ -265,6 +270,7 @@ private:
     std::size_t n_past = 0;
     bool last_sampled_pending = false; // the one pending token was sampled here (decoding it is generation, not prefill)
     bool done = false;
+    std::string marker_tail; // the end of a step cut by its token cap, so a delimiter split across the cut is found
   };
 
   struct run_options {
@@ -374,6 +380,31 @@ private:
     return scratch[keep - 1].second;
   }
 
+  // Where the earliest match of any marker starts in tail + text, looking only at matches that end
+  // after `searched` characters (earlier ones were looked for already); npos when none. The
+  // earliest start wins, so stop = {"BB", "A"} cuts "ABB" before "A" whatever the list's order.
+  static std::size_t earliest_marker(std::string_view tail, std::string_view text, std::size_t searched,
+                                     const std::vector<std::string>& markers) {
+    std::size_t best = std::string::npos;
+    const std::size_t total = tail.size() + text.size();
+    for (const auto& m : markers) {
+      if (m.empty() || m.size() > total) continue;
+      const std::size_t from = searched >= m.size() ? searched - m.size() + 1 : 0;
+      for (std::size_t at = from; at + m.size() <= total && at < best; ++at) {
+        bool match = true;
+        for (std::size_t c = 0; c < m.size() && match; ++c) {
+          const std::size_t k = at + c;
+          match = (k < tail.size() ? tail[k] : text[k - tail.size()]) == m[c];
+        }
+        if (match) {
+          best = at;
+          break;
+        }
+      }
+    }
+    return best;
+  }
+
   result<step_batch> run(std::span<const sequence> seqs, std::span<const std::uint64_t> seeds, const run_options& o) {
     if (seqs.size() != seeds.size())
       return fail(errc::invalid_argument, "llama_cpp::extend: seqs and seeds differ in length");
@@ -389,12 +420,15 @@ private:
     struct snapshot {
       std::size_t len, n_past;
       bool sampled_pending;
+      std::string marker_tail;
     };
     std::vector<snapshot> before;
     for (const sequence s : seqs) {
       const auto& st = seqs_[static_cast<std::size_t>(s)];
-      before.push_back({st.tokens.size(), st.n_past, st.last_sampled_pending});
+      before.push_back({st.tokens.size(), st.n_past, st.last_sampled_pending, st.marker_tail});
     }
+    std::size_t longest_marker = 0;
+    for (const auto& m : o.markers) longest_marker = std::max(longest_marker, m.size());
 
     step_batch out;
     out.steps.resize(seqs.size());
@@ -415,6 +449,7 @@ private:
         st.tokens.resize(before[i].len);
         st.n_past = before[i].n_past;
         st.last_sampled_pending = before[i].sampled_pending;
+        st.marker_tail = before[i].marker_tail;
         st.done = false;
       }
       // Tokens decoded before the failure were real work: the next successful call reports them.
@@ -475,19 +510,19 @@ private:
           end = true;
         } else {
           sp.text += backend_.piece(tok);
-          for (const auto& m : o.markers) {
-            const std::size_t from = step_start[i] > m.size() ? step_start[i] - m.size() + 1 : 0;
-            const std::size_t at = sp.text.find(m, from);
-            if (at == std::string::npos) continue;
+          // The earliest match of any marker, also one that began in the previous step's tail.
+          const std::string& tail = st.marker_tail;
+          const std::size_t searched = tail.size() + step_start[i]; // already searched: no match ends there
+          const std::size_t at = earliest_marker(tail, sp.text, searched, o.markers);
+          if (at != std::string::npos) {
             end = true;
             if (o.markers_stop) {
-              sp.text.resize(at);
+              sp.text.resize(at > tail.size() ? at - tail.size() : 0);
               sp.finish = finish_reason::stop;
               sp.done = true;
             } else {
               sp.finish = finish_reason::step;
             }
-            break;
           }
           step_start[i] = sp.text.size();
           // The total cap and a full context finish the sequence even when a delimiter ended the step.
@@ -503,6 +538,14 @@ private:
         if (end) {
           active[i] = false;
           st.done = sp.done;
+          // A step cut by its token cap may have cut a delimiter in two: keep the text's end.
+          if (sp.finish == finish_reason::length && !sp.done && longest_marker > 1) {
+            const std::string joined = st.marker_tail + sp.text;
+            const std::size_t keep = std::min(joined.size(), longest_marker - 1);
+            st.marker_tail = joined.substr(joined.size() - keep);
+          } else {
+            st.marker_tail.clear();
+          }
         }
       }
     }
