@@ -65,6 +65,37 @@ else()
   endif()
 endif()
 
+# The adapter needs the llama_memory_* API (August 2025 on) and llama_context_params::kv_unified:
+# an older llama.cpp gets a clear configure-time error instead of a wall of compile errors.
+if(_reckon_llama_target)
+  set(_reckon_llama_h_file "")
+  if(_reckon_llama_h)
+    set(_reckon_llama_h_file "${_reckon_llama_h}/llama.h")
+  else()
+    get_target_property(_reckon_llama_incs ${_reckon_llama_target} INTERFACE_INCLUDE_DIRECTORIES)
+    if(_reckon_llama_incs)
+      foreach(_inc IN LISTS _reckon_llama_incs)
+        string(REGEX REPLACE "^\\$<(BUILD|INSTALL)_INTERFACE:(.*)>$" "\\2" _inc "${_inc}")
+        if(NOT _reckon_llama_h_file AND EXISTS "${_inc}/llama.h")
+          set(_reckon_llama_h_file "${_inc}/llama.h")
+        endif()
+      endforeach()
+    endif()
+  endif()
+  if(_reckon_llama_h_file)
+    file(READ "${_reckon_llama_h_file}" _reckon_llama_h_text)
+    foreach(_needed llama_memory_seq_cp llama_memory_seq_rm kv_unified)
+      string(FIND "${_reckon_llama_h_text}" "${_needed}" _at)
+      if(_at EQUAL -1)
+        message(FATAL_ERROR "reckon: the llama.cpp at ${_reckon_llama_h_file} is too old for reckon::llama_cpp: "
+                            "its llama.h has no ${_needed} (reckon needs the llama_memory_* API and kv_unified, "
+                            "llama.cpp from August 2025 on; tested with b10108). Update llama.cpp, or configure "
+                            "without it.")
+      endif()
+    endforeach()
+  endif()
+endif()
+
 if(_reckon_llama_target)
   add_library(reckon_llama_cpp INTERFACE)
   add_library(reckon::llama_cpp ALIAS reckon_llama_cpp)

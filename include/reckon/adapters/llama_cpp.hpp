@@ -36,11 +36,13 @@
 #pragma GCC diagnostic pop
 #endif
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -51,7 +53,7 @@ struct context_params {
   std::uint32_t n_ctx = 4096;     ///< KV cells shared by all sequences (unified KV cache); 0: the model's training context
   std::uint32_t n_batch = 512;    ///< most tokens in one llama_decode; longer batches are split (> 0)
   std::uint32_t n_seq_max = 16;   ///< sequence slots: the most live sequences (> 0, llama.cpp caps it at 256)
-  std::int32_t n_threads = 0;     ///< threads for generation and batches; 0: llama.cpp's default
+  std::int32_t n_threads = 0;     ///< threads for generation and batches (>= 0); 0: the hardware's cores (ggml's own default of 4 oversubscribes a 2-core machine)
   bool add_bos = true;            ///< tokenize prompts with the model's special tokens (BOS) added
 };
 
@@ -90,10 +92,11 @@ public:
     cp.n_ubatch = p.n_batch < cp.n_ubatch ? p.n_batch : cp.n_ubatch;
     cp.n_seq_max = p.n_seq_max;
     cp.kv_unified = true;
-    if (p.n_threads > 0) {
-      cp.n_threads = p.n_threads;
-      cp.n_threads_batch = p.n_threads;
-    }
+    reckon::detail::require(p.n_threads >= 0, "llama_cpp: n_threads must be >= 0 (0: the hardware's cores)");
+    const std::int32_t threads =
+        p.n_threads > 0 ? p.n_threads : static_cast<std::int32_t>(std::max(1U, std::thread::hardware_concurrency()));
+    cp.n_threads = threads;
+    cp.n_threads_batch = threads;
     ctx_.reset(llama_init_from_model(const_cast<llama_model*>(model), cp));
     if (!ctx_) throw exception(errc::engine_failure, "llama_cpp: llama_init_from_model failed");
     vocab_ = llama_model_get_vocab(model);

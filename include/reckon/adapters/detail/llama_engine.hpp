@@ -80,6 +80,9 @@ struct engine_counters {
 
 /// A sampling + stepping + logprob model over a backend. Sequences are llama seq ids taken from a
 /// free list of n_seq_max slots. See llama_cpp.hpp for the user-facing documentation.
+/// Thread safety: none. An engine (like the llama_context under it) is used by one thread at a
+/// time; run one engine per thread, or serialise calls. Parallelism lives inside a call: every
+/// live sequence is decoded in one batch, on the context's n_threads.
 /// @tparam Backend a type modelling llama_cpp::backend
 template <backend Backend>
 class basic_engine {
