@@ -4,7 +4,9 @@
 
 #include <support/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
+#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
@@ -244,13 +246,150 @@ TEST_CASE("roots with huge indices take constant time", "[answer][canonical][lin
   CHECK(reckon::canonicalize("\\sqrt[3]{-8}").key == "-2");
 }
 
+namespace {
+// A fixed-seed generator for the input classes below (splitmix64: no dependence on <random>'s
+// distributions, whose output differs between standard libraries).
+struct gen {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  std::uint64_t below(std::uint64_t n) { return next() % n; }
+};
+
+std::string without_spaces(std::string_view s) {
+  std::string out;
+  for (char c : s)
+    if (!reckon::detail::canon::space(c)) out += c;
+  return out;
+}
+
+// n as written with thousands separators: 1234567 -> "1,234,567".
+std::string with_commas(std::uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+// The key of p/q (q > 0) worked out independently: reduced; a terminating decimal when q has no
+// prime factor but 2 and 5, else \frac{p}{q} with the sign in front.
+std::string fraction_key(std::int64_t p, std::int64_t q) {
+  const std::int64_t g = std::gcd(p, q);
+  p /= g, q /= g;
+  const std::string sign = p < 0 ? "-" : "";
+  const std::uint64_t a = static_cast<std::uint64_t>(p < 0 ? -p : p), b = static_cast<std::uint64_t>(q);
+  if (b == 1) return sign + std::to_string(a);
+  std::uint64_t rest = b;
+  int twos = 0, fives = 0;
+  while (rest % 2 == 0) rest /= 2, ++twos;
+  while (rest % 5 == 0) rest /= 5, ++fives;
+  if (rest != 1) return sign + "\\frac{" + std::to_string(a) + "}{" + std::to_string(b) + "}";
+  // a / b = a * 2^(k - twos) * 5^(k - fives) / 10^k with k = max(twos, fives).
+  const int k = std::max(twos, fives);
+  std::uint64_t scaled = a;
+  for (int i = twos; i < k; ++i) scaled *= 2;
+  for (int i = fives; i < k; ++i) scaled *= 5;
+  std::string digits = std::to_string(scaled);
+  if (digits.size() <= static_cast<std::size_t>(k)) digits.insert(0, static_cast<std::size_t>(k) + 1 - digits.size(), '0');
+  std::string out = digits.substr(0, digits.size() - static_cast<std::size_t>(k)) + "." +
+                    digits.substr(digits.size() - static_cast<std::size_t>(k));
+  while (out.back() == '0') out.pop_back();
+  return sign + out;
+}
+} // namespace
+
+TEST_CASE("canonical keys of general input classes are exact", "[answer][canonical]") {
+  gen g{20};
+  SECTION("integers in any spelling: leading zeros, separators, a sign, a variable, math delimiters") {
+    for (int i = 0; i < 300; ++i) {
+      const std::uint64_t n = g.below(std::uint64_t{1} << (1 + g.below(40)));
+      const std::string want = std::to_string(n), minus = n == 0 ? "0" : "-" + want;
+      INFO("n = " << n);
+      CHECK(key(want) == want);
+      CHECK(key("000" + want) == want);
+      CHECK(key(with_commas(n)) == want);
+      CHECK(key("+" + want) == want);
+      CHECK(key("-" + want) == minus);
+      CHECK(key("x = " + want) == want);
+      CHECK(key("$" + want + "$") == want);
+      CHECK(key("\\$" + with_commas(n)) == want);
+    }
+  }
+  SECTION("fractions p/q, \\frac{p}{q} and \\dfrac{p}{q}: reduced, decimal when it terminates") {
+    for (int i = 0; i < 300; ++i) {
+      const auto p = static_cast<std::int64_t>(g.below(2000)) - 1000;
+      const auto q = static_cast<std::int64_t>(g.below(400)) + 1;
+      const std::string want = fraction_key(p, q), ps = std::to_string(p < 0 ? -p : p), qs = std::to_string(q);
+      const std::string sign = p < 0 ? "-" : "";
+      INFO(p << "/" << q << " -> " << want);
+      CHECK(key(sign + ps + "/" + qs) == want);
+      CHECK(key(sign + "\\frac{" + ps + "}{" + qs + "}") == want);
+      CHECK(key(sign + "\\dfrac{" + ps + "}{" + qs + "}") == want);
+    }
+  }
+  SECTION("sets and bare lists of integers: elements in key (string) order, whatever the input order") {
+    for (int i = 0; i < 100; ++i) {
+      std::vector<std::string> xs;
+      for (std::uint64_t k = 0, m = 2 + g.below(5); k < m; ++k) xs.push_back(std::to_string(g.below(1000) * 7 + k));
+      std::string set = "\\{", list;
+      for (std::size_t k = 0; k < xs.size(); ++k) {
+        set += (k ? ", " : "") + xs[k];
+        list += (k ? ", " : "") + xs[k];
+      }
+      set += "\\}";
+      std::sort(xs.begin(), xs.end());
+      std::string want;
+      for (std::size_t k = 0; k < xs.size(); ++k) want += (k ? "," : "") + xs[k];
+      INFO("set: " << set);
+      CHECK(key(set) == "\\{" + want + "\\}");
+      CHECK(key(list) == want);
+    }
+  }
+  SECTION("tuples and intervals keep order and brackets, each element canonical") {
+    const char* open[] = {"(", "[", "(", "["};
+    const char* close[] = {")", "]", "]", ")"};
+    for (int i = 0; i < 100; ++i) {
+      const auto a = static_cast<std::int64_t>(g.below(200)) - 100, b = static_cast<std::int64_t>(g.below(50)) + 1;
+      const std::uint64_t c = g.below(1000);
+      const auto s = g.below(4);
+      const std::string in = std::string(open[s]) + " " + std::to_string(a) + "/" + std::to_string(b) + " ,  00" +
+                             std::to_string(c) + " " + close[s];
+      INFO("input: " << in);
+      CHECK(key(in) == std::string(open[s]) + fraction_key(a, b) + "," + std::to_string(c) + close[s]);
+    }
+  }
+  SECTION("past the 8 KiB guard, or nested past 48 levels, the key is the text without whitespace") {
+    const std::string alphabet = "0123456789abcxyz+-*/^_=,.(){}[]\\$&| \t\n";
+    for (int i = 0; i < 20; ++i) {
+      std::string s(reckon::detail::canon::max_parsed_bytes + 1 + g.below(4096), ' ');
+      for (auto& c : s) c = alphabet[g.below(alphabet.size())];
+      CHECK(key(s) == without_spaces(s));
+    }
+    for (int depth : {49, 60, 200}) {
+      const std::string inner = " 1 + " + std::to_string(depth) + " ";
+      const std::string s = std::string(static_cast<std::size_t>(depth), '{') + inner + std::string(static_cast<std::size_t>(depth), '}');
+      INFO("depth " << depth);
+      CHECK(key(s) == without_spaces(s));
+    }
+    // Within the nesting limit the same text is parsed: the braces go and the sum is worked out.
+    CHECK(key(std::string(40, '{') + " 1 + 40 " + std::string(40, '}')) == "41");
+  }
+}
+
 TEST_CASE("canonicalize takes 1 MB inputs of braces and backslashes in stride", "[answer][canonical][linear]") {
+  // Each is past the length guard, so its key is the text itself (there is no whitespace to drop).
   const std::size_t n = 1u << 20;
   for (char c : {'{', '}', '\\', '(', ',', '9', '^', '$'}) {
     const std::string s(n, c);
     const auto a = reckon::canonicalize(s);
-    CHECK(a.key.size() <= n);
+    CHECK(a.key == s);
+    CHECK_FALSE(a.value);
   }
-  // Past the length guard the key is the text without spaces.
   CHECK(reckon::canonicalize(std::string(5000, ' ') + std::string(9000, '1')).key == std::string(9000, '1'));
 }

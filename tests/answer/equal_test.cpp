@@ -5,6 +5,7 @@
 #include <support/catch.hpp>
 
 #include <limits>
+#include <utility>
 
 using reckon::answers_equal;
 
@@ -33,6 +34,35 @@ TEST_CASE("answers_equal: same key, same exact value, or within tolerance", "[an
   CHECK_FALSE(answers_equal("0", "1e-12"));
   CHECK_FALSE(answers_equal("\\infty", "-\\infty"));
   CHECK(answers_equal("", ""));
+}
+
+TEST_CASE("regression #20: the default tolerance is 1e-9 relative to the larger magnitude", "[answer][equal]") {
+  // Pairs 0.9e-9 and 1.1e-9 apart relative to max(|x|, |y|), at three magnitudes: a default of
+  // 1e-6 (or 1e-8) accepts the outside pairs, one of 1e-10 rejects the inside ones. Both overloads
+  // carry the default, so both are pinned. Double rounding (~1e-16 relative) is far below the 1e-10
+  // margin on either side.
+  const std::pair<const char*, const char*> inside[] = {
+      {"1", "1.0000000009"}, {"1000", "1000.0000009"}, {"0.001", "0.0010000000009"}, {"-2", "-2.0000000018"}};
+  const std::pair<const char*, const char*> outside[] = {
+      {"1", "1.0000000011"}, {"1000", "1000.0000011"}, {"0.001", "0.0010000000011"}, {"-2", "-2.0000000022"}};
+  for (const auto& [a, b] : inside) {
+    INFO(a << " vs " << b);
+    CHECK(answers_equal(a, b));
+    CHECK(answers_equal(reckon::canonicalize(a), reckon::canonicalize(b)));
+  }
+  for (const auto& [a, b] : outside) {
+    INFO(a << " vs " << b);
+    CHECK_FALSE(answers_equal(a, b));
+    CHECK_FALSE(answers_equal(reckon::canonicalize(a), reckon::canonicalize(b)));
+  }
+  // Relative, not absolute: 1e6 and 1e6 + 5e-4 differ by 5e-10 of their size; 1e-12 and 2e-12
+  // differ by far less than 1e-9 in absolute terms but by half their size.
+  CHECK(answers_equal("1000000", "1000000.0005"));
+  CHECK_FALSE(answers_equal("0.000000000001", "0.000000000002"));
+  // The scale is the larger magnitude: |1 - 2| = 1 <= 0.5 * 2, but > 0.5 * 1.
+  CHECK(answers_equal("1.5", "3", 0.5));
+  CHECK_FALSE(answers_equal("1.5", "3", 0.49));
+  CHECK(answers_equal("-1.5", "-3", 0.5));
 }
 
 TEST_CASE("answers_equal is reflexive and symmetric", "[answer][equal]") {
