@@ -12,12 +12,14 @@
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
 #include <reckon/random/stream.hpp>
+#include <reckon/strategy/detail/sampling_rounds.hpp>
 #include <reckon/strategy/result.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -77,16 +79,38 @@ template <class M, class R>
 
 /// Whether an extend of `sequences` sequences may start: sets `sp.max_step_tokens` to
 /// min(cap, tokens left / sequences), so that the call cannot pass a token limit, and returns
-/// nullopt; or returns the limit that forbids the call.
+/// nullopt; or returns the limit that forbids the call. `reserve`: tokens the call will process
+/// that no ledger shows yet (a lazily prefilled prompt, see path_set::pending_prefill); they come
+/// out of the total-tokens room before it is shared out.
 [[nodiscard]] inline std::optional<stop_reason> afford_extend(const budget& limit, const ledger& spent,
                                                               std::size_t sequences, std::uint32_t cap,
-                                                              step_params& sp) {
+                                                              step_params& sp, std::uint64_t reserve = 0) {
   if (auto why = limit.check(spent)) return why;
-  const std::uint64_t left = limit.generated_tokens_left(spent);
+  std::uint64_t left = limit.generated_tokens_left(spent);
+  if (reserve != 0 && limit.max_total_tokens != budget::unlimited) {
+    const std::uint64_t total_left = limit.max_total_tokens - std::min(limit.max_total_tokens, spent.total_tokens());
+    if (total_left <= reserve) return stop_reason::total_tokens;
+    left = std::min(left, total_left - reserve);
+  }
   const std::uint64_t per = sequences == 0 ? left : left / sequences;
   if (per == 0) return tighter_token_limit(limit, spent);
   sp.max_step_tokens = static_cast<std::uint32_t>(std::min<std::uint64_t>(cap, per));
   return std::nullopt;
+}
+
+/// Tokens reserved for a prompt that the engine has not prefilled yet (it does so lazily, in the
+/// first extend, and only then reports the count). A model that knows the count says so with a
+/// member `prompt_tokens(const problem&)` (convertible to std::uint64_t), which is used as is;
+/// otherwise the reserve is one token per byte of the prompt, an upper bound for byte-level BPE
+/// tokenizers (which never make more tokens than bytes; tokens an adapter's chat template adds
+/// are not counted). So a run stays within max_total_tokens whenever the prompt's real count is
+/// at most the reserve; the reserve costs nothing once the first extend has reported the prompt.
+template <class M>
+[[nodiscard]] std::uint64_t prompt_reserve(const M& model, const problem& p) {
+  if constexpr (requires { { model.prompt_tokens(p) } -> std::convertible_to<std::uint64_t>; })
+    return static_cast<std::uint64_t>(model.prompt_tokens(p));
+  else
+    return static_cast<std::uint64_t>(p.prompt.size());
 }
 
 /// Scores `views` with a PRM in one call and checks the answer: one list per view, one score per
@@ -142,6 +166,7 @@ public:
   result<std::size_t> start(const problem& p, std::size_t n, strategy_result& log) {
     auto root = model_.begin(p);
     if (!root) return root.error();
+    pending_prefill_ = prompt_reserve(model_.model(), p);
     paths.emplace_back();
     paths.back().handle = *root;
     while (paths.size() < n) {
@@ -241,6 +266,7 @@ public:
     }
     auto batch = model_.extend(handles_, sp, seeds_);
     if (!batch) return batch.error();
+    pending_prefill_ = 0; // every path shares the root, so this call prefilled the prompt
     std::vector<reckon::step>& got = batch.value().steps;
     if (got.size() != slots.size())
       return fail(errc::engine_failure, fmt::format("extend returned {} steps for {} sequences", got.size(), slots.size()));
@@ -253,6 +279,16 @@ public:
       if (q.done) release(q);
     }
     return {};
+  }
+
+  /// Tokens the next extend may prefill that no ledger shows yet: the prompt's reserve
+  /// (prompt_reserve) from start() until the first extend, then 0.
+  [[nodiscard]] std::uint64_t pending_prefill() const noexcept { return pending_prefill_; }
+
+  /// afford_extend for an extend of this set, reserving pending_prefill().
+  [[nodiscard]] std::optional<stop_reason> afford(const budget& limit, const ledger& spent, std::size_t sequences,
+                                                  std::uint32_t cap, step_params& sp) const {
+    return afford_extend(limit, spent, sequences, cap, sp, pending_prefill_);
   }
 
   /// Releases a path's sequence (if the engine still holds it).
@@ -281,7 +317,135 @@ private:
   std::vector<path> next_;
   std::vector<sequence> handles_;
   std::vector<std::uint64_t> seeds_;
+  std::uint64_t pending_prefill_ = 0;
 };
+
+/// Finishes capped paths: extends every held, unfinished path of `set` by one unscored step per
+/// round (one batched extend per round; slot i seeded by (stream, i, first_step + round)) until
+/// all are done or `max_rounds` rounds have run. Each round is afforded first (afford_extend, the
+/// prompt reserve included); a limit that forbids one sets out.stopped_by and ends the rounds.
+/// @returns the rounds taken, or the engine's error.
+template <class M, class R>
+result<std::uint32_t> finish_paths(path_set<M>& set, metered<M&>& m, metered<R&>& prm, const budget& limit,
+                                   std::uint32_t first_step, std::uint32_t max_rounds, const step_params& sp,
+                                   const random_stream& stream, strategy_result& out) {
+  step_params round_sp = sp;
+  std::vector<std::size_t> live;
+  std::vector<std::uint32_t> ids;
+  std::uint32_t rounds = 0;
+  for (; rounds < max_rounds; ++rounds) {
+    live.clear();
+    ids.clear();
+    for (std::size_t i = 0; i < set.paths.size(); ++i)
+      if (set.paths[i].handle && !set.paths[i].done) {
+        live.push_back(i);
+        ids.push_back(static_cast<std::uint32_t>(i));
+      }
+    if (live.empty()) break;
+    if (auto why = set.afford(limit, combined_ledger(m, prm), live.size(), sp.max_step_tokens, round_sp)) {
+      out.stopped_by = why;
+      break;
+    }
+    if (auto ok = set.extend(live, ids, first_step + rounds, round_sp, stream); !ok) return ok.error();
+  }
+  return rounds;
+}
+
+/// What a PRM-guided search fixes at construction: its name, population, step cap, the finish
+/// rounds at the cap, and each extend's parameters.
+struct search_shape {
+  const char* who = "search";
+  std::size_t population = 1;      ///< paths started (one begin, population - 1 forks)
+  std::uint32_t max_steps = 1;     ///< the most scored steps of one path
+  std::uint32_t finish_steps = 0;  ///< unscored rounds for the paths still unfinished at the cap (finish_paths)
+  step_params stepping{};          ///< each extend's parameters (max_step_tokens lowered near a token budget)
+};
+
+/// What a strategy's hooks see during search_run.
+template <class M, class R>
+struct search_context {
+  path_set<M>& set;
+  metered<M&>& model;
+  metered<R&>& prm;
+  const problem& p;
+  const budget& limit;
+  const random_stream& stream;
+  strategy_result& out;
+  /// The ledger so far, model and reward model together.
+  [[nodiscard]] ledger spent() const { return combined_ledger(model, prm); }
+};
+
+/// The one loop of the PRM-guided searches, so that a fix to it lands in all of them:
+/// budget check; start (one begin, forks); per step k < max_steps: the held unfinished paths
+/// ("live") are seeded by `hooks.seeds`, afforded (afford_extend with the prompt reserve),
+/// extended in ONE call, then, when the reward call is affordable (budget::check_reward_call:
+/// a step already paid for is scored even if it reached a token or engine-call limit), scored by
+/// `hooks.score` and pruned / resampled by `hooks.select`; at the cap, up to finish_steps unscored
+/// rounds (finish_paths) for the paths left unfinished; then `hooks.finish` chooses the answer.
+/// Hooks (templates over search_context<M, R>& c):
+///   void seeds(c, std::span<const std::size_t> live, std::vector<std::uint32_t>& ids)
+///   result<void> score(c, std::span<const std::size_t> live, std::uint32_t step, bool last)
+///   result<bool> select(c, std::uint32_t step, bool last)        // true: the search is over
+///   void finish(c, std::uint32_t steps, bool capped)              // sets answer, tally, samples
+/// `last` is true on the step cap's step (work that only serves later steps can be skipped).
+/// Every sequence is released on every path out (path_set); exceptions are the caller's
+/// (checked_run) to catch. Returns budget_exhausted when not one step was affordable.
+template <class M, class R, class Hooks>
+result<strategy_result> search_run(M& model, R& reward, const problem& p, const budget& limit,
+                                   const random_stream& stream, const search_shape& shape, Hooks& hooks) {
+  metered<M&> m(model);
+  metered<R&> prm(reward);
+  strategy_result out;
+  path_set<M> set(m);
+  search_context<M, R> c{set, m, prm, p, limit, stream, out};
+  if (auto why = limit.check(c.spent())) return nothing_affordable(why);
+  auto started = set.start(p, shape.population, out);
+  if (!started) return started.error();
+
+  step_params sp = shape.stepping;
+  std::vector<std::size_t> live;
+  std::vector<std::uint32_t> ids;
+  std::uint32_t steps = 0;
+  bool over = false;
+  for (std::uint32_t k = 0; k < shape.max_steps && !over; ++k) {
+    live.clear();
+    for (std::size_t i = 0; i < set.paths.size(); ++i)
+      if (set.paths[i].handle && !set.paths[i].done) live.push_back(i);
+    if (live.empty()) break;
+    hooks.seeds(c, std::span<const std::size_t>(live), ids);
+    if (auto why = set.afford(limit, c.spent(), live.size(), shape.stepping.max_step_tokens, sp)) {
+      out.stopped_by = why;
+      break;
+    }
+    if (auto ok = set.extend(live, ids, k, sp, stream); !ok) return ok.error();
+    ++steps;
+    if (auto why = limit.check_reward_call(c.spent())) {
+      out.stopped_by = why; // the PRM call itself is out of budget: this step stays unscored
+      break;
+    }
+    const bool last = k + 1 == shape.max_steps;
+    if (auto ok = hooks.score(c, std::span<const std::size_t>(live), k, last); !ok) return ok.error();
+    auto end = hooks.select(c, k, last);
+    if (!end) return end.error();
+    over = end.value();
+  }
+  if (steps == 0) return nothing_affordable(out.stopped_by);
+  std::size_t open = 0;
+  for (const auto& q : set.paths) open += (q.handle && !q.done) ? 1 : 0;
+  const bool capped = !over && !out.stopped_by && open != 0;
+  if (capped && shape.finish_steps > 0) {
+    auto rounds = finish_paths(set, m, prm, limit, shape.max_steps, shape.finish_steps, shape.stepping, stream, out);
+    if (!rounds) return rounds.error();
+    std::size_t still = 0;
+    for (const auto& q : set.paths) still += (q.handle && !q.done) ? 1 : 0;
+    out.trace.push_back(trace_event{steps, fmt::format("finish at cap: {} unscored rounds, {} of {} capped paths finished",
+                                                       rounds.value(), open - still, open)});
+  }
+  hooks.finish(c, steps, capped);
+  set.release_all();
+  out.cost = c.spent();
+  return out;
+}
 
 } // namespace reckon::detail
 
