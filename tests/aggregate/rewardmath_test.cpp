@@ -3,9 +3,9 @@
 #include <reckon/aggregate/reduce.hpp>
 
 #include <support/catch.hpp>
+#include <support/shared_data.hpp>
 
 #include <cstddef>
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -16,15 +16,11 @@
 // ../shared/data/rewardmath_math_shepherd.json: 483 problems x 10 solutions, per-step Math-Shepherd
 // probabilities in score[i], and "human_to_GPT-4" marking the one correct solution. The counts of
 // problems where each reduction ranks the correct solution strictly first were cross-checked with
-// an independent Python script. Absent file (a fresh checkout): the test only warns.
-TEST_CASE("step reductions on RewardMATH (Math-Shepherd scores)", "[aggregate][reduce][data]") {
-  const std::filesystem::path file =
-      std::filesystem::path(RECKON_TEST_SOURCE_DIR) / ".." / "shared" / "data" / "rewardmath_math_shepherd.json";
-  if (!std::filesystem::exists(file)) {
-    WARN("skipped: " << file.string() << " not found");
-    return;
-  }
-  std::ifstream in(file);
+// an independent Python script. Absent file (a fresh checkout): CTest reports aggregate.shared as
+// skipped (see support/shared_data.hpp).
+TEST_CASE("step reductions on RewardMATH (Math-Shepherd scores)", "[aggregate][reduce][data][shared]") {
+  std::ifstream in(reckon::test::shared_data_file("rewardmath_math_shepherd.json"));
+  REQUIRE(in);
   const auto data = nlohmann::json::parse(in);
   REQUIRE(data.size() == 483);
   const reckon::step_reduction order[] = {reckon::step_reduction::last, reckon::step_reduction::min,
@@ -50,5 +46,9 @@ TEST_CASE("step reductions on RewardMATH (Math-Shepherd scores)", "[aggregate][r
   CHECK(strictly_first[1] == 74); // min
   CHECK(strictly_first[2] == 83); // prod
   CHECK(strictly_first[3] == 73); // mean
+}
+#else
+TEST_CASE("step reductions on RewardMATH (Math-Shepherd scores)", "[aggregate][reduce][data][shared]") {
+  reckon::test::skip_test_program("nlohmann_json is not installed: the RewardMATH file cannot be read");
 }
 #endif
