@@ -14,6 +14,11 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -305,8 +310,98 @@ TEST_CASE("openai: a 5xx that outlives the retries is an engine_failure with sta
   CHECK(r.error().code == errc::engine_failure);
   CHECK(r.error().message.find("HTTP 500") != std::string::npos);
   CHECK(r.error().message.find("kv cache exploded") != std::string::npos);
-  CHECK(server.calls.load() == 3); // max_retries = 2
+  // The same body twice is deterministic: 2 attempts for the pair, then completion 0 alone (2) and
+  // with its 2 derived seeds (2 each), then the call fails.
+  CHECK(server.calls.load() == 8);
+  CHECK(m.totals().isolated == 1);
+  CHECK(m.totals().reseeded == 1);
   CHECK(m.totals().failed_calls == 1);
+}
+
+TEST_CASE("openai: a transient 5xx (a different body each time) is retried up to max_retries", "[adapters][openai]") {
+  test_server server([](const json&, int call, httplib::Response& res) {
+    res.status = 503;
+    res.set_content("overloaded, attempt " + std::to_string(call), "text/plain");
+  });
+  oa::model m(fast_params(server));
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 2);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("after 3 attempts") != std::string::npos);
+  CHECK(server.calls.load() == 3); // max_retries = 2
+  CHECK(m.totals().isolated == 0);
+}
+
+TEST_CASE("regression #21.1: a 5xx that follows the seed is isolated and re-seeded; the good completions are kept",
+          "[adapters][openai]") {
+  // The server fails (always with the same body) any request whose completions include index 5
+  // under the run's own seeds, as llama-server does for an output that breaks its format.
+  const std::uint64_t run_seed = 99;
+  auto first_index = [&](std::uint32_t wire) -> int {
+    for (std::uint32_t i = 0; i < 8; ++i)
+      if (oa::detail::wire_seed(reckon::request_seed(run_seed, i)) == wire) return static_cast<int>(i);
+    return -1; // a derived seed
+  };
+  test_server server([&](const json& req, int, httplib::Response& res) {
+    const int from = first_index(req.at("seed").get<std::uint32_t>());
+    const int n = req.at("n").get<int>();
+    if (from >= 0 && from <= 5 && 5 < from + n) {
+      res.status = 500;
+      res.set_content(R"({"error":{"message":"The model produced output that does not match the expected format"}})",
+                      "application/json");
+      return;
+    }
+    server.serve(shape::legacy, req, static_cast<std::size_t>(n), res);
+  });
+  auto p = fast_params(server);
+  p.max_n_per_request = 4;
+  p.max_in_flight = 1;
+  oa::model m(p);
+  reckon::sampling_params sp;
+  sp.seed = run_seed;
+  auto r = m.sample({.id = 1, .prompt = "p"}, sp, 8);
+  REQUIRE(r);
+  CHECK(r->completions.size() == 8);
+  for (std::uint32_t i = 0; i < 8; ++i) CHECK(r->completions[i].source == i);
+  // [0, 4) in one request; [4, 8): 2 attempts, then 4 alone, 5 twice, 5 re-seeded, 6, 7.
+  CHECK(server.calls.load() == 1 + 2 + 1 + 2 + 1 + 1 + 1);
+  CHECK(m.totals().isolated == 1);
+  CHECK(m.totals().reseeded == 1);
+  check_accounting(server, m, r->usage);
+
+  // With no derived seeds allowed, the call fails and says which completion.
+  test_server strict([&](const json& req, int, httplib::Response& res) {
+    const int from = first_index(req.at("seed").get<std::uint32_t>());
+    const int n = req.at("n").get<int>();
+    if (from >= 0 && from <= 5 && 5 < from + n) {
+      res.status = 500;
+      res.set_content("format error", "text/plain");
+      return;
+    }
+    strict.serve(shape::legacy, req, static_cast<std::size_t>(n), res);
+  });
+  auto q = fast_params(strict);
+  q.max_n_per_request = 4;
+  q.max_in_flight = 1;
+  q.max_reseeds = 0;
+  oa::model m2(q);
+  auto bad = m2.sample({.id = 1, .prompt = "p"}, sp, 8);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("completion 5 alone") != std::string::npos);
+}
+
+TEST_CASE("regression #21.3: llama-server's usage counts one choice; tokens are not under-reported",
+          "[adapters][openai]") {
+  test_server server([&](const json& req, int, httplib::Response& res) {
+    server.serve(shape::llama_server, req, req.at("n").get<std::size_t>(), res);
+  });
+  auto p = fast_params(server);
+  p.exact_token_counts = false;
+  oa::model m(p);
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 4);
+  REQUIRE(r);
+  // The fake writes 2 characters a token, so scaling choice 0's reported count by characters is exact.
+  for (std::size_t i = 0; i < 4; ++i) CHECK(r->completions[i].tokens == tokens_of(i));
+  CHECK(r->usage.generated_tokens == 2 + 3 + 4 + 2);
 }
 
 TEST_CASE("openai: a 4xx other than 429 is not retried", "[adapters][openai]") {
@@ -555,6 +650,45 @@ TEST_CASE("openai: request bodies and the base URL's /v1", "[adapters][openai]")
   REQUIRE(m.sample({.id = 1, .prompt = "p"}, {}, 1));
   std::lock_guard lock(server.m);
   CHECK(server.paths.at(0) == "/v1/completions");
+}
+
+TEST_CASE("regression #21.9: a connect timeout is retried like a refused connection", "[adapters][openai]") {
+  // A listening socket on 127.0.0.1 that never accepts, its backlog filled: further connects hang.
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener, 0) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    (void)::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    fillers.push_back(c);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  oa::client_params p;
+  p.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  p.connect_timeout_seconds = 0.2;
+  p.max_retries = 2;
+  p.backoff_seconds = 0.0;
+  p.max_backoff_seconds = 0.0;
+  oa::model m(p);
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 1);
+  for (const int c : fillers) ::close(c);
+  ::close(listener);
+  REQUIRE_FALSE(r);
+  if (r.error().code == errc::timeout) { // the kernel dropped the SYNs: the case under test
+    CHECK(r.error().message.find("could not connect") != std::string::npos);
+    CHECK(m.totals().attempts == 3);
+    CHECK(m.totals().retries == 2);
+  } else {
+    WARN("this kernel refused or reset the connection instead of letting it time out: " << r.error().message);
+  }
 }
 
 #endif // RECKON_TEST_OPENAI

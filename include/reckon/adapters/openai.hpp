@@ -48,6 +48,7 @@ struct client_params {
   double max_backoff_seconds = 8.0;          ///< cap on one wait, also on a server's Retry-After (>= backoff_seconds)
   bool exact_token_counts = true;            ///< ask for per-token logprobs (width 1) even when no statistics are wanted, so that every completion's token count is exact
   bool one_request_per_completion = false;   ///< send each completion alone with seed request_seed(seed, i), so that completion i does not depend on n or on max_n_per_request
+  std::uint32_t max_reseeds = 2;             ///< a completion the server fails deterministically is re-requested alone with up to this many derived seeds (see model) before the call fails (0: fail at once)
 };
 
 /// What a model has done over its lifetime (all sample() calls), for accounting and tests.
@@ -56,6 +57,8 @@ struct counters {
   std::uint64_t retries = 0;         ///< attempts repeated after a 429, a 5xx or a connection error
   std::uint64_t accepted = 0;        ///< responses whose completions were used
   std::uint64_t failed_calls = 0;    ///< sample() calls that returned an error
+  std::uint64_t isolated = 0;        ///< requests re-sent as n = 1 requests after a deterministic 5xx
+  std::uint64_t reseeded = 0;        ///< completions re-requested with a derived seed after a deterministic 5xx
   reckon::usage delivered;           ///< usage of every accepted response, including those of calls that failed later (their completions were dropped)
 };
 
@@ -73,6 +76,15 @@ struct counters {
 /// Seeds: a request carrying completions [i, i + k) is sent seed request_seed(params.seed, i)
 /// (31 bits of it); the server derives its choices' seeds from it, so completion i depends on the
 /// split unless `one_request_per_completion` is set.
+///
+/// Deterministic failures: some 5xx follow the seed, not the load (llama-server's HTTP 500 "The
+/// model produced output that does not match the expected ... format" fails the same request every
+/// time). A 5xx whose body repeats the previous attempt's is not retried again. Its request is
+/// re-sent as n = 1 requests (completion i with its own seed request_seed(params.seed, i)), so the
+/// other completions are kept; a single completion that still fails so is re-requested with the
+/// derived seeds request_seed(request_seed(params.seed, i), r) for r = 1 .. max_reseeds (counted in
+/// totals().reseeded: that completion no longer follows params.seed alone); after those the call
+/// fails with the server's status and body.
 ///
 /// Usage: `engine_calls` counts accepted responses; `prefilled_tokens` sums each response's
 /// prompt_tokens less its cached_tokens; `generated_tokens` sums the completions' token counts
@@ -214,14 +226,36 @@ private:
                          const adapters::detail::stats_request& want, std::uint32_t wire_k, std::uint32_t first,
                          std::uint32_t count, call_state& state, reckon::usage& used) {
     std::uint32_t got = 0;
+    bool alone = false;      // after a deterministic failure: one completion per request
+    std::uint32_t reseed = 0; // derived seeds tried for the completion at `got`
     while (got < count) {
       if (state.stop.load()) return {}; // another chunk failed; the call will report that
-      const std::uint32_t ask = count - got;
-      const std::uint64_t seed = request_seed(params.seed, first + got);
+      const std::uint32_t ask = alone ? 1U : count - got;
+      const std::uint64_t own = request_seed(params.seed, first + got);
+      const std::uint64_t seed = reseed == 0 ? own : request_seed(own, reseed);
       const std::string body =
           detail::request_body(params_.endpoint, params_.model, prob.prompt, params, ask, seed, wire_k).dump();
-      auto response = post_with_retries(client, body);
-      if (!response) return response.error();
+      bool deterministic = false;
+      auto response = post_with_retries(client, body, &deterministic);
+      if (!response) {
+        if (!deterministic) return response.error();
+        if (ask > 1) { // find the completion that fails: the others are good work
+          alone = true;
+          std::lock_guard lock(*mutex_);
+          ++totals_.isolated;
+          continue;
+        }
+        if (reseed >= params_.max_reseeds) {
+          reckon::error e = response.error();
+          e.message += " (the same failure for completion " + std::to_string(first + got) + " alone and with " +
+                       std::to_string(reseed) + " derived seeds)";
+          return e;
+        }
+        ++reseed;
+        std::lock_guard lock(*mutex_);
+        if (reseed == 1) ++totals_.reseeded;
+        continue;
+      }
       auto parsed = detail::parse_response(*response, params_.endpoint);
       if (!parsed) return parsed.error();
       auto& choices = parsed->choices;
@@ -245,6 +279,7 @@ private:
         state.out[first + got + i] = std::move(c);
       }
       got += static_cast<std::uint32_t>(choices.size());
+      reseed = 0;
       used += u;
       std::lock_guard lock(*mutex_);
       ++totals_.accepted;
@@ -254,24 +289,49 @@ private:
   }
 
   // Token counts for choices without a per-token list: usage.completion_tokens split by characters.
+  // llama-server counts only the first choice in usage.completion_tokens (3.3x under-reported at
+  // n = 4 on the test model): when the reported count is nearer (in ratio) to the first choice's
+  // estimate than to all choices' estimates, it is read as the first choice's count and the others
+  // are scaled by their characters against the first's. Estimates are reckon's chars / 4.
   static std::vector<std::uint32_t> token_hints(const detail::parsed_response& r) {
     std::vector<std::uint32_t> hints(r.choices.size(), 0);
+    auto estimate = [](std::size_t chars) { return static_cast<std::uint32_t>((chars + 3) / 4); };
     if (!r.completion_tokens) {
-      for (std::size_t i = 0; i < hints.size(); ++i)
-        hints[i] = static_cast<std::uint32_t>((r.choices[i].text.size() + 3) / 4); // reckon's chars/4 estimate
+      for (std::size_t i = 0; i < hints.size(); ++i) hints[i] = estimate(r.choices[i].text.size());
       return hints;
     }
     std::uint64_t chars = 0;
     for (const auto& c : r.choices) chars += c.text.size();
-    std::uint64_t left = *r.completion_tokens;
+    const std::uint64_t reported = *r.completion_tokens;
+    if (first_choice_only(r, reported, chars)) {
+      const double first_chars = static_cast<double>(r.choices[0].text.size());
+      for (std::size_t i = 0; i < hints.size(); ++i)
+        hints[i] = i == 0 ? static_cast<std::uint32_t>(reported)
+                          : static_cast<std::uint32_t>(std::llround(static_cast<double>(reported) *
+                                                                    static_cast<double>(r.choices[i].text.size()) / first_chars));
+      return hints;
+    }
+    std::uint64_t left = reported;
     for (std::size_t i = 0; i < hints.size(); ++i) {
       const std::uint64_t share = i + 1 == hints.size() ? left
-                                  : chars == 0           ? *r.completion_tokens / hints.size()
-                                                         : *r.completion_tokens * r.choices[i].text.size() / chars;
+                                  : chars == 0           ? reported / hints.size()
+                                                         : reported * r.choices[i].text.size() / chars;
       hints[i] = static_cast<std::uint32_t>(std::min(share, left));
       left -= hints[i];
     }
     return hints;
+  }
+
+  // Whether `reported` completion tokens look like the first choice's alone (see token_hints).
+  static bool first_choice_only(const detail::parsed_response& r, std::uint64_t reported, std::uint64_t chars) {
+    if (r.choices.size() < 2 || reported == 0) return false;
+    const std::size_t first = r.choices[0].text.size();
+    if (first == 0 || chars <= first) return false;
+    const double per_char = 0.25; // reckon's estimate: 4 characters a token
+    const double first_estimate = per_char * static_cast<double>(first);
+    const double all_estimate = per_char * static_cast<double>(chars);
+    const double x = std::log(static_cast<double>(reported));
+    return std::abs(x - std::log(first_estimate)) < std::abs(x - std::log(all_estimate));
   }
 
   static bool retryable_status(int status) { return status == 429 || (status >= 500 && status <= 599); }
@@ -287,8 +347,11 @@ private:
     return std::min(wait, params_.max_backoff_seconds);
   }
 
-  // One request with retries; the body of a 200, or why not.
-  result<std::string> post_with_retries(httplib::Client& client, const std::string& body) {
+  // One request with retries; the body of a 200, or why not. A 5xx whose body repeats the previous
+  // attempt's is deterministic (it follows the request, not the load): no more retries, and
+  // *deterministic is set.
+  result<std::string> post_with_retries(httplib::Client& client, const std::string& body, bool* deterministic) {
+    std::optional<std::string> last_5xx;
     for (std::uint32_t attempt = 0;; ++attempt) {
       {
         std::lock_guard lock(*mutex_);
@@ -302,14 +365,18 @@ private:
       bool retry = false;
       if (!res) {
         const auto err = res.error();
-        if (err == httplib::Error::ConnectionTimeout)
-          return fail(errc::timeout, "openai: could not connect to " + host_ + " within " +
-                                         std::to_string(params_.connect_timeout_seconds) + " s");
-        if (err == httplib::Error::Read && elapsed >= 0.95 * params_.timeout_seconds)
+        if (err == httplib::Error::ConnectionTimeout) {
+          // Retried like a refused connection: both say the server is not there yet.
+          why = fail(errc::timeout, "openai: could not connect to " + host_ + " within " +
+                                        std::to_string(params_.connect_timeout_seconds) + " s");
+          retry = true;
+        } else if (err == httplib::Error::Read && elapsed >= 0.95 * params_.timeout_seconds) {
           return fail(errc::timeout, "openai: no answer from " + host_ + path_ + " within " +
                                          std::to_string(params_.timeout_seconds) + " s");
-        why = fail(errc::engine_failure, "openai: request to " + host_ + path_ + " failed: " + httplib::to_string(err));
-        retry = err == httplib::Error::Connection || err == httplib::Error::Read || err == httplib::Error::Write;
+        } else {
+          why = fail(errc::engine_failure, "openai: request to " + host_ + path_ + " failed: " + httplib::to_string(err));
+          retry = err == httplib::Error::Connection || err == httplib::Error::Read || err == httplib::Error::Write;
+        }
         client.stop(); // drop a half-dead keep-alive connection before the next attempt
       } else if (res->status == 200) {
         return std::move(res->body);
@@ -317,6 +384,16 @@ private:
         why = fail(errc::engine_failure, "openai: HTTP " + std::to_string(res->status) + " from " + host_ + path_ +
                                              ": " + detail::excerpt(res->body));
         retry = retryable_status(res->status);
+        if (res->status == 400 && params_.max_n_per_request > 1)
+          why->message += " (if the server caps n per request, as llama-server caps it at its slot count -np, "
+                          "set client_params.max_n_per_request to that cap)";
+        if (res->status >= 500) {
+          if (last_5xx && *last_5xx == res->body) {
+            *deterministic = true;
+            return *why;
+          }
+          last_5xx = res->body;
+        }
       }
       if (!retry || attempt >= params_.max_retries) {
         if (retry) why->message += " (after " + std::to_string(attempt + 1) + " attempts)";
