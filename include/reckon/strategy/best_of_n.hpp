@@ -8,9 +8,25 @@
 // select "naive" (the highest-scoring sample's answer) or "weighted" (a* = argmax_a
 // sum_{i: ans_i = a} s_i). `last` is the default reduction: Snell et al. found last > min > prod.
 // Cost: one engine call for n completions (more when a token budget splits them), one reward call.
+// Budget: the reward call is checked against what it spends (budget::check_reward_call: prm calls,
+// prm tokens, wall time of both models, the deadline) on the combined ledger, and its prm tokens
+// are known before the call (metered's ceil(characters / 4) of each sample), so the run never passes
+// max_prm_tokens: when not every sample fits, the first k that fit are scored and selected from
+// (the rest are dropped: a sample without a score cannot win either selection); when none fits or
+// another limit forbids the call, the samples already paid for are used unscored: the result is
+// their plurality vote, with stopped_by naming the limit (not an error: the answer is still the
+// samples' best guess, and stopped_by says it is not reward-selected).
 // Deviations: a PRM sees the completion split into steps at `step_delimiter` (the paper's PRM sees
 // newline-separated steps); naive selection skips samples without an extractable answer (they
-// cannot be "best" of anything); confidence is the winner's share of the total score.
+// cannot be "best" of anything).
+// Tally and confidence: weighted, the score-weighted vote and the winner's share of the total score;
+// naive, the plurality count of the scored samples' answers (naive chooses by one sample's score,
+// so no summed tally stands behind it; the counts show how many samples agree, and need no sign of
+// the scores) and the picked sample's score as a probability (exp of it for prm_scorer<
+// reduce_log_prod>, whose scores are log-products; other scores clamped into [0, 1]).
+// Scores: a log scorer (log_scores = true: prm_scorer<reduce_log_prod>) weighs a weighted vote by
+// exp(s - max s), which ranks exactly as the product's weights without their underflow; any other
+// scorer's scores must be >= 0 for weighted selection (a negative one is an invalid_argument error).
 
 #include <reckon/aggregate/reduce.hpp>
 #include <reckon/aggregate/vote.hpp>
@@ -25,17 +41,21 @@
 #include <reckon/fwd.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/answer_key.hpp>
+#include <reckon/strategy/detail/guarded_run.hpp>
 #include <reckon/strategy/detail/sampling_rounds.hpp>
+#include <reckon/strategy/detail/search.hpp>
 #include <reckon/strategy/result.hpp>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -83,6 +103,7 @@ namespace detail {
 struct orm_scorer {
   template <class R>
   static constexpr bool accepts = outcome_reward_model<R>;
+  static constexpr bool log_scores = false; ///< scores are probabilities in [0, 1]
 
   template <class R>
   result<std::vector<double>> operator()(R& reward, const problem& p, std::span<const completion> samples,
@@ -106,6 +127,8 @@ template <class Reduce>
 struct prm_scorer {
   template <class R>
   static constexpr bool accepts = process_reward_model<R>;
+  /// reduce_log_prod scores are log-products in [-inf, 0]; the other reductions give [0, 1].
+  static constexpr bool log_scores = std::is_same_v<Reduce, reduce_log_prod>;
 
   Reduce reduce{};
 
@@ -152,17 +175,37 @@ public:
       : params_(std::move(params)), scorer_(std::move(scorer)), key_(std::move(key)) {}
 
   /// Runs on one problem: samples from `model`, scores with `reward`.
-  /// @returns the result, or: invalid_argument (n = 0, bad params), budget_exhausted (no sample
-  ///          affordable), engine_failure (a reward model returning the wrong number of scores,
-  ///          or a score that is NaN or outside [0, 1]), or either model's error.
+  /// @returns the result, or: invalid_argument (n = 0, bad params; weighted selection with a
+  ///          negative score), budget_exhausted (no sample affordable), engine_failure (a reward
+  ///          model returning the wrong number of scores, or a score that is NaN or outside
+  ///          [0, 1]; anything a model, the answer key or the scorer throws), or either model's
+  ///          error. A budget that forbids the reward call is a result (see the header).
   template <sampling_model M, class R>
     requires(Scorer::template accepts<R>)
   result<strategy_result> run(M& model, R& reward, const problem& p, const budget& limit,
                               const random_stream& stream) const {
+    return detail::checked_run(
+        "best_of_n", [&]() -> result<void> { return check_params(); },
+        [&] { return run_checked(model, reward, p, limit, stream); });
+  }
+
+  [[nodiscard]] const best_of_n_params& params() const noexcept { return params_; }
+
+private:
+  static constexpr bool log_scores = [] {
+    if constexpr (requires { Scorer::log_scores; }) return static_cast<bool>(Scorer::log_scores);
+    else return false;
+  }();
+
+  [[nodiscard]] result<void> check_params() const {
     if (params_.n == 0) return fail(errc::invalid_argument, "best_of_n: n must be > 0");
     if (params_.step_delimiter.empty()) return fail(errc::invalid_argument, "best_of_n: step_delimiter must not be empty");
-    if (auto ok = validate(params_.sampling); !ok) return ok.error();
+    return validate(params_.sampling);
+  }
 
+  template <class M, class R>
+  result<strategy_result> run_checked(M& model, R& reward, const problem& p, const budget& limit,
+                                      const random_stream& stream) const {
     metered<M&> m(model);
     metered<R&> scorer_model(reward);
     strategy_result out;
@@ -174,38 +217,83 @@ public:
       if (*drawn == 0) break;
     }
     if (samples.empty()) return detail::nothing_affordable(rounds.stopped_by());
+    out.stopped_by = rounds.stopped_by();
 
-    auto scores = scorer_(scorer_model, p, samples, params_.step_delimiter);
-    if (!scores) return scores.error();
     std::vector<std::optional<std::string>> answers;
     answers.reserve(samples.size());
     for (const auto& c : samples) answers.push_back(key_(c));
 
-    out.tally = weighted_vote(answers, *scores, params_.vote);
+    // The reward call's prm tokens are metered's estimate of exactly these texts, so the prefix
+    // that fits is known before the call.
+    std::optional<stop_reason> unaffordable = limit.check_reward_call(detail::combined_ledger(m, scorer_model));
+    std::size_t scored = 0;
+    if (!unaffordable) {
+      const std::uint64_t left = limit.max_prm_tokens - detail::combined_ledger(m, scorer_model).prm_tokens;
+      std::uint64_t cost = 0;
+      while (scored < samples.size()) {
+        cost += detail::estimate_tokens(samples[scored].text.size());
+        if (cost > left) break;
+        ++scored;
+      }
+      if (scored == 0) unaffordable = stop_reason::prm_tokens;
+    }
+    if (unaffordable) {
+      out.stopped_by = unaffordable;
+      out.tally = plurality_vote(answers, params_.vote);
+      out.answer = out.tally.winner();
+      out.confidence = out.tally.leader() ? out.tally.leader()->share : 0.0;
+      out.trace.push_back(trace_event{rounds.rounds(), fmt::format("reward call not affordable ({}): plurality of {} unscored samples",
+                                                                   *unaffordable, samples.size())});
+      out.samples = static_cast<std::uint32_t>(samples.size());
+      out.cost = detail::combined_ledger(m, scorer_model);
+      return out;
+    }
+    if (scored < samples.size()) {
+      out.stopped_by = stop_reason::prm_tokens;
+      out.trace.push_back(trace_event{rounds.rounds(), fmt::format("prm tokens allow scoring {} of {} samples", scored, samples.size())});
+      samples.resize(scored);
+      answers.resize(scored);
+    }
+
+    auto scores = scorer_(scorer_model, p, std::span<const completion>(samples), params_.step_delimiter);
+    out.cost = detail::combined_ledger(m, scorer_model);
+    if (!scores) return scores.error();
+    if (scores->size() != samples.size())
+      return fail(errc::engine_failure, fmt::format("best_of_n: the scorer returned {} scores for {} samples", scores->size(), samples.size()));
+    for (const double s : *scores)
+      if (std::isnan(s)) return fail(errc::engine_failure, "best_of_n: the scorer returned NaN");
+
     if constexpr (std::is_same_v<Selection, select_naive>) {
+      out.tally = plurality_vote(answers, params_.vote);
       std::optional<std::size_t> best;
       for (std::size_t i = 0; i < samples.size(); ++i)
         if (answers[i] && (!best || (*scores)[i] > (*scores)[*best])) best = i;
       if (best) {
+        const double s = (*scores)[*best];
         out.answer = answers[*best];
-        out.confidence = (*scores)[*best];
-        out.trace.push_back(trace_event{rounds.rounds(), fmt::format("best sample {} scored {:.4f}", *best, (*scores)[*best])});
+        out.confidence = std::clamp(log_scores ? std::exp(s) : s, 0.0, 1.0);
+        out.trace.push_back(trace_event{rounds.rounds(), fmt::format("best sample {} scored {:.4f}", *best, s)});
       }
     } else {
+      std::vector<double> weights(*scores);
+      if constexpr (log_scores) {
+        const double top = *std::max_element(weights.begin(), weights.end());
+        for (double& w : weights) w = std::isinf(top) ? 0.0 : std::exp(w - top); // all -inf: every weight 0
+      } else {
+        for (const double w : weights)
+          if (!std::isfinite(w) || w < 0.0)
+            return fail(errc::invalid_argument,
+                        fmt::format("weighted best_of_n: a score of {} cannot weigh a vote (weights must be finite and >= 0; "
+                                    "use naive selection, or a scorer with log_scores)", w));
+      }
+      out.tally = weighted_vote(answers, weights, params_.vote);
       out.answer = out.tally.winner();
       out.confidence = out.tally.leader() ? out.tally.leader()->share : 0.0;
     }
-    out.stopped_by = rounds.stopped_by();
     out.samples = static_cast<std::uint32_t>(samples.size());
-    out.cost = m.ledger();
-    out.cost.prm_calls += scorer_model.ledger().prm_calls;
-    out.cost.prm_tokens += scorer_model.ledger().prm_tokens;
     return out;
   }
 
-  [[nodiscard]] const best_of_n_params& params() const noexcept { return params_; }
-
-private:
   best_of_n_params params_{};
   Scorer scorer_{};
   AnswerKey key_{};

@@ -8,8 +8,11 @@
 // window (Li et al. 2024), Adaptive-Consistency's Beta posterior (Aggarwal et al. 2023) or a
 // supermajority after doubling rounds (Stop policy, see stopping.hpp).
 // Cost: one engine call per round (1 for fixed n), n completions at most; no reward-model calls.
-// Deviations: none in the vote. Ties break by weight, then count, then first seen (vote.hpp).
-// Confidence: the winner's share of the (weighted) vote.
+// Answer: the vote's winner, or the answer a stopping rule settled on (ESC: the unanimous window's,
+// as in its reference); the tally is always the vote over every sample drawn.
+// Deviations: none in the vote. Ties break by weight, then count, then first seen (vote.hpp). ESC's
+// deviation is stated in stopping.hpp.
+// Confidence: the answer's share of the (weighted) vote over every sample.
 
 #include <reckon/aggregate/vote.hpp>
 #include <reckon/budget/budget.hpp>
@@ -21,13 +24,13 @@
 #include <reckon/fwd.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/answer_key.hpp>
+#include <reckon/strategy/detail/guarded_run.hpp>
 #include <reckon/strategy/detail/sampling_rounds.hpp>
 #include <reckon/strategy/result.hpp>
 #include <reckon/strategy/stopping.hpp>
 
 #include <cmath>
 #include <cstdint>
-#include <exception>
 #include <optional>
 #include <string>
 #include <utility>
@@ -66,16 +69,17 @@ public:
   /// @param limit  the budget; the run stops within it (see detail::sampling_rounds)
   /// @param stream the problem's random stream (its seed and problem id key every request)
   /// @returns the result, or: invalid_argument (n = 0, bad sampling params, a bad weight),
-  ///          budget_exhausted (not even one sample affordable), or the model's error.
+  ///          budget_exhausted (not even one sample affordable), engine_failure (anything the
+  ///          model, the answer key, the weight or the stopping rule throws), or the model's error.
   template <sampling_model M>
   result<strategy_result> run(M& model, const problem& p, const budget& limit, const random_stream& stream) const {
-    if (params_.n == 0) return fail(errc::invalid_argument, "self_consistency: n must be > 0");
-    if (auto ok = validate(params_.sampling); !ok) return ok.error();
-    try {
-      return run_checked(model, p, limit, stream);
-    } catch (const reckon::exception& e) {
-      return e.error();
-    }
+    return detail::checked_run(
+        "self_consistency",
+        [&]() -> result<void> {
+          if (params_.n == 0) return fail(errc::invalid_argument, "self_consistency: n must be > 0");
+          return validate(params_.sampling);
+        },
+        [&] { return run_checked(model, p, limit, stream); });
   }
 
   [[nodiscard]] const self_consistency_params& params() const noexcept { return params_; }
@@ -90,6 +94,7 @@ private:
     std::vector<completion> samples;
     std::vector<std::optional<std::string>> answers;
     vote_counter counter;
+    std::optional<std::string> decided; // a stopping rule's own answer
     while (samples.size() < params_.n) {
       const auto want = stop_.next_batch(static_cast<std::uint32_t>(samples.size()), params_.n);
       const std::size_t before = samples.size();
@@ -106,14 +111,16 @@ private:
       const stop_verdict verdict = stop_.check(stopping_state{answers, tally});
       if (verdict.stop) {
         out.trace.push_back(trace_event{rounds.rounds(), "stopped: " + verdict.reason});
+        decided = verdict.answer;
         break;
       }
     }
     if (samples.empty()) return detail::nothing_affordable(rounds.stopped_by());
     out.stopped_by = rounds.stopped_by();
     out.tally = counter.tally(params_.vote);
-    out.answer = out.tally.winner();
-    out.confidence = out.tally.leader() ? out.tally.leader()->share : 0.0;
+    out.answer = decided ? decided : out.tally.winner();
+    const answer_tally* chosen = out.answer ? out.tally.find(*out.answer) : nullptr;
+    out.confidence = chosen ? chosen->share : 0.0;
     out.samples = static_cast<std::uint32_t>(samples.size());
     out.cost = m.ledger();
     return out;

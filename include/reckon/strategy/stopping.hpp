@@ -38,10 +38,11 @@ struct stopping_state {
   const vote_tally& tally;                             ///< the vote over them
 };
 
-/// A stopping rule's verdict: stop, and why (for the trace).
+/// A stopping rule's verdict: stop, why (for the trace), and the answer when the rule decides it.
 struct stop_verdict {
-  bool stop = false;  ///< stop sampling now
-  std::string reason; ///< e.g. "window of 5 unanimous"
+  bool stop = false;                 ///< stop sampling now
+  std::string reason;                ///< e.g. "window of 5 unanimous"
+  std::optional<std::string> answer; ///< the rule's answer (ESC: the unanimous window's); nullopt: the vote's
 };
 
 /// Fixed n: sample everything in one batched call; never stop early.
@@ -52,22 +53,30 @@ struct stop_never {
 };
 
 /// ESC (Li et al. 2024, "Escape Sky-high Cost"): sample windows of `window` answers; stop as soon
-/// as one window is unanimous (every sample in it has the same answer).
+/// as one window is unanimous (every sample in it has the same answer), and answer with that
+/// window's answer (the reference, Yiwei98/ESC early_stop_*.py, returns the window's answer; the
+/// vote over all samples is the answer only when no window was unanimous).
+/// Windows are the paper's disjoint blocks of `window` consecutive samples: a round the budget cut
+/// short leaves its block open and the next round asks only for the rest of it, so the rule sees
+/// the same windows whatever the budget did (checking a sliding window after every round would
+/// test more windows, and stop earlier and more often on a wrong answer, than the paper's rule).
+/// Deviation: a window of samples without an answer is not unanimous (the reference maps every
+/// unparsable sample to one placeholder, -1000, and would stop on it with an answer nobody gave).
 struct stop_window {
   std::uint32_t window = 5; ///< samples per window (>= 1); the paper uses 5-8
 
   [[nodiscard]] std::uint32_t next_batch(std::uint32_t done, std::uint32_t n) const {
     detail::require(window >= 1, "stop_window: window must be >= 1");
-    return std::min(window, n - done);
+    return std::min(window - done % window, n - done);
   }
   [[nodiscard]] stop_verdict check(const stopping_state& s) const {
     const std::size_t total = s.answers.size();
-    if (total < window || total % window != 0) return {};
+    if (total < window || total % window != 0) return {}; // the current window is still open
     const auto& first = s.answers[total - window];
     if (!first) return {};
     for (std::size_t i = total - window + 1; i < total; ++i)
       if (s.answers[i] != first) return {};
-    return {true, "window of " + std::to_string(window) + " unanimous"};
+    return {true, "window of " + std::to_string(window) + " unanimous", first};
   }
 };
 

@@ -25,6 +25,9 @@ namespace reckon::detail {
 /// one of them reached params.max_tokens: a run never exceeds max_generated_tokens. (A
 /// max_total_tokens limit can be exceeded by the prompt prefill of the last call, which the
 /// engine reports only afterwards.)
+/// Only the limits a sampling call spends stop a round (tokens, engine calls, wall time, deadline):
+/// reward-model limits are the reward call's to check (budget::check_reward_call), so that
+/// max_prm_calls = 0 forbids scoring, not sampling.
 /// Round r's request seed comes from stream (seed, problem, particle 0, step r), so a run's samples
 /// depend only on (seed, problem, round), not on thread count or other problems.
 template <class M>
@@ -32,7 +35,10 @@ class sampling_rounds {
 public:
   sampling_rounds(metered<M&>& model, const problem& p, const sampling_params& params, const budget& limit,
                   const random_stream& stream)
-      : model_(model), problem_(p), params_(params), limit_(limit), stream_(stream) {}
+      : model_(model), problem_(p), params_(params), limit_(limit), stream_(stream) {
+    limit_.max_prm_calls = budget::unlimited;
+    limit_.max_prm_tokens = budget::unlimited;
+  }
 
   /// Requests up to `want` more completions and appends them to `out`. Returns the number drawn
   /// (0 when the budget stopped it: then stopped_by() says which limit), or the model's error. A
@@ -78,7 +84,7 @@ private:
   metered<M&>& model_;
   const problem& problem_;
   sampling_params params_;
-  budget limit_; // by value: a temporary budget{} handed to the constructor must not dangle
+  budget limit_; // by value (a temporary budget{} must not dangle), without the reward-model limits
   random_stream stream_;
   std::uint32_t round_ = 0;
   std::optional<stop_reason> stopped_by_;
