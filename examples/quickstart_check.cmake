@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: Apache-2.0
+# The test example.quickstart: runs examples/quickstart and checks what README says of its output.
+# On its hard problem the 16-sample majority vote (first line) settles on a wrong answer, the
+# particle filter (second line) finds the gold one, and the two spend about the same tokens
+# (generated + prefilled within 10% of each other). Each line's own "gold X" is the reference, so
+# the check holds whichever answers the strategies give, as long as the claim does.
+# usage: cmake -DEXAMPLE=<path to the quickstart executable> -P quickstart_check.cmake
+execute_process(COMMAND "${EXAMPLE}" OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+message("${out}${err}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "quickstart exited with ${rc}")
+endif()
+
+string(REGEX MATCHALL "answer [^\n]*" lines "${out}")
+list(LENGTH lines count)
+if(NOT count EQUAL 2)
+  message(FATAL_ERROR "expected 2 'answer ...' lines (majority, particle filter), got ${count}")
+endif()
+set(_line_re "^answer ([^ ]+) \\(confidence [0-9.]+, gold ([^)]+)\\): generated_tokens=([0-9]+) prefilled_tokens=([0-9]+)")
+set(_names majority "particle filter")
+foreach(i 0 1)
+  list(GET lines ${i} line)
+  list(GET _names ${i} name)
+  if(NOT line MATCHES "${_line_re}")
+    message(FATAL_ERROR "${name}: unexpected line '${line}'")
+  endif()
+  set(answer_${i} "${CMAKE_MATCH_1}")
+  set(gold_${i} "${CMAKE_MATCH_2}")
+  math(EXPR tokens_${i} "${CMAKE_MATCH_3} + ${CMAKE_MATCH_4}")
+endforeach()
+
+if(answer_0 STREQUAL gold_0)
+  message(FATAL_ERROR "README says the majority vote is wrong here, but it answered the gold ${gold_0}")
+endif()
+if(NOT answer_1 STREQUAL gold_1)
+  message(FATAL_ERROR "README says the particle filter finds the gold ${gold_1}, but it answered ${answer_1}")
+endif()
+# |a - b| <= 10% of the larger, in integers.
+math(EXPR diff "${tokens_0} - ${tokens_1}")
+if(diff LESS 0)
+  math(EXPR diff "-(${diff})")
+endif()
+set(larger ${tokens_0})
+if(tokens_1 GREATER tokens_0)
+  set(larger ${tokens_1})
+endif()
+math(EXPR tenfold "10 * ${diff}")
+if(tenfold GREATER larger)
+  message(FATAL_ERROR "README says both spend about the same tokens: ${tokens_0} vs ${tokens_1} differ by more than 10%")
+endif()
+message("quickstart: majority ${answer_0} (wrong), particle filter ${answer_1} (gold), tokens ${tokens_0} vs ${tokens_1}")
