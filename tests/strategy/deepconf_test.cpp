@@ -113,3 +113,179 @@ TEST_CASE("DeepConf rejects bad parameters and models without top-k", "[strategy
   REQUIRE_FALSE(r);
   CHECK(r.error().code == errc::budget_exhausted);
 }
+
+namespace {
+
+/// A stepping + logprob model over the synthetic model (no sample(), so every trace is stepped)
+/// that hands out its own never-reused handles and counts releases per handle, and can put a NaN
+/// into the top-k logprobs of every step from one extend call on.
+class deepconf_audited_stepper {
+public:
+  using reckon_model_concept = capabilities<stepping_model_tag, logprob_model_tag>;
+  using sequence = std::uint32_t;
+  static constexpr std::uint32_t never = std::numeric_limits<std::uint32_t>::max();
+
+  explicit deepconf_audited_stepper(testing::synthetic_model& inner, std::uint32_t nan_from_extend = never)
+      : inner_(inner), nan_from_(nan_from_extend) {}
+
+  result<sequence> begin(const problem& p) {
+    auto s = inner_.begin(p);
+    if (!s) return s.error();
+    inner_of_.push_back(*s);
+    releases_.push_back(0);
+    return static_cast<sequence>(inner_of_.size() - 1);
+  }
+  result<sequence> fork(sequence) { return fail(errc::invalid_argument, "DeepConf never forks"); }
+  void release(sequence s) noexcept {
+    if (s >= releases_.size()) return;
+    if (releases_[s]++ == 0) inner_.release(inner_of_[s]);
+  }
+  result<step_batch> extend(std::span<const sequence> seqs, const step_params& sp, std::span<const std::uint64_t> seeds) {
+    std::vector<testing::synthetic_model::sequence> inner;
+    for (const sequence s : seqs) {
+      if (s >= releases_.size() || releases_[s] != 0) return fail(errc::invalid_argument, "extend of a released handle");
+      inner.push_back(inner_of_[s]);
+    }
+    auto out = inner_.extend(inner, sp, seeds);
+    if (out && ++extends_ >= nan_from_)
+      for (auto& st : out->steps)
+        if (!st.stats.top_logprobs.empty()) st.stats.top_logprobs.back() = std::numeric_limits<float>::quiet_NaN();
+    return out;
+  }
+
+  [[nodiscard]] std::size_t begun() const { return releases_.size(); }
+  [[nodiscard]] std::size_t released_once() const {
+    return static_cast<std::size_t>(std::count(releases_.begin(), releases_.end(), 1u));
+  }
+  [[nodiscard]] std::size_t released_twice_or_more() const {
+    return static_cast<std::size_t>(std::count_if(releases_.begin(), releases_.end(), [](std::uint32_t r) { return r > 1; }));
+  }
+  [[nodiscard]] std::uint32_t extends() const { return extends_; }
+
+private:
+  testing::synthetic_model& inner_;
+  std::uint32_t nan_from_;
+  std::uint32_t extends_ = 0;
+  std::vector<testing::synthetic_model::sequence> inner_of_;
+  std::vector<std::uint32_t> releases_;
+};
+
+} // namespace
+
+TEST_CASE("regression #13.3: online DeepConf on a stepping model never passes max_generated_tokens",
+          "[strategy][deepconf][budget]") {
+  // Before the fix the budget was checked only before each step and a batch of 8 traces took a
+  // whole step each past it (5000 -> 5271). Every limit of the sweep must hold exactly.
+  const auto suite = test::shared_suite("hard", 6);
+  testing::synthetic_model inner(suite);
+  deepconf_params dp;
+  dp.n = 32;
+  dp.eta = 90;        // DeepConf-high: many voters, so they rarely agree unanimously
+  dp.consensus = 1.0; // and no consensus stop short of that: the budget is what stops the run
+  const deepconf_online_strategy online(dp);
+  std::size_t stopped_by_budget = 0;
+  for (const std::uint64_t cap : {4000ULL, 6000ULL, 8000ULL, 10000ULL, 12000ULL, 14000ULL}) {
+    for (const auto& q : suite->problems) {
+      deepconf_audited_stepper model(inner);
+      budget b;
+      b.max_generated_tokens = cap;
+      auto r = online.run(model, q.as_problem(), b, random_stream(stream_key{.seed = 3, .problem = q.id}));
+      INFO("cap " << cap << " problem " << q.id);
+      CHECK(inner.live_sequences() == 0);
+      if (!r) {
+        CHECK(r.error().code == errc::budget_exhausted);
+        continue;
+      }
+      CHECK(r->cost.generated_tokens <= cap);
+      stopped_by_budget += r->stopped_by == stop_reason::generated_tokens ? 1 : 0;
+    }
+  }
+  CHECK(stopped_by_budget >= 12); // the sweep does reach its limits (17 of 36 runs measured)
+}
+
+TEST_CASE("regression #13.6: a NaN logprob mid-run leaks no engine sequence in online DeepConf",
+          "[strategy][deepconf][errors]") {
+  // token_confidences throws on the NaN inside the stepping loop; before the fix the live traces
+  // were released only on error-return paths (8 sequences left live).
+  const auto suite = test::shared_suite("hard", 3);
+  testing::synthetic_model inner(suite);
+  deepconf_params dp;
+  dp.n = 32;
+  dp.eta = 90;
+  dp.consensus = 1.0;
+  const deepconf_online_strategy online(dp);
+  for (const std::uint32_t at : {1u, 3u, 12u}) { // in the warm-up, at its end, in a later batch
+    for (const auto& q : suite->problems) {
+      deepconf_audited_stepper model(inner, at);
+      result<strategy_result> r = fail(errc::engine_failure, "not run");
+      REQUIRE_NOTHROW(r = online.run(model, q.as_problem(), budget{}, random_stream(stream_key{.seed = 4, .problem = q.id})));
+      INFO("NaN from extend " << at << ", problem " << q.id);
+      REQUIRE_FALSE(r);
+      CHECK(r.error().code == errc::invalid_argument);
+      CHECK(model.extends() == at); // the run stopped at the NaN
+      CHECK(model.begun() >= dp.n_init);
+      CHECK(model.released_once() == model.begun());
+      CHECK(model.released_twice_or_more() == 0);
+      CHECK(inner.live_sequences() == 0);
+    }
+  }
+}
+
+TEST_CASE("regression #13.9: an empty completion scores 0 and does not fail a DeepConf run", "[strategy][deepconf]") {
+  // The reference scores a trace with no tokens 0 (compute_least_grouped: [0]); it has no answer,
+  // so it neither votes nor fails the run.
+  struct deepconf_sometimes_empty {
+    using reckon_model_concept = capabilities<sampling_model_tag, logprob_model_tag>;
+    testing::synthetic_model* inner;
+    result<sample_batch> sample(const problem& p, const sampling_params& s, std::uint32_t n) {
+      auto out = inner->sample(p, s, n);
+      if (out && !out->completions.empty()) out->completions.front() = completion{}; // no text, tokens, top-k
+      return out;
+    }
+  };
+  const auto suite = test::shared_suite("mixed", 4);
+  testing::synthetic_model inner(suite);
+  deepconf_sometimes_empty model{&inner};
+  deepconf_params dp;
+  dp.n = 16;
+  dp.n_init = 8;
+  for (const auto& q : suite->problems) {
+    auto off = deepconf_offline_strategy(dp).run(model, q.as_problem(), budget{}, random_stream(stream_key{.seed = 2, .problem = q.id}));
+    REQUIRE(off);
+    CHECK(off->answer.has_value());
+    auto on = deepconf_online_strategy(dp).run(model, q.as_problem(), budget{}, random_stream(stream_key{.seed = 2, .problem = q.id}));
+    REQUIRE(on);
+    CHECK(on->answer.has_value());
+  }
+  const std::vector<double> none;
+  CHECK(deepconf::score(none, trace_score::lowest_group, 2048) == 0.0);
+  CHECK(deepconf::score(none, trace_score::mean, 2048) == 0.0);
+  // A non-empty trace without top-k rows is still a model that does not serve them.
+  struct deepconf_no_topk {
+    using reckon_model_concept = capabilities<sampling_model_tag, logprob_model_tag>;
+    testing::synthetic_model* inner;
+    result<sample_batch> sample(const problem& p, const sampling_params& s, std::uint32_t n) {
+      auto out = inner->sample(p, s, n);
+      if (out) for (auto& c : out->completions) c.stats = token_stats{};
+      return out;
+    }
+  };
+  deepconf_no_topk bare{&inner};
+  auto r = deepconf_offline_strategy(dp).run(bare, suite->problems[0].as_problem(), budget{}, random_stream{});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::invalid_argument);
+}
+
+TEST_CASE("regression #13.11: offline DeepConf ignores the online-only n_init", "[strategy][deepconf][errors]") {
+  const auto suite = test::shared_suite("mixed", 2);
+  testing::synthetic_model model(suite);
+  deepconf_params dp;
+  dp.n = 4; // below the default n_init = 16
+  auto off = deepconf_offline_strategy(dp).run(model, suite->problems[0].as_problem(), budget{}, random_stream{});
+  CHECK(off.has_value());
+  dp.n_init = 0;
+  CHECK(deepconf_offline_strategy(dp).run(model, suite->problems[0].as_problem(), budget{}, random_stream{}).has_value());
+  auto on = deepconf_online_strategy(dp).run(model, suite->problems[0].as_problem(), budget{}, random_stream{});
+  REQUIRE_FALSE(on);
+  CHECK(on.error().code == errc::invalid_argument);
+}

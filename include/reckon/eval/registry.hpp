@@ -174,7 +174,6 @@ struct deepconf_runner {
     params.n = c.budget;
     params.n_init = std::min<std::uint32_t>(16, c.budget);
     params.sampling = uncapped_sampling();
-    params.stepping.max_total_tokens = 1u << 20;
     const basic_deepconf<Mode, canonical_answer_key> strategy(params, key_for(c));
     auto r = strategy.run(model, p, budget{}, stream_for(p, c));
     if (!r) return r.error();

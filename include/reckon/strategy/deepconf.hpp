@@ -2,21 +2,37 @@
 // DeepConf: confidence-filtered, confidence-weighted voting, offline or online with early stopping.
 #pragma once
 
-// Algorithm (Fu et al. 2025, "Deep Think with Confidence"): token confidence C_t = -(1/k)
-// sum_{j<=k} log P_t(j) over the top-k logprobs (k = 20); group confidence = mean C over a sliding
-// window of w tokens (2048; a trace shorter than w is one group); a trace's score is its mean, its
-// lowest group, the mean of its bottom 10% groups, or its tail (last w tokens).
-// Offline: sample n traces, keep the top eta% by score, vote weighted by score.
+// Algorithm (Fu et al. 2025, "Deep Think with Confidence"; reference: facebookresearch/deepconf):
+// token confidence C_t = -mean of the token's listed top-k logprobs (k = 20); group confidence =
+// mean C over a sliding window of w tokens (2048; a trace shorter than w is one group); a trace's
+// score is its mean, its lowest group, the mean of its bottom 10% groups, or its tail (last w
+// tokens). A trace with no tokens has no confidences and scores 0, as in the reference.
+// Offline: sample n traces, drop those without an answer, keep those whose score is at or above
+// the (100 - eta)-th percentile of the others' scores (linear interpolation, numpy's default, as
+// the reference's np.percentile; ties at the threshold are kept), vote weighted by score.
 // Online: n_init warm-up traces set the threshold s = percentile_{100 - eta} of their lowest-group
 // confidences; later traces are cut as soon as a full window's mean falls below s (cut traces do
 // not vote); sampling stops when the leader's share of the weighted vote reaches `consensus`
 // (0.95) or n traces were started.
+// One trace cap: every trace, offline or online, warm-up or later, sampled or stepped, is drawn
+// with `sampling`'s max_tokens, temperature and top_p (a stepped trace takes them as its
+// step_params' max_total_tokens, temperature and top_p), so the threshold is calibrated on traces
+// drawn as the ones it cuts. A stepping model only adds the step shape (max_step_tokens,
+// step_delimiter); stop strings cannot be honoured by extend, so online DeepConf on a stepping
+// model rejects sampling.stop.
+// Budget: a run never passes max_generated_tokens: sampled rounds ask only for the traces the
+// tokens left pay for at max_tokens each (detail::sampling_rounds), and each batched extend caps
+// its step at the tokens left split over the live traces (detail::afford_extend).
 // Cost: offline one engine call for n traces; online one extend per step per batch of traces (a
 // stepping model), or one sample call per batch (a sampling-only model).
 // Deviations: with a sampling-only model a trace cannot be cut early: it is generated whole and
 // dropped afterwards if its lowest group is below s (the trace says so). With a stepping model the
 // window is checked at every token but a trace is cut at the end of the step in which it fell
 // below s (an engine returns a step at a time). Warm-up traces vote if they pass the threshold.
+// The reference rounds confidences to 3 decimals before comparing them; reckon keeps full
+// precision, so ties at the threshold are rarer. An alternative the engine did not list (a -inf
+// entry, e.g. an OpenAI server returning fewer than k) is absent, not averaged in, as the
+// reference averages the entries vLLM returns; a token with none listed has no confidence.
 
 #include <reckon/aggregate/vote.hpp>
 #include <reckon/budget/budget.hpp>
@@ -30,7 +46,9 @@
 #include <reckon/fwd.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/answer_key.hpp>
+#include <reckon/strategy/detail/guarded_run.hpp>
 #include <reckon/strategy/detail/sampling_rounds.hpp>
+#include <reckon/strategy/detail/search.hpp>
 #include <reckon/strategy/result.hpp>
 
 #include <fmt/format.h>
@@ -43,6 +61,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -59,22 +78,28 @@ enum class trace_score : std::uint8_t {
 /// DeepConf's confidence measures.
 namespace deepconf {
 
-/// Token confidences of a trace: C_t = -(1/k) sum_{j<=k} log P_t(j) over the first k entries of
-/// each row of stats.top_logprobs. Throws reckon::exception (invalid_argument) when the trace has
-/// no top-k rows of width >= k, or a logprob is NaN or positive.
+/// Token confidences of a trace: C_t = -mean of the finite entries among the first k of each row
+/// of stats.top_logprobs. A -inf entry is an alternative the engine did not list (the OpenAI wire
+/// reader pads short rows with -inf): it is absent, not averaged in; a row with no finite entry
+/// gives no confidence (the reference skips a token with no logprobs). Throws reckon::exception
+/// (invalid_argument) when the trace has no top-k rows of width >= k, or a logprob is NaN or positive.
 [[nodiscard]] inline std::vector<double> token_confidences(const token_stats& stats, std::uint32_t k) {
   detail::require(k >= 1, "deepconf: k must be >= 1");
   detail::require(stats.top_k >= k, "deepconf: the trace has no top-k logprobs of width k (ask for stats.top_k)");
   const std::size_t tokens = stats.top_logprobs.size() / stats.top_k;
-  std::vector<double> out(tokens);
+  std::vector<double> out;
+  out.reserve(tokens);
   for (std::size_t t = 0; t < tokens; ++t) {
     double sum = 0.0;
+    std::uint32_t listed = 0;
     for (std::uint32_t j = 0; j < k; ++j) {
       const double lp = stats.top_logprobs[t * stats.top_k + j];
       detail::require(!std::isnan(lp) && lp <= 0.0, "deepconf: top-k logprobs must be <= 0 and not NaN");
-      sum += std::isinf(lp) ? -1e4 : lp; // a masked alternative counts as very unlikely, not infinitely
+      if (std::isinf(lp)) continue;
+      sum += lp;
+      ++listed;
     }
-    out[t] = -sum / k;
+    if (listed > 0) out.push_back(-sum / listed);
   }
   return out;
 }
@@ -131,7 +156,9 @@ namespace deepconf {
   const double pos = q / 100.0 * static_cast<double>(values.size() - 1);
   const auto lo = static_cast<std::size_t>(std::floor(pos));
   const std::size_t hi = std::min(lo + 1, values.size() - 1);
-  return values[lo] + (pos - static_cast<double>(lo)) * (values[hi] - values[lo]);
+  // Clamped to the bracketing order statistics: rounding must never lift the threshold above
+  // the best score, or "keep those at or above it" would keep nothing.
+  return std::clamp(values[lo] + (pos - static_cast<double>(lo)) * (values[hi] - values[lo]), values[lo], values[hi]);
 }
 
 } // namespace deepconf
@@ -143,11 +170,12 @@ struct deepconf_params {
   std::uint32_t window = 2048;   ///< tokens per group (> 0)
   trace_score score = trace_score::lowest_group; ///< how traces are ranked and weighted
   double eta = 10.0;             ///< percent of traces kept: 10 (DeepConf-low) or 90 (DeepConf-high), in (0, 100]
-  std::uint32_t n_init = 16;     ///< online: warm-up traces that set the threshold (> 0, <= n)
+  std::uint32_t n_init = 16;     ///< online: warm-up traces that set the threshold (> 0, <= n); unused offline
   double consensus = 0.95;       ///< online: stop when the leader's weighted share reaches this, in (0, 1]
   std::uint32_t batch = 8;       ///< online: traces generated together after the warm-up (> 0)
-  sampling_params sampling{};    ///< requests of whole traces (stats.top_k is set to top_k)
-  step_params stepping{};        ///< online with a stepping model: each step's parameters (stats.top_k set)
+  sampling_params sampling{};    ///< every trace: its cap (max_tokens), temperature, top_p (stats.top_k is set to top_k)
+  std::uint32_t max_step_tokens = 512; ///< online with a stepping model: tokens per step at most (> 0)
+  std::string step_delimiter = "\n\n"; ///< online with a stepping model: the text that ends a step
   vote_params vote{};            ///< tie-break of the weighted vote
 };
 
@@ -169,54 +197,74 @@ public:
 
   /// Runs on one problem with a model that serves top-k logprobs (a stepping model lets online
   /// DeepConf cut traces early). Confidence of the result: the winner's share of the weighted vote.
+  /// No exception escapes; every engine sequence it begins is released on every path.
   /// @returns the result, or invalid_argument (bad params, a model whose traces lack top-k
-  ///          logprobs), budget_exhausted (no trace affordable), or the model's error.
+  ///          logprobs or carry a NaN or positive one), budget_exhausted (no trace affordable), or
+  ///          the model's error.
   template <logprob_model M>
     requires(sampling_model<M> || stepping_model<M>)
   result<strategy_result> run(M& model, const problem& p, const budget& limit, const random_stream& stream) const {
-    if (auto ok = check(); !ok) return ok.error();
-    try {
-      metered<M&> m(model);
-      strategy_result out;
-      result<void> ran = [&]() -> result<void> {
-        if constexpr (std::is_same_v<Mode, deepconf_offline>) return offline(m, p, limit, stream, out);
-        else return online(m, p, limit, stream, out);
-      }();
-      if (!ran) return ran.error();
-      out.cost = m.ledger();
-      return out;
-    } catch (const reckon::exception& e) {
-      return e.error();
-    }
+    return detail::checked_run(
+        "deepconf", [&] { return check<M>(); },
+        [&]() -> result<strategy_result> {
+          metered<M&> m(model);
+          strategy_result out;
+          result<void> ran = [&]() -> result<void> {
+            if constexpr (online_mode) return online(m, p, limit, stream, out);
+            else return offline(m, p, limit, stream, out);
+          }();
+          if (!ran) return ran.error();
+          out.cost = m.ledger();
+          return out;
+        });
   }
 
   [[nodiscard]] const deepconf_params& params() const noexcept { return params_; }
 
 private:
+  static constexpr bool online_mode = std::is_same_v<Mode, deepconf_online>;
+
   struct trace {
     std::optional<std::string> answer;
     double score = 0.0;
     double lowest = 0.0;
   };
 
+  template <class M>
   [[nodiscard]] result<void> check() const {
     const auto& q = params_;
     if (q.n == 0) return fail(errc::invalid_argument, "deepconf: n must be > 0");
     if (q.top_k == 0) return fail(errc::invalid_argument, "deepconf: top_k must be > 0");
     if (q.window == 0) return fail(errc::invalid_argument, "deepconf: window must be > 0");
     if (!(q.eta > 0.0 && q.eta <= 100.0)) return fail(errc::invalid_argument, "deepconf: eta must be in (0, 100]");
-    if (q.n_init == 0 || q.n_init > q.n) return fail(errc::invalid_argument, "deepconf: n_init must be in [1, n]");
-    if (!(q.consensus > 0.0 && q.consensus <= 1.0)) return fail(errc::invalid_argument, "deepconf: consensus must be in (0, 1]");
-    if (q.batch == 0) return fail(errc::invalid_argument, "deepconf: batch must be > 0");
     if (auto ok = validate(q.sampling); !ok) return ok.error();
-    return validate(q.stepping);
+    if constexpr (online_mode) {
+      if (q.n_init == 0 || q.n_init > q.n) return fail(errc::invalid_argument, "deepconf: n_init must be in [1, n]");
+      if (!(q.consensus > 0.0 && q.consensus <= 1.0)) return fail(errc::invalid_argument, "deepconf: consensus must be in (0, 1]");
+      if (q.batch == 0) return fail(errc::invalid_argument, "deepconf: batch must be > 0");
+      if constexpr (stepping_model<M>) {
+        if (!q.sampling.stop.empty())
+          return fail(errc::invalid_argument, "deepconf: online on a stepping model cannot honour sampling.stop (extend has no stop strings)");
+        if (auto ok = validate(step_request()); !ok) return ok.error();
+      }
+    }
+    return {};
   }
 
-  [[nodiscard]] trace score_trace(const completion& c) const {
-    const auto conf = deepconf::token_confidences(c.stats, params_.top_k);
+  // An empty trace or step (no tokens, no rows) has nothing to score; a non-empty one without
+  // top-k rows is a model that does not serve them (token_confidences throws).
+  [[nodiscard]] std::vector<double> confidences(const token_stats& stats, std::uint32_t tokens) const {
+    if (tokens == 0 && stats.top_logprobs.empty()) return {};
+    return deepconf::token_confidences(stats, params_.top_k);
+  }
+
+  [[nodiscard]] trace score_trace(const completion& c, std::span<const double> conf) const {
     return trace{key_(c), deepconf::score(conf, params_.score, params_.window),
                  deepconf::score(conf, trace_score::lowest_group, params_.window)};
   }
+  [[nodiscard]] trace score_trace(const completion& c) const { return score_trace(c, confidences(c.stats, c.tokens)); }
+
+  [[nodiscard]] static bool answered(const trace& t) { return t.answer && !t.answer->empty(); }
 
   [[nodiscard]] sampling_params trace_request() const {
     sampling_params s = params_.sampling;
@@ -224,11 +272,28 @@ private:
     return s;
   }
 
-  void finish(std::span<const trace> voters, std::size_t traces, strategy_result& out) const {
+  // A stepped trace is drawn as a sampled one: sampling's cap, temperature and top_p.
+  [[nodiscard]] step_params step_request() const {
+    step_params sp;
+    sp.max_step_tokens = params_.max_step_tokens;
+    sp.max_total_tokens = params_.sampling.max_tokens;
+    sp.temperature = params_.sampling.temperature;
+    sp.top_p = params_.sampling.top_p;
+    sp.delimiter = params_.step_delimiter;
+    sp.stats = params_.sampling.stats;
+    sp.stats.top_k = params_.top_k;
+    return sp;
+  }
+
+  [[nodiscard]] vote_tally tally(std::span<const trace> voters) const {
     vote_counter counter;
     for (const auto& t : voters)
-      counter.add(t.answer ? std::optional<std::string_view>(*t.answer) : std::nullopt, std::max(0.0, t.score));
-    out.tally = counter.tally(params_.vote);
+      counter.add(answered(t) ? std::optional<std::string_view>(*t.answer) : std::nullopt, std::max(0.0, t.score));
+    return counter.tally(params_.vote);
+  }
+
+  void finish(std::span<const trace> voters, std::size_t traces, strategy_result& out) const {
+    out.tally = tally(voters);
     out.answer = out.tally.winner();
     out.confidence = out.tally.leader() ? out.tally.leader()->share : 0.0;
     out.samples = static_cast<std::uint32_t>(traces);
@@ -248,12 +313,21 @@ private:
     out.stopped_by = rounds.stopped_by();
     std::vector<trace> traces;
     for (const auto& c : samples) traces.push_back(score_trace(c));
-    // Keep the top eta% by score (at least one).
-    const auto keep = std::max<std::size_t>(
-        1, static_cast<std::size_t>(std::ceil(params_.eta / 100.0 * static_cast<double>(traces.size()) - 1e-9)));
-    std::stable_sort(traces.begin(), traces.end(), [](const trace& a, const trace& b) { return a.score > b.score; });
-    traces.resize(std::min(keep, traces.size()));
-    out.trace.push_back(trace_event{rounds.rounds(), fmt::format("kept the {} most confident of {} traces", traces.size(), samples.size())});
+    // As the reference: answerless traces are dropped before the percentile, so they neither
+    // count towards eta% nor lower the threshold; every trace at or above it votes.
+    std::erase_if(traces, [](const trace& t) { return !answered(t); });
+    if (traces.empty()) {
+      out.trace.push_back(trace_event{rounds.rounds(), fmt::format("none of {} traces has an answer", samples.size())});
+      finish(traces, samples.size(), out);
+      return {};
+    }
+    std::vector<double> scores;
+    for (const auto& t : traces) scores.push_back(t.score);
+    const std::size_t answered_traces = traces.size();
+    const double threshold = deepconf::percentile(std::move(scores), 100.0 - params_.eta);
+    std::erase_if(traces, [&](const trace& t) { return t.score < threshold; });
+    out.trace.push_back(trace_event{rounds.rounds(), fmt::format("kept {} of {} answered traces ({} in all) at or above {:.4f}",
+                                                                 traces.size(), answered_traces, samples.size(), threshold)});
     finish(traces, samples.size(), out);
     return {};
   }
@@ -290,15 +364,13 @@ private:
       out.trace.push_back(trace_event{0, "sampling-only model: traces cannot stop early; they are filtered when complete"});
 
     auto leader_share = [&] {
-      vote_counter counter;
-      for (const auto& t : voters) counter.add(t.answer ? std::optional<std::string_view>(*t.answer) : std::nullopt, std::max(0.0, t.score));
-      const auto tally = counter.tally(params_.vote);
-      return tally.leader() ? tally.leader()->share : 0.0;
+      const auto t = tally(voters);
+      return t.leader() ? t.leader()->share : 0.0;
     };
     std::uint32_t round = 1;
     while (started < params_.n && !out.stopped_by) {
-      if (leader_share() >= params_.consensus) {
-        out.trace.push_back(trace_event{round, fmt::format("consensus {:.3f} >= {}", leader_share(), params_.consensus)});
+      if (const double share = leader_share(); share >= params_.consensus) {
+        out.trace.push_back(trace_event{round, fmt::format("consensus {:.3f} >= {}", share, params_.consensus)});
         break;
       }
       const auto want = static_cast<std::uint32_t>(std::min<std::size_t>(params_.batch, params_.n - started));
@@ -337,7 +409,8 @@ private:
 
   // Generates traces [first, first + count) together on a stepping model, one batched extend per
   // step, cutting a trace at the end of the step in which a full window's mean fell below
-  // `threshold`. Returns the surviving traces and the number never started (budget).
+  // `threshold`. Returns the traces that finished at or above it and the number never started
+  // (budget). Traces the budget stops mid-way do not vote; "cut" counts them with the cut ones.
   template <class M>
   result<std::pair<std::vector<trace>, std::size_t>> stepped_batch(metered<M&>& m, const problem& p, const budget& limit,
                                                                     const random_stream& stream, std::uint32_t first,
@@ -345,79 +418,86 @@ private:
                                                                     strategy_result& out) const {
     using seq = typename M::sequence;
     struct live_trace {
-      seq handle;
-      std::uint32_t index;
+      std::optional<seq> handle; // engaged while the engine holds it
+      std::uint32_t index = 0;
       completion text;
       std::vector<double> conf;
       double window_sum = 0.0;
       bool below = false;
+      bool finished = false;
     };
-    std::vector<live_trace> live;
+    // Owns the live handles: every one still held is released once when the batch ends, however
+    // it ends (a budget stop, an engine error, a bad logprob that throws, an answer key that throws).
+    struct live_set {
+      metered<M&>& model;
+      std::vector<live_trace> traces;
+      explicit live_set(metered<M&>& owner) : model(owner) {}
+      live_set(const live_set&) = delete;
+      live_set& operator=(const live_set&) = delete;
+      ~live_set() {
+        for (auto& t : traces) release(t);
+      }
+      void release(live_trace& t) noexcept {
+        if (t.handle) model.release(*t.handle);
+        t.handle.reset();
+      }
+    };
     std::vector<trace> done;
-    if (auto why = limit.check(m.ledger())) {
+    step_params sp = step_request();
+    if (auto why = detail::afford_extend(limit, m.ledger(), count, params_.max_step_tokens, sp)) {
       out.stopped_by = why;
       return std::pair{std::move(done), std::size_t{count}};
     }
-    auto release_all = [&] {
-      for (auto& t : live) m.release(t.handle);
-    };
+    live_set live(m);
+    live.traces.reserve(count); // no allocation between a begin and the handle's owner
     for (std::uint32_t i = 0; i < count; ++i) {
       auto s = m.begin(p);
-      if (!s) {
-        release_all();
-        return s.error();
-      }
-      live.push_back(live_trace{*s, first + i, completion{}, {}, 0.0, false});
+      if (!s) return s.error();
+      live.traces.push_back(live_trace{*s, first + i, completion{}, {}, 0.0, false, false});
     }
-    step_params sp = params_.stepping;
-    sp.stats.top_k = params_.top_k;
-    for (std::uint32_t k = 0; !live.empty(); ++k) {
-      if (auto why = limit.check(m.ledger())) {
+    const std::size_t w = params_.window;
+    for (std::uint32_t k = 0; !live.traces.empty(); ++k) {
+      // The step cap is the generated tokens left split over the live traces: no extend can pass
+      // the budget, whatever the engine returns within its cap.
+      if (auto why = detail::afford_extend(limit, m.ledger(), live.traces.size(), params_.max_step_tokens, sp)) {
         out.stopped_by = why;
         break;
       }
       std::vector<seq> handles;
       std::vector<std::uint64_t> seeds;
-      for (const auto& t : live) {
-        handles.push_back(t.handle);
+      for (const auto& t : live.traces) {
+        handles.push_back(*t.handle);
         random_stream s = stream.substream(t.index, k);
         seeds.push_back(request_seed(s));
       }
       auto steps = m.extend(handles, sp, seeds);
-      if (!steps) {
-        release_all();
-        return steps.error();
-      }
-      if (steps->steps.size() != live.size()) {
-        release_all();
-        return fail(errc::engine_failure, fmt::format("extend returned {} steps for {} sequences", steps->steps.size(), live.size()));
-      }
-      std::vector<live_trace> next;
-      for (std::size_t i = 0; i < live.size(); ++i) {
-        live_trace& t = live[i];
+      if (!steps) return steps.error();
+      if (steps->steps.size() != live.traces.size())
+        return fail(errc::engine_failure,
+                    fmt::format("extend returned {} steps for {} sequences", steps->steps.size(), live.traces.size()));
+      for (std::size_t i = 0; i < live.traces.size(); ++i) {
+        live_trace& t = live.traces[i];
         const step& st = steps->steps[i];
         t.text.text += st.text;
         t.text.tokens += st.tokens;
         t.text.stats.append(st.stats);
-        for (const double c : deepconf::token_confidences(st.stats, params_.top_k)) {
+        t.finished = st.done;
+        for (const double c : confidences(st.stats, st.tokens)) {
           t.conf.push_back(c);
           t.window_sum += c;
-          if (t.conf.size() > params_.window) t.window_sum -= t.conf[t.conf.size() - 1 - params_.window];
-          if (t.conf.size() >= params_.window && t.window_sum / params_.window < threshold) t.below = true;
-        }
-        if (t.below) {
-          m.release(t.handle); // cut: the trace does not vote
-        } else if (st.done) {
-          m.release(t.handle);
-          trace scored = score_trace(t.text);
-          if (scored.lowest >= threshold) done.push_back(std::move(scored));
-        } else {
-          next.push_back(std::move(t));
+          if (t.conf.size() > w) t.window_sum -= t.conf[t.conf.size() - 1 - w];
+          if (t.conf.size() >= w && t.window_sum / static_cast<double>(w) < threshold) t.below = true;
         }
       }
-      live = std::move(next);
+      for (auto& t : live.traces) {
+        if (!t.below && !t.finished) continue;
+        live.release(t); // cut (it does not vote) or finished
+        if (t.below) continue;
+        trace scored = score_trace(t.text, t.conf);
+        if (scored.lowest >= threshold) done.push_back(std::move(scored));
+      }
+      std::erase_if(live.traces, [](const live_trace& t) { return !t.handle; });
     }
-    release_all(); // traces still live when the budget stopped the batch do not vote
     return std::pair{std::move(done), std::size_t{0}};
   }
 
