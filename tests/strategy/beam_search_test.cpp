@@ -90,7 +90,7 @@ TEST_CASE("beam search and DVTS: one extend and one PRM call per step; lookahead
     CHECK(r->cost.prm_calls == q.steps);
     CHECK(r->cost.prefilled_tokens == q.prompt_tokens);
     CHECK(r->cost.peak_live_sequences == 8);
-    CHECK(r->samples == (diverse ? 2u : 8u)); // DVTS: one answer per subtree
+    CHECK(r->samples == 8u); // DVTS: all M children of each subtree's last expansion (search-and-learn)
     CHECK(r->answer.has_value());
     CHECK(model.live_sequences() == 0);
     // Lookahead k = 2: every step also rolls out 2 greedy steps (fewer near the end) and scores them once.
