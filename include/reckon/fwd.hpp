@@ -106,7 +106,7 @@ template <class Mode = deepconf_offline, class AnswerKey = canonical_answer_key>
 class basic_deepconf;
 
 struct particle_filter_params;
-template <class Resampler = multinomial_resampler, class Trigger = always_resample, class Selection = select_weighted,
+template <class Resampler = multinomial_resampler, class Trigger = always_resample, class Selection = select_naive,
           class AnswerKey = canonical_answer_key>
 class basic_particle_filter;
 

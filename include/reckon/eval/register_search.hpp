@@ -71,7 +71,7 @@ struct prism_runner {
 /// or beams). Synthetic path only: they need a stepping model (PRISM: a reviser), which recorded
 /// samples are not.
 inline void register_search_strategies(strategy_registry& r) {
-  r.add("particle-filter", "particle filtering: n particles, PRM-weighted multinomial resampling every step (budget: n)",
+  r.add("particle-filter", "particle filtering: n particles, PRM-weighted multinomial resampling every step, the heaviest particle's answer (budget: n)",
         builtin::search_runner{[](std::uint32_t n) {
           particle_filter_params params;
           params.n = n;

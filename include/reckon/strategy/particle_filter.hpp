@@ -5,16 +5,27 @@
 // Algorithm (Puri et al. 2025, "A Probabilistic Inference Approach to Inference-Time Scaling of
 // LLMs using Particle-Based Monte Carlo Methods"): n particles start from one prompt (one begin,
 // n - 1 forks); each step extends every unfinished particle by one step in ONE batched extend and
-// scores them in ONE PRM call; w_i = softmax(logit(r_i) / T) on the latest step score r_i (T = 1:
-// the PRM's odds; optional linear annealing of T); when the Trigger says so, n offspring are drawn
-// by the Resampler over all particles (finished ones keep their final weight and may be drawn);
-// a duplicate is a fork of its parent (shared prefix, no prefill), a dropped particle is released.
-// Stops when every particle is finished, at the step cap or at the budget. Answer: weighted vote
-// of the finished particles (Selection = select_weighted) or the heaviest one (select_naive).
+// scores them in ONE PRM call, which stores each one's latest step score r_i. Every step, every
+// particle's weight, finished ones included, is derived afresh from its stored score at the
+// current temperature: w_i = softmax(logit(r_i) / T) (T = 1: the PRM's odds; optional linear
+// annealing of T on Puri's schedule, see temperature_at). When the Trigger says so, n offspring are
+// drawn by the Resampler over all particles (finished ones may be drawn); a duplicate is a fork of
+// its parent (shared prefix, no prefill), a dropped particle is released. Stops when every
+// particle is finished, at the step cap or at the budget; nothing (no resampling) follows the last
+// step. Particles unfinished at the step cap stay in the final population with their latest score
+// and their text's answer, as in both references; a particle the budget stopped mid-way is dropped
+// (its text ends where the budget fell, so any answer in it is an accident; the references have no budget). Answer (Selection):
+// select_naive, the default (both references: its_hub's ARGMAX, Puri's evaluation takes the
+// highest final reward): the answer of the particle with the highest weight; select_weighted
+// (weighted_particle_filter): the weighted vote of the final population.
 // Cost: per step one extend (live particles' step tokens) and one PRM call; prompt prefilled once.
 // Deviations: scores are clamped to [eps, 1 - eps] before the logit so that 0 and 1 give finite
 // weights; a fork refused for capacity leaves fewer particles (stated in the trace); near a token
-// budget a step's token cap is lowered so that the run never passes the budget.
+// budget a step's token cap is lowered so that the run never passes the budget; a particle whose
+// text holds no answer abstains (the argmax takes the heaviest particle that has one, where the
+// references would return the answerless text); when the budget stops the run before the PRM call
+// of a step already generated (wall time, deadline), that step stays unscored and its particles
+// keep their previous score (the trace says so).
 
 #include <reckon/aggregate/vote.hpp>
 #include <reckon/budget/budget.hpp>
@@ -32,6 +43,7 @@
 #include <reckon/resample/weights.hpp>
 #include <reckon/strategy/answer_key.hpp>
 #include <reckon/strategy/best_of_n.hpp>
+#include <reckon/strategy/detail/guarded_run.hpp>
 #include <reckon/strategy/detail/search.hpp>
 #include <reckon/strategy/result.hpp>
 
@@ -55,8 +67,8 @@ struct particle_filter_params {
   std::uint32_t max_steps = 64;      ///< step cap: the most extends of one particle (> 0)
   step_params stepping{};            ///< each extend's parameters (max_step_tokens is lowered near a token budget)
   double temperature = 1.0;          ///< T in w_i = softmax(logit(r_i) / T) (> 0); 1 gives the PRM's odds
-  double final_temperature = 0.0;    ///< > 0 with anneal_steps > 0: T moves linearly to this by step anneal_steps
-  std::uint32_t anneal_steps = 0;    ///< steps over which T is annealed (0: no annealing)
+  double final_temperature = 0.0;    ///< > 0 with anneal_steps > 0: the T the schedule ends at
+  std::uint32_t anneal_steps = 0;    ///< Puri's total_steps of the linear schedule (0: no annealing; see temperature_at)
   double score_clamp = 1e-6;         ///< r is clamped to [eps, 1 - eps] before the logit, in (0, 0.5)
   vote_params vote{};                ///< tie-break of the final vote
 };
@@ -64,12 +76,15 @@ struct particle_filter_params {
 /// Particle filtering with compile-time choices of resampling scheme, trigger, selection and key.
 /// @tparam Resampler multinomial_resampler (Puri et al.), systematic_, stratified_ or residual_resampler
 /// @tparam Trigger   always_resample (every step, as the paper) or ess_below{tau}
-/// @tparam Selection select_weighted (weighted vote of finished particles) or select_naive (argmax weight)
+/// @tparam Selection select_naive (the heaviest particle's answer, as the references) or
+///                   select_weighted (weighted vote of the final population)
 /// @tparam AnswerKey `std::optional<std::string>(const completion&)`
 template <class Resampler, class Trigger, class Selection, class AnswerKey>
 class basic_particle_filter {
   static_assert(resampler<Resampler>, "basic_particle_filter: Resampler must satisfy reckon::resampler");
   static_assert(resample_trigger<Trigger>, "basic_particle_filter: Trigger must satisfy reckon::resample_trigger");
+  static_assert(std::is_same_v<Selection, select_naive> || std::is_same_v<Selection, select_weighted>,
+                "basic_particle_filter: Selection must be select_naive or select_weighted");
 
 public:
   using params_type = particle_filter_params;
@@ -82,11 +97,32 @@ public:
   /// Runs on one problem: particles live in `model`, steps are scored by `reward`.
   /// @returns the result, or: invalid_argument (bad params), budget_exhausted (not one step
   ///          affordable), engine_failure (a PRM returning the wrong number of scores, or a score
-  ///          that is NaN or outside [0, 1]; an extend returning the wrong number of steps), or
-  ///          either model's error. Every engine sequence is released on every path out.
+  ///          that is NaN or outside [0, 1]; an extend returning the wrong number of steps; a
+  ///          model, key or policy that threw), or either model's error. Every engine sequence is
+  ///          released on every path out; no exception escapes.
   template <stepping_model M, process_reward_model R>
   result<strategy_result> run(M& model, R& reward, const problem& p, const budget& limit,
                               const random_stream& stream) const {
+    return detail::checked_run(
+        "particle_filter", [&] { return validate_params(); },
+        [&] { return run_checked(model, reward, p, limit, stream); });
+  }
+
+  [[nodiscard]] const particle_filter_params& params() const noexcept { return params_; }
+
+  /// T after `step` steps (1-based; step 0 gives temperature): Puri's temperature_linear_annealing
+  /// (particle_gibbs_batch.py), called with current_step = the steps taken so far, so the first
+  /// weighting (after step 1) already uses step 1 / (anneal_steps - 1) of the way and T reaches
+  /// final_temperature after step anneal_steps - 1 (at once when anneal_steps is 1).
+  [[nodiscard]] double temperature_at(std::uint32_t step) const noexcept {
+    if (params_.anneal_steps == 0 || step == 0) return params_.temperature;
+    if (step >= params_.anneal_steps || params_.anneal_steps <= 1) return params_.final_temperature;
+    const double t = static_cast<double>(step) / static_cast<double>(params_.anneal_steps - 1);
+    return params_.temperature + (params_.final_temperature - params_.temperature) * std::min(1.0, t);
+  }
+
+private:
+  [[nodiscard]] result<void> validate_params() const {
     if (params_.n == 0) return fail(errc::invalid_argument, "particle_filter: n must be > 0");
     if (params_.max_steps == 0) return fail(errc::invalid_argument, "particle_filter: max_steps must be > 0");
     if (!(params_.temperature > 0.0) || !std::isfinite(params_.temperature))
@@ -95,24 +131,20 @@ public:
       return fail(errc::invalid_argument, "particle_filter: final_temperature must be finite and > 0 when annealing");
     if (!(params_.score_clamp > 0.0 && params_.score_clamp < 0.5))
       return fail(errc::invalid_argument, "particle_filter: score_clamp must be in (0, 0.5)");
-    if (auto ok = validate(params_.stepping); !ok) return ok.error();
-    try {
-      return run_checked(model, reward, p, limit, stream);
-    } catch (const reckon::exception& e) {
-      return e.error();
+    return validate(params_.stepping);
+  }
+
+  // Every particle's log-weight from its stored score at T: finished particles are re-weighed
+  // with the live ones, so a changing T never leaves a stale weight behind.
+  template <class Paths>
+  void reweigh(Paths& paths, double T) const {
+    const double eps = params_.score_clamp;
+    for (auto& q : paths) {
+      const double r = std::clamp(q.score, eps, 1.0 - eps);
+      q.log_weight = (std::log(r) - std::log1p(-r)) / T;
     }
   }
 
-  [[nodiscard]] const particle_filter_params& params() const noexcept { return params_; }
-
-  /// T at step k (0-based): linear from temperature to final_temperature over anneal_steps.
-  [[nodiscard]] double temperature_at(std::uint32_t k) const noexcept {
-    if (params_.anneal_steps == 0) return params_.temperature;
-    const double t = std::min(1.0, static_cast<double>(k) / static_cast<double>(params_.anneal_steps));
-    return params_.temperature + (params_.final_temperature - params_.temperature) * t;
-  }
-
-private:
   template <class M, class R>
   result<strategy_result> run_checked(M& model, R& reward, const problem& p, const budget& limit,
                                       const random_stream& stream) const {
@@ -149,25 +181,27 @@ private:
       }
       if (auto ok = set.extend(live, ids, k, sp, stream); !ok) return ok.error();
       ++steps_taken;
-      if (auto why = limit.check(detail::combined_ledger(m, prm))) {
-        out.stopped_by = why; // the new steps stay unscored: their particles cannot be weighed
+      // The step is paid for: only what the PRM call itself spends may stop it from being scored.
+      if (auto why = limit.check_reward_call(detail::combined_ledger(m, prm))) {
+        out.stopped_by = why;
+        out.trace.push_back(trace_event{k, fmt::format("step {} unscored (budget): its particles keep their previous score",
+                                                       steps_taken)});
         break;
       }
       views.clear();
       for (const std::size_t i : live) views.push_back(paths[i].view());
       auto scores = detail::score_views(prm, p, views);
       if (!scores) return scores.error();
-      const double T = temperature_at(k);
-      const double eps = params_.score_clamp;
-      for (std::size_t j = 0; j < live.size(); ++j) {
-        auto& q = paths[live[j]];
-        q.score = scores.value()[j].back();
-        const double r = std::clamp(q.score, eps, 1.0 - eps);
-        q.log_weight = (std::log(r) - std::log1p(-r)) / T;
-      }
+      for (std::size_t j = 0; j < live.size(); ++j) paths[live[j]].score = scores.value()[j].back();
+      reweigh(paths, temperature_at(steps_taken));
+      // Nothing follows the last step: a resampling there would only re-count the final weights.
       bool all_done = true;
       for (const auto& q : paths) all_done = all_done && q.done;
-      if (all_done) break;
+      if (all_done || steps_taken == params_.max_steps) break;
+      if (auto why = limit.check(detail::combined_ledger(m, prm))) {
+        out.stopped_by = why;
+        break;
+      }
       log_w.resize(paths.size());
       for (std::size_t i = 0; i < paths.size(); ++i) log_w[i] = paths[i].log_weight;
       weights.resize(paths.size());
@@ -194,18 +228,20 @@ private:
       out.trace.push_back(trace_event{steps_taken, fmt::format("step cap {} reached: {} particles unfinished", params_.max_steps, unfinished)});
     set.release_all();
 
-    // Finished particles vote with their normalised weights; unfinished ones have no answer.
+    // The final population competes: finished particles, and capped ones with their text's answer.
+    const bool capped = !out.stopped_by;
     std::vector<std::optional<std::string>> answers;
     log_w.clear();
     for (const auto& q : paths)
-      if (q.done) {
+      if (q.done || capped) {
         answers.push_back(key_(q.as_completion()));
         log_w.push_back(q.log_weight);
       }
     weights.assign(log_w.size(), 0.0);
     if (!log_w.empty()) (void)normalise_log_weights(log_w, weights);
     detail::choose_answer(answers, weights, std::is_same_v<Selection, select_naive>, params_.vote, out);
-    out.trace.push_back(trace_event{steps_taken, fmt::format("{} steps, {} finished particles{}", steps_taken, answers.size(),
+    out.trace.push_back(trace_event{steps_taken, fmt::format("{} steps, {} particles compete ({} finished){}", steps_taken,
+                                                             answers.size(), paths.size() - unfinished,
                                                              capacity_dropped ? " (fewer: engine capacity)" : "")});
     out.cost = detail::combined_ledger(m, prm);
     return out;
@@ -217,9 +253,12 @@ private:
   AnswerKey key_{};
 };
 
-/// Puri et al.'s particle filter: multinomial resampling at every step, weighted vote.
-using particle_filter = basic_particle_filter<multinomial_resampler, always_resample, select_weighted, canonical_answer_key>;
-/// Systematic resampling when ESS < tau n (construct with ess_below{tau}; 0.5 by default).
-using ess_particle_filter = basic_particle_filter<systematic_resampler, ess_below, select_weighted, canonical_answer_key>;
+/// Puri et al.'s particle filter: multinomial resampling at every step, the heaviest particle's answer.
+using particle_filter = basic_particle_filter<multinomial_resampler, always_resample, select_naive, canonical_answer_key>;
+/// The same filter answering with the weighted vote of its final population.
+using weighted_particle_filter =
+    basic_particle_filter<multinomial_resampler, always_resample, select_weighted, canonical_answer_key>;
+/// Systematic resampling when ESS < tau n (construct with ess_below{tau}; 0.5 by default), the heaviest particle's answer.
+using ess_particle_filter = basic_particle_filter<systematic_resampler, ess_below, select_naive, canonical_answer_key>;
 
 } // namespace reckon
