@@ -289,3 +289,96 @@ TEST_CASE("regression #13.11: offline DeepConf ignores the online-only n_init", 
   REQUIRE_FALSE(on);
   CHECK(on.error().code == errc::invalid_argument);
 }
+
+namespace {
+/// A sampling + logprob model that returns scripted one-token traces: each a text and the one
+/// top-1 logprob -confidence (so with top_k = 1 a trace's score is its confidence).
+struct deepconf_scripted {
+  using reckon_model_concept = capabilities<sampling_model_tag, logprob_model_tag>;
+  std::vector<std::pair<std::string, double>> traces; // text, confidence
+  result<sample_batch> sample(const problem&, const sampling_params& s, std::uint32_t n) {
+    if (n > traces.size()) return fail(errc::invalid_argument, "deepconf_scripted: more traces asked than scripted");
+    sample_batch b;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      completion c;
+      c.text = traces[i].first;
+      c.tokens = 1;
+      c.stats.top_k = s.stats.top_k;
+      c.stats.top_logprobs.assign(s.stats.top_k, static_cast<float>(-traces[i].second));
+      b.completions.push_back(std::move(c));
+    }
+    b.usage.engine_calls = 1;
+    b.usage.generated_tokens = n;
+    return b;
+  }
+};
+} // namespace
+
+TEST_CASE("regression #13.19a: offline DeepConf keeps every trace at or above the percentile, ties included",
+          "[strategy][deepconf]") {
+  // 10 answered traces, 3 tied at the top (one "1" first, then two "2"), eta = 10: the reference's
+  // threshold np.percentile([1 x 7, 2 x 3], 90) = 2 keeps all three, so "2" wins 4 to 2. Before the
+  // fix ceil(10% of 10) = 1 trace was kept, the first of the tie: "1".
+  deepconf_scripted model;
+  model.traces = {{"\\boxed{1}", 2.0}, {"\\boxed{2}", 2.0}, {"\\boxed{2}", 2.0}};
+  for (int i = 0; i < 7; ++i) model.traces.emplace_back("\\boxed{3}", 1.0);
+  deepconf_params dp;
+  dp.n = 10;
+  dp.top_k = 1;
+  dp.score = trace_score::mean;
+  dp.eta = 10;
+  auto r = deepconf_offline_strategy(dp).run(model, problem{}, budget{}, random_stream{});
+  REQUIRE(r);
+  CHECK(r->answer == std::optional<std::string>("2"));
+  CHECK(r->tally.votes == 3);
+  CHECK(r->confidence == test::Approx(4.0 / 6.0));
+  // Interpolated, no tie: percentile 90 of {1, 2, 3, 4, 5} is 4.6, so only the 5 votes.
+  model.traces = {{"\\boxed{1}", 1.0}, {"\\boxed{2}", 2.0}, {"\\boxed{3}", 3.0}, {"\\boxed{4}", 4.0}, {"\\boxed{5}", 5.0}};
+  dp.n = 5;
+  r = deepconf_offline_strategy(dp).run(model, problem{}, budget{}, random_stream{});
+  REQUIRE(r);
+  CHECK(r->answer == std::optional<std::string>("5"));
+  CHECK(r->tally.votes == 1);
+}
+
+TEST_CASE("regression #13.19a: offline DeepConf drops answerless traces before the percentile", "[strategy][deepconf]") {
+  // The 5 most confident traces have no answer. The reference filters the 5 answered ones:
+  // percentile 50 of {2, 1, 1, 1, 1} = 1 keeps them all and "5" wins 4 to 2. Before the fix the top
+  // half of all 10 traces was kept: the 5 answerless ones, so the run had no answer.
+  deepconf_scripted model;
+  for (int i = 0; i < 5; ++i) model.traces.emplace_back("I am not sure.", 3.0);
+  model.traces.emplace_back("\\boxed{4}", 2.0);
+  for (int i = 0; i < 4; ++i) model.traces.emplace_back("\\boxed{5}", 1.0);
+  deepconf_params dp;
+  dp.n = 10;
+  dp.top_k = 1;
+  dp.score = trace_score::mean;
+  dp.eta = 50;
+  auto r = deepconf_offline_strategy(dp).run(model, problem{}, budget{}, random_stream{});
+  REQUIRE(r);
+  CHECK(r->answer == std::optional<std::string>("5"));
+  CHECK(r->tally.votes == 5);
+  CHECK(r->samples == 10);
+  // No answer anywhere: a result without an answer, not an error.
+  model.traces.assign(10, {"I am not sure.", 3.0});
+  r = deepconf_offline_strategy(dp).run(model, problem{}, budget{}, random_stream{});
+  REQUIRE(r);
+  CHECK_FALSE(r->answer.has_value());
+}
+
+TEST_CASE("regression #13.19d: an unlisted (-inf) top-k alternative is absent from the token confidence",
+          "[strategy][deepconf]") {
+  // The OpenAI wire reader pads a row the server listed short with -inf; before the fix each pad
+  // counted as logprob -1e4 and added 1e4 / k (500 at k = 20) to the token's confidence.
+  constexpr float unlisted = -std::numeric_limits<float>::infinity();
+  token_stats s;
+  s.top_k = 4;
+  s.top_logprobs = {-1.0f, -3.0f, unlisted, unlisted, // two listed: C = 2
+                    -0.5f, -0.5f, -0.5f, -0.5f,        // all listed: C = 0.5
+                    unlisted, unlisted, unlisted, unlisted}; // none listed: no confidence
+  const auto c = deepconf::token_confidences(s, 4);
+  REQUIRE(c.size() == 2);
+  CHECK(c[0] == test::Approx(2.0).epsilon(1e-6));
+  CHECK(c[1] == test::Approx(0.5).epsilon(1e-6));
+  CHECK(deepconf::token_confidences(s, 2)[0] == test::Approx(2.0).epsilon(1e-6));
+}

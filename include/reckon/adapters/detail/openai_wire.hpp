@@ -238,6 +238,8 @@ inline void parse_legacy_logprobs(const json& lp, parsed_choice& out) {
     }
   }
   if (want.top_k > 0) {
+    // A row the server listed short is padded with -inf (p = 0): consumers read it as "not
+    // listed" (entropy_from_top_k masks it, DeepConf's token confidence leaves it out).
     c.stats.top_k = want.top_k;
     for (const auto& row : choice.top)
       for (std::uint32_t i = 0; i < want.top_k; ++i)
