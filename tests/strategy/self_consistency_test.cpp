@@ -227,3 +227,21 @@ TEST_CASE("self-consistency stops within each sampling limit in turn", "[strateg
   CHECK(n.samples == 64);
   CHECK_FALSE(n.stopped_by.has_value());
 }
+
+TEST_CASE("regression: sampling rounds reserve the prefill under max_total_tokens", "[strategy][self_consistency][budget]") {
+  // Every sample reaches its 10-token cap and every call prefills 5 tokens. The prompt's 20
+  // characters estimate the first call's prefill (5); later calls reserve the prefill seen.
+  const self_consistency sc(self_consistency_params{.n = 16, .sampling = sampling_params{.max_tokens = 10}});
+  const problem p{.id = 1, .prompt = "What is 6 times 7??"};
+  REQUIRE(p.prompt.size() == 19); // ceil(19 / 4) = 5
+  for (const std::uint64_t limit : {40u, 100u, 121u}) {
+    test::script_sampler model{.texts = test::boxed({"42"}), .tokens = 10, .prefill = 5};
+    budget b;
+    b.max_total_tokens = limit;
+    auto r = sc.run(model, p, b, random_stream{});
+    REQUIRE(r);
+    CHECK(r->cost.total_tokens() <= limit);
+    CHECK(r->cost.total_tokens() + 15 > limit); // it stops only when one more sample cannot fit
+    CHECK(r->stopped_by == stop_reason::total_tokens);
+  }
+}

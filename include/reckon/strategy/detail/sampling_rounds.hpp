@@ -22,9 +22,12 @@ namespace reckon::detail {
 
 /// Draws completions in batched rounds through a metered model, never starting a round the budget
 /// forbids and never asking for more samples than the remaining token budget can pay for if every
-/// one of them reached params.max_tokens: a run never exceeds max_generated_tokens. (A
-/// max_total_tokens limit can be exceeded by the prompt prefill of the last call, which the
-/// engine reports only afterwards.)
+/// one of them reached params.max_tokens: a run never exceeds max_generated_tokens. Under a
+/// max_total_tokens limit a round also reserves the prefill its call will add, which the engine
+/// reports only afterwards: the largest prefill a call of this run has reported, and before the
+/// first call ceil(prompt characters / 4) (metered's stated estimate). So a run passes
+/// max_total_tokens only when its first call prefills more than that estimate (a chat template, a
+/// system prompt), and then by at most the difference, once.
 /// Only the limits a sampling call spends stop a round (tokens, engine calls, wall time, deadline):
 /// reward-model limits are the reward call's to check (budget::check_reward_call), so that
 /// max_prm_calls = 0 forbids scoring, not sampling.
@@ -49,22 +52,28 @@ public:
       stopped_by_ = why;
       return std::uint32_t{0};
     }
+    const ledger& spent = model_.ledger();
     const std::uint64_t per_sample = params_.max_tokens; // validated > 0
-    const std::uint64_t affordable = limit_.generated_tokens_left(model_.ledger()) / per_sample;
+    const std::uint64_t generated_left =
+        limit_.max_generated_tokens - std::min(limit_.max_generated_tokens, spent.generated_tokens);
+    std::uint64_t total_left = limit_.max_total_tokens - std::min(limit_.max_total_tokens, spent.total_tokens());
+    if (limit_.max_total_tokens != budget::unlimited) {
+      const std::uint64_t reserve = std::max(max_prefill_, estimate_tokens(problem_.prompt.size()));
+      total_left = total_left > reserve ? total_left - reserve : 0;
+    }
+    const std::uint64_t affordable = std::min(generated_left, total_left) / per_sample;
     if (affordable == 0) {
       // The tighter of the two token limits is the one that stopped the run.
-      const ledger& spent = model_.ledger();
-      const std::uint64_t total_left = limit_.max_total_tokens - std::min(limit_.max_total_tokens, spent.total_tokens());
-      const std::uint64_t generated_left =
-          limit_.max_generated_tokens - std::min(limit_.max_generated_tokens, spent.generated_tokens);
       stopped_by_ = total_left < generated_left ? stop_reason::total_tokens : stop_reason::generated_tokens;
       return std::uint32_t{0};
     }
+    const std::uint64_t prefilled_before = spent.prefilled_tokens;
     const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(want, affordable));
     sampling_params request = params_;
     random_stream round_stream = stream_.substream(0, round_);
     request.seed = request_seed(round_stream);
     auto batch = model_.sample(problem_, request, n);
+    max_prefill_ = std::max(max_prefill_, model_.ledger().prefilled_tokens - prefilled_before);
     if (!batch) return batch.error();
     if (batch->completions.size() != n)
       return fail(errc::engine_failure,
@@ -87,6 +96,7 @@ private:
   budget limit_; // by value (a temporary budget{} must not dangle), without the reward-model limits
   random_stream stream_;
   std::uint32_t round_ = 0;
+  std::uint64_t max_prefill_ = 0; // the largest prefill one call has reported
   std::optional<stop_reason> stopped_by_;
 };
 
