@@ -4,8 +4,6 @@
 #include <reckon/testing/synthetic_model.hpp>
 #include <fmt/format.h>
 
-#include <Eigen/Core>
-
 #include <cstddef>
 #include <vector>
 
@@ -17,26 +15,22 @@ int main() {
   rt::synthetic_model fast(suite, {.agent = rt::fast_agent()});
   rt::synthetic_model slow(suite, {.agent = rt::slow_agent()});
 
-  // The router must be fitted: on other problems (a calibration suite, another seed), probe with
-  // the fast agent and learn P(the fast answer is wrong) from the probes' features.
+  // The router and its thresholds are fitted on other problems (a calibration suite, another
+  // seed): the difficulty model learns P(the fast answer is wrong) from the fast probes' features;
+  // the thresholds maximise calibration accuracy - 0.25 * (cost share of always going slow).
   const auto cal = rt::make_suite("mixed", suite.seed + 1, 200).value();
   rt::synthetic_model cal_fast(cal, {.agent = rt::fast_agent()});
-  reckon::odar_params params{.high = 0.8};
-  Eigen::MatrixXd x(static_cast<Eigen::Index>(cal.problems.size()), static_cast<Eigen::Index>(reckon::odar_features::size));
-  std::vector<int> wrong;
-  const reckon::odar prober(params); // unfitted: only its probe is used here
-  for (std::size_t i = 0; i < cal.problems.size(); ++i) {
-    const reckon::problem p = cal.problems[i].as_problem();
-    auto pr = prober.probe(cal_fast, p, reckon::budget{}, reckon::random_stream({.seed = 1, .problem = p.id}));
-    if (!pr) return fmt::print("probe error: {}\n", pr.error()), 1;
-    x.row(static_cast<Eigen::Index>(i)) = pr->features.vector().transpose();
-    wrong.push_back(pr->answer == cal.problems[i].gold ? 0 : 1);
-  }
-  auto router = reckon::fit_difficulty_model(x, wrong);
-  if (!router) return fmt::print("fit error: {}\n", router.error()), 1;
-  params.router = *router;
-  // d < 0.3: the fast answer; up to 0.8: one slow sample verifies it; above: slow best-of-5.
-  const reckon::odar od(params);
+  rt::synthetic_model cal_slow(cal, {.agent = rt::slow_agent()});
+  std::vector<reckon::calibration_problem> problems;
+  for (const auto& q : cal.problems) problems.push_back({q.as_problem(), q.gold});
+  auto fit = reckon::fit_odar_router(cal_fast, cal_slow, problems, reckon::odar_fit_params{});
+  if (!fit) return fmt::print("fit error: {}\n", fit.error()), 1;
+  fmt::print("fitted: low {:.3f}, high {:.3f}; on calibration {:.3f} accuracy at {:.0f}% of the always-slow cost "
+             "(always slow {:.3f}, always fast {:.3f})\n\n",
+             fit->params.low, fit->params.high, fit->accuracy, 100 * fit->cost_share, fit->slow_accuracy,
+             fit->fast_accuracy);
+  // d < low: the fast answer; up to high: slow samples verify it (2 agreeing, a majority); above: slow best-of-5.
+  const reckon::odar od(fit->params);
   const reckon::free_energy_fusion slow5(reckon::free_energy_fusion_params{.n = 5}); // the always-slow baseline
 
   const reckon::budget limit{.max_generated_tokens = 20'000};

@@ -2,12 +2,14 @@
 // reckon-eval registrations of the adaptive strategies: zip-rc, odar, slow-best-of-5, compute-optimal.
 #pragma once
 
-// Budget semantics (budget = n): zip-rc starts at most n samples; odar's slow route draws n slow
-// samples (2 fast probes first); slow-best-of-5 always draws 5 (the budget is ignored: it is ODAR's
-// fixed baseline); compute-optimal draws at most n samples with a table fitted for n.
-// Calibration: odar's router and compute-optimal's tables are fitted once per process (per suite
-// name and budget) on a 200-problem suite of the same name generated from the run suite's seed + 1,
-// with run seed 1 (evaluation runs use the harness's seeds), and cached (thread-safe).
+// Budget semantics (budget = n): zip-rc starts at most n samples; odar draws at most n samples in
+// all, fast probes included (odar_shape_for: 1-3 probes, the rest slow); slow-best-of-5 always
+// draws 5 (the budget is ignored: it is ODAR's fixed baseline); compute-optimal draws at most n
+// samples with a table fitted for n.
+// Calibration: odar's router and thresholds (fit_odar_router) and compute-optimal's tables are
+// fitted once per process (per suite name and budget) on a 200-problem suite of the same name
+// generated from the run suite's seed + 1, with run seed 1 (evaluation runs use the harness's
+// seeds), and cached (thread-safe).
 // Cost: zip-rc and compute-optimal run on the harness's model, so its meter sees every token. odar
 // and slow-best-of-5 build their fast and slow agents (testing::fast_agent(), slow_agent()) over the
 // harness's suite and parameters; their ledgers reach the harness through run_config::side_costs
@@ -57,30 +59,79 @@ inline void add_cost(const run_config& c, const ledger& cost) {
   return p;
 }
 
-/// The odar router fitted for a suite (cached per suite name and seed).
-[[nodiscard]] inline result<difficulty_model> router_for(const testing::synthetic_model& m) {
+/// ODAR's shape at budget n: at most n samples in all, fast probes included (3 probes from n = 6,
+/// 2 from n = 4, else 1); the rest are the slow agent's. n = 1 leaves no slow sample: the probe
+/// answers alone.
+struct odar_shape {
+  std::uint32_t probe = 1;  ///< fast probe samples
+  std::uint32_t slow_n = 0; ///< most slow samples (n - probe)
+};
+[[nodiscard]] inline odar_shape odar_shape_for(std::uint32_t n) {
+  const std::uint32_t probe = n >= 6 ? 3 : n >= 4 ? 2 : 1;
+  return odar_shape{probe, n > probe ? n - probe : 0};
+}
+
+/// The odar router and thresholds fitted for a suite and budget n (fit_odar_router on the
+/// calibration suite, default target; cached per suite name, seed and n). n must have slow samples.
+[[nodiscard]] inline result<odar_fit> odar_fit_for(const testing::synthetic_model& m, std::uint32_t n) {
   static std::mutex mutex;
-  static std::map<std::pair<std::string, std::uint64_t>, difficulty_model> cache;
-  const auto key = std::make_pair(m.problems().name, m.problems().seed);
+  static std::map<std::tuple<std::string, std::uint64_t, std::uint32_t>, odar_fit> cache;
+  const auto key = std::make_tuple(m.problems().name, m.problems().seed, n);
   std::lock_guard lock(mutex);
   if (auto it = cache.find(key); it != cache.end()) return it->second;
   const auto cal = calibration_suite(m.problems());
   testing::synthetic_model fast(cal, with_agent(m.params(), testing::fast_agent()));
-  const odar router;
-  Eigen::MatrixXd x(static_cast<Eigen::Index>(cal->problems.size()), static_cast<Eigen::Index>(odar_features::size));
-  std::vector<int> y;
-  for (std::size_t i = 0; i < cal->problems.size(); ++i) {
-    const auto& q = cal->problems[i];
-    const problem p = q.as_problem();
-    auto pr = router.probe(fast, p, budget{}, random_stream(stream_key{1, p.id, 0, 0}));
-    if (!pr) return pr.error();
-    x.row(static_cast<Eigen::Index>(i)) = pr->features.vector().transpose();
-    y.push_back(pr->answer && *pr->answer == canonicalize(q.gold).key ? 0 : 1);
-  }
-  auto fitted = fit_difficulty_model(x, y);
+  testing::synthetic_model slow(cal, with_agent(m.params(), testing::slow_agent()));
+  std::vector<calibration_problem> problems;
+  for (const auto& q : cal->problems) problems.push_back(calibration_problem{q.as_problem(), q.gold});
+  const odar_shape shape = odar_shape_for(n);
+  odar_fit_params fit;
+  fit.base.probe = shape.probe;
+  fit.base.slow_n = shape.slow_n;
+  fit.seed = 1;
+  auto fitted = fit_odar_router(fast, slow, problems, fit);
   if (!fitted) return fitted.error();
   cache.emplace(key, *fitted);
   return *fitted;
+}
+
+/// One odar run as reckon-eval runs it at budget n and run seed `seed`: fast and slow agents over
+/// the model's suite and parameters, the fit for (suite, n), no other budget than n's shape.
+[[nodiscard]] inline result<odar_result> run_odar(const testing::synthetic_model& base, const problem& p,
+                                                  std::uint32_t n, std::uint64_t seed) {
+  if (n == 0) return fail(errc::invalid_argument, "budget (n) must be > 0");
+  testing::synthetic_model fast(base.shared_problems(), with_agent(base.params(), testing::fast_agent()));
+  const random_stream stream(stream_key{seed, p.id, 0, 0});
+  const odar_shape shape = odar_shape_for(n);
+  if (shape.slow_n == 0) {
+    // One sample in all: the fast probe answers (the route the router would need a slow sample to leave).
+    odar_params params;
+    params.probe = shape.probe;
+    odar_result out;
+    auto pr = odar(params).probe(fast, p, budget{}, stream, &out.fast_cost);
+    if (!pr) return pr.error();
+    out.answer = pr->answer;
+    out.tally = pr->tally;
+    out.confidence = out.tally.leader() ? out.tally.leader()->share : 0.0;
+    out.features = pr->features;
+    out.fast_accepted = true;
+    out.samples = static_cast<std::uint32_t>(pr->samples.size());
+    out.cost = out.fast_cost;
+    out.weighted_tokens = fast.cost_per_token() * static_cast<double>(out.fast_cost.total_tokens());
+    return out;
+  }
+  auto fitted = odar_fit_for(base, n);
+  if (!fitted) return fitted.error();
+  testing::synthetic_model slow(base.shared_problems(), with_agent(base.params(), testing::slow_agent()));
+  return odar(fitted->params).run(fast, slow, p, budget{}, stream);
+}
+
+/// slow-best-of-5 as reckon-eval runs it: the slow agent's 5 samples fused by free energy.
+[[nodiscard]] inline result<strategy_result> run_slow_best_of_5(const testing::synthetic_model& base, const problem& p,
+                                                                std::uint64_t seed) {
+  testing::synthetic_model slow(base.shared_problems(), with_agent(base.params(), testing::slow_agent()));
+  const free_energy_fusion fuse(free_energy_fusion_params{.n = 5});
+  return fuse.run(slow, p, budget{}, random_stream(stream_key{seed, p.id, 0, 0}));
 }
 
 /// The compute-optimal table fitted for a suite and budget (cached).
@@ -119,19 +170,11 @@ struct zip_rc_runner {
   }
 };
 
-/// odar: the router over fast and slow synthetic agents built from the harness's model.
+/// odar: the router over fast and slow synthetic agents built from the harness's model; at most n
+/// samples in all (odar_shape_for).
 struct odar_runner {
   result<run_outcome> operator()(synthetic_meter& model, const problem& p, const run_config& c) const {
-    if (c.budget == 0) return fail(errc::invalid_argument, "budget (n) must be > 0");
-    const testing::synthetic_model& base = model.model();
-    auto router = router_for(base);
-    if (!router) return router.error();
-    testing::synthetic_model fast(base.shared_problems(), with_agent(base.params(), testing::fast_agent()));
-    testing::synthetic_model slow(base.shared_problems(), with_agent(base.params(), testing::slow_agent()));
-    odar_params params;
-    params.slow_n = c.budget;
-    params.router = *router;
-    auto r = odar(params).run(fast, slow, p, budget{}, random_stream(stream_key{c.seed, p.id, 0, 0}));
+    auto r = run_odar(model.model(), p, c.budget, c.seed);
     if (!r) return r.error();
     add_cost(c, r->cost);
     return run_outcome{r->answer};
@@ -141,10 +184,7 @@ struct odar_runner {
 /// slow-best-of-5: always the slow agent, 5 samples fused by free energy.
 struct slow_best_of_5_runner {
   result<run_outcome> operator()(synthetic_meter& model, const problem& p, const run_config& c) const {
-    const testing::synthetic_model& base = model.model();
-    testing::synthetic_model slow(base.shared_problems(), with_agent(base.params(), testing::slow_agent()));
-    const free_energy_fusion fuse(free_energy_fusion_params{.n = 5});
-    auto r = fuse.run(slow, p, budget{}, random_stream(stream_key{c.seed, p.id, 0, 0}));
+    auto r = run_slow_best_of_5(model.model(), p, c.seed);
     if (!r) return r.error();
     add_cost(c, r->cost);
     return run_outcome{r->answer};
@@ -171,7 +211,7 @@ struct compute_optimal_runner {
 inline void register_adaptive(strategy_registry& r) {
   r.add("zip-rc", "ZIP-RC: prune, branch and stop by the introspective head's predicted utility (budget: most samples n)",
         adaptive::zip_rc_runner{});
-  r.add("odar", "ODAR: fast probes, a fitted difficulty router, slow verify or slow best-of-n by free energy (budget: slow n)",
+  r.add("odar", "ODAR: fast probes, a fitted difficulty router and thresholds, slow verify or slow best-of-n by free energy (budget: n samples in all)",
         adaptive::odar_runner{});
   r.add("slow-best-of-5", "the slow agent's 5 samples fused by free energy (ODAR's baseline; budget ignored)",
         adaptive::slow_best_of_5_runner{});
