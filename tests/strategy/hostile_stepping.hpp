@@ -169,6 +169,7 @@ public:
     return live_ == 0 && double_releases_ == 0 && unknown_releases_ == 0 && released_once() == handles_.size();
   }
   [[nodiscard]] testing::synthetic_model& inner() noexcept { return inner_; }
+  [[nodiscard]] const testing::synthetic_model& inner() const noexcept { return inner_; }
 
 private:
   struct handle_state {
