@@ -11,7 +11,20 @@
 // PRM `last`) and ODAR's free-energy fusion, each at n in {probe.., powers of 2.., budget}; the probe
 // samples are reused, so a run draws at most `budget` samples. fit_compute_optimal makes the table
 // (JSON round trip: to_json / compute_optimal_table::from_json).
-// Cost: 1 engine call for the probe + 1 for the rest; 1 ORM call (+1 more ORM or PRM call by method).
+// Selection per bin (fit_compute_optimal): Snell et al. select per bin on one half of the problems
+// and evaluate on the other (two-fold cross-validation, averaged). A fixed cell's two-fold accuracy
+// is just its in-sample accuracy, so what is cross-validated here is the *rule*: "the bin's own
+// argmax cell" against "the globally best cell", each fitted on one fold and scored on the other.
+// A bin keeps its own argmax (refitted on the whole bin) only when that rule's held-out gain over
+// the global rule exceeds min_z standard errors (a McNemar test, default 2); otherwise it takes the
+// global best cell. (The exact in-sample argmax over ~40 problems a bin and ~30 cells picks noise:
+// a shrinkage towards the global choice that Snell et al., fitting on 500 MATH problems, leave out.)
+// Cost: 1 engine call for the probe + 1 for the rest (more only when a token budget cuts a round
+// short and still pays for a sample); 1 ORM call (+1 more ORM or PRM call by method).
+// Budget: reward calls are checked with budget::check_reward_call. When the probe's ORM call is
+// not affordable there is no estimate, and when the chosen bin's ORM or PRM call is not, its
+// method cannot run: either way the answer is the majority vote over the samples already drawn
+// (a deviation: a vote on paid-for samples rather than no answer), with stopped_by saying why.
 // Deviations: Snell et al. also search beam search and revisions; those are not sample pools.
 
 #include <reckon/aggregate/reduce.hpp>
@@ -31,6 +44,7 @@
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/answer_key.hpp>
 #include <reckon/strategy/best_of_n.hpp>
+#include <reckon/strategy/detail/guarded_run.hpp>
 #include <reckon/strategy/detail/sampling_rounds.hpp>
 #include <reckon/strategy/odar.hpp>
 #include <reckon/strategy/result.hpp>
@@ -90,7 +104,7 @@ inline constexpr std::array<co_method, 6> all_co_methods{co_method::majority,   
 struct co_choice {
   co_method method = co_method::majority; ///< how the bin aggregates
   std::uint32_t n = 1;                    ///< samples drawn (probe included), in [1, budget]
-  double accuracy = 0.0;                  ///< its calibration accuracy in the bin (informative)
+  double accuracy = 0.0;                  ///< its rule's two-fold cross-validated accuracy in the bin (informative)
 };
 
 /// The fitted table: bin edges over the difficulty estimate and a choice per bin.
@@ -273,35 +287,49 @@ public:
 
   /// Runs on one problem: probe samples, their ORM scores, the bin, then the bin's choice.
   /// @returns the result (confidence: the winner's share of the tally; the trace names the bin),
-  ///          or invalid_argument (a bad table; a free-energy bin without a logprob model; a PRM
-  ///          bin without a PRM), budget_exhausted (no probe affordable), engine_failure (bad
-  ///          scores or logprobs), or a model's error.
+  ///          or invalid_argument (a bad table or budget; a free-energy bin without a logprob model;
+  ///          a PRM bin without a PRM), budget_exhausted (no probe affordable), engine_failure (bad
+  ///          scores or logprobs, the wrong number of completions, anything thrown by the models or
+  ///          the answer key), or a model's error.
   template <sampling_model M, outcome_reward_model R>
   result<strategy_result> run(M& model, R& reward, const problem& p, const budget& limit, const random_stream& stream) const {
-    const compute_optimal_table& t = params_.table;
-    if (auto ok = t.check(); !ok) return ok.error();
-    if (auto ok = validate(params_.sampling); !ok) return ok.error();
-    if (params_.step_delimiter.empty()) return fail(errc::invalid_argument, "compute_optimal: step_delimiter must not be empty");
-    bool any_energy = false;
-    for (const auto& c : t.bins) any_energy = any_energy || c.method == co_method::free_energy;
-    if (any_energy && !logprob_model<M>)
-      return fail(errc::invalid_argument, "compute_optimal: a free-energy bin needs a logprob model");
-    try {
-      return run_checked(model, reward, p, limit, stream, any_energy);
-    } catch (const reckon::exception& e) {
-      return e.error();
-    }
+    return detail::checked_run(
+        "compute_optimal", [&] { return check<M, R>(); }, [&] { return run_checked(model, reward, p, limit, stream); });
   }
 
   [[nodiscard]] const compute_optimal_params& params() const noexcept { return params_; }
 
 private:
   template <class M, class R>
-  result<strategy_result> run_checked(M& model, R& reward, const problem& p, const budget& limit,
-                                      const random_stream& stream, bool any_energy) const {
+  [[nodiscard]] result<void> check() const {
     const compute_optimal_table& t = params_.table;
+    if (auto ok = t.check(); !ok) return ok.error();
+    if (auto ok = validate(params_.sampling); !ok) return ok.error();
+    if (params_.step_delimiter.empty()) return fail(errc::invalid_argument, "compute_optimal: step_delimiter must not be empty");
+    for (const auto& c : t.bins) {
+      if (c.method == co_method::free_energy && !logprob_model<M>)
+        return fail(errc::invalid_argument, "compute_optimal: a free-energy bin needs a logprob model");
+      if (detail::co::needs_prm(c.method) && !process_reward_model<R>)
+        return fail(errc::invalid_argument, "compute_optimal: a PRM bin needs a process reward model");
+    }
+    return {};
+  }
+
+  template <class M, class R>
+  result<strategy_result> run_checked(M& model, R& reward, const problem& p, const budget& limit,
+                                      const random_stream& stream) const {
+    const compute_optimal_table& t = params_.table;
+    bool any_energy = false;
+    for (const auto& c : t.bins) any_energy = any_energy || c.method == co_method::free_energy;
     metered<M&> m(model);
     metered<R&> rm(reward);
+    auto spent = [&] {
+      ledger l = m.ledger();
+      l.prm_calls += rm.ledger().prm_calls;
+      l.prm_tokens += rm.ledger().prm_tokens;
+      l.wall_seconds += rm.ledger().wall_seconds;
+      return l;
+    };
     strategy_result out;
     sampling_params sp = params_.sampling;
     if (any_energy) sp = detail::with_stats(sp);
@@ -310,6 +338,25 @@ private:
     auto drawn = rounds.draw(t.probe, pool.samples, out);
     if (!drawn) return drawn.error();
     if (pool.samples.empty()) return detail::nothing_affordable(rounds.stopped_by());
+    // The samples drawn are paid for: when a reward call is not affordable they are still voted on.
+    auto majority_of_drawn = [&](stop_reason why, const char* what) {
+      for (std::size_t i = pool.answers.size(); i < pool.samples.size(); ++i) pool.answers.push_back(key_(pool.samples[i]));
+      out.trace.push_back(trace_event{rounds.rounds(), fmt::format("{} not affordable ({}): majority over {} samples", what,
+                                                                    to_string(why), pool.samples.size())});
+      out.stopped_by = why;
+      return finish(out, pool, co_method::majority, pool.samples.size(), spent());
+    };
+    // A reward call's prm_tokens are known before it is made (metered's estimate: each candidate's
+    // characters / 4, which its steps cannot exceed), so a call that would pass the limit is not made.
+    auto reward_call_refused = [&](std::size_t from) -> std::optional<stop_reason> {
+      const ledger l = spent();
+      if (auto why = limit.check_reward_call(l)) return why;
+      std::uint64_t tokens = 0;
+      for (std::size_t i = from; i < pool.samples.size(); ++i) tokens += detail::estimate_tokens(pool.samples[i].text.size());
+      if (tokens > limit.max_prm_tokens - l.prm_tokens) return stop_reason::prm_tokens;
+      return std::nullopt;
+    };
+    if (auto why = reward_call_refused(0)) return majority_of_drawn(*why, "the probe's ORM call");
     if (auto ok = detail::co::score(pool, 0, rm, p, params_.step_delimiter, true, false, any_energy, params_.energy, key_); !ok)
       return ok.error();
     const double d = detail::co::estimate(pool, t.probe);
@@ -317,26 +364,35 @@ private:
     const co_choice choice = t.bins[bin];
     out.trace.push_back(trace_event{0, fmt::format("estimate {:.3f}: bin {} ({} at n = {})", d, bin, to_string(choice.method), choice.n)});
     const std::size_t before = pool.samples.size();
-    if (choice.n > before) {
-      auto more = rounds.draw(choice.n - static_cast<std::uint32_t>(before), pool.samples, out);
+    // A round that a token budget cut short is followed by another while the budget still pays
+    // for a sample (the samples drawn may have used fewer than max_tokens): the last draw either
+    // fills n or records the limit that stopped it.
+    while (pool.samples.size() < choice.n) {
+      auto more = rounds.draw(choice.n - static_cast<std::uint32_t>(pool.samples.size()), pool.samples, out);
       if (!more) return more.error();
+      if (*more == 0) break;
     }
-    if (auto ok = detail::co::score(pool, before, rm, p, params_.step_delimiter, detail::co::needs_orm(choice.method),
-                                    detail::co::needs_prm(choice.method), any_energy, params_.energy, key_);
-        !ok)
+    const bool orm = detail::co::needs_orm(choice.method) && pool.samples.size() > before;
+    const bool prm = detail::co::needs_prm(choice.method);
+    if (orm || prm)
+      if (auto why = reward_call_refused(prm ? 0 : before))
+        return majority_of_drawn(*why, prm ? "the bin's PRM call" : "the bin's ORM call");
+    if (auto ok = detail::co::score(pool, before, rm, p, params_.step_delimiter, orm, prm, any_energy, params_.energy, key_); !ok)
       return ok.error();
-    const std::size_t n = std::min<std::size_t>(choice.n, pool.samples.size());
-    out.answer = detail::co::pick(choice.method, pool, n, params_.vote);
+    out.stopped_by = rounds.stopped_by();
+    return finish(out, pool, choice.method, std::min<std::size_t>(choice.n, pool.samples.size()), spent());
+  }
+
+  result<strategy_result> finish(strategy_result& out, const detail::co::pool& pool, co_method method, std::size_t n,
+                                 const ledger& spent) const {
+    out.answer = detail::co::pick(method, pool, n, params_.vote);
     const std::span<const std::optional<std::string>> used(pool.answers.data(), n);
     out.tally = plurality_vote(used, params_.vote);
     const answer_tally* mine = out.answer ? out.tally.find(*out.answer) : nullptr;
     out.confidence = mine ? mine->share : 0.0;
     out.samples = static_cast<std::uint32_t>(n);
-    out.stopped_by = rounds.stopped_by();
-    out.cost = m.ledger();
-    out.cost.prm_calls += rm.ledger().prm_calls;
-    out.cost.prm_tokens += rm.ledger().prm_tokens;
-    return out;
+    out.cost = spent;
+    return std::move(out);
   }
 
   compute_optimal_params params_{};
@@ -359,24 +415,47 @@ struct compute_optimal_fit_params {
   std::uint32_t bins = 5;            ///< quantile bins of the estimate (> 0)
   std::vector<co_method> methods{all_co_methods.begin(), all_co_methods.end()}; ///< methods to search (free-energy needs logprobs)
   std::uint64_t seed = 0;            ///< the calibration run's seed (use another at evaluation)
-  double margin = 0.0;               ///< a bin leaves the globally best method only for a gain above this accuracy (>= 0)
+  double min_z = 2.0;                ///< a bin leaves the global best cell only when its own rule wins by more than min_z standard errors (>= 0; see fit_compute_optimal)
   compute_optimal_params run{};      ///< sampling, delimiter, energy and vote used on calibration
 };
 
+namespace detail::co {
+
+/// The cell of `hits` (cells ordered by n, then method) with the most hits; ties go to the cell
+/// of method `prefer` (the global best cell's method) with the smallest n, else to the first.
+inline std::size_t best_cell(const std::vector<double>& hits, std::size_t methods, std::size_t prefer) {
+  const double top = *std::max_element(hits.begin(), hits.end());
+  std::optional<std::size_t> first;
+  for (std::size_t g = 0; g < hits.size(); ++g) {
+    if (hits[g] < top) continue;
+    if (g % methods == prefer) return g;
+    if (!first) first = g;
+  }
+  return *first;
+}
+
+} // namespace detail::co
+
 /// Fits a table: per calibration problem, draws the probe and the rest of the budget exactly as a
-/// run does, evaluates every (method, n) on prefixes of that pool, cuts the estimates into quantile
-/// bins and keeps per bin the most accurate choice. Choices within `margin` (default 0) of the bin's
-/// best count as tied; ties go to the globally best method, then to the smaller n, then to the
-/// earlier method. (A margin shrinks per-bin noise towards the global choice; on `mixed` it did not
-/// help: the ORM and PRM are equally good there, and which looks better flips between seeds.)
+/// run does, evaluates every (method, n) cell on prefixes of that pool and cuts the estimates into
+/// quantile bins. The members of each bin, in calibration order, alternate between two folds. Per
+/// bin, two rules are cross-validated: "the bin's argmax cell" and "the global argmax cell" (over
+/// every bin), each fitted on one fold and scored on the bin's other fold, both ways. With W the
+/// held-out problems only the bin's rule gets right, L those only the global rule gets right, the
+/// bin takes its own argmax cell (over the whole bin) only when W - L > min_z x sqrt(W + L) (a
+/// McNemar test on the paired held-out outcomes: the gain must exceed min_z standard errors, so a
+/// bin of 40 problems needs a larger gain than a bin of 400); otherwise, and in bins with fewer
+/// than two members, it takes the global argmax cell (over every problem). Argmax ties go to the
+/// cell of the global cell's method with the smallest n, else to the smaller n, then the earlier
+/// method. A bin's `accuracy` is its rule's cross-validated accuracy there.
 /// @returns the table, or invalid_argument (bad params, no problems, a method the models cannot
-///          serve), or a model's error.
+///          serve), engine_failure (anything the models or the answer key threw), or a model's error.
 template <sampling_model M, outcome_reward_model R, class AnswerKey = canonical_answer_key>
 result<compute_optimal_table> fit_compute_optimal(M& model, R& reward, std::span<const calibration_problem> problems,
                                                   const compute_optimal_fit_params& fit, AnswerKey key = {}) {
   if (fit.budget == 0 || fit.probe == 0 || fit.probe > fit.budget || fit.bins == 0)
     return fail(errc::invalid_argument, "fit_compute_optimal: need 1 <= probe <= budget and bins > 0");
-  if (!std::isfinite(fit.margin) || fit.margin < 0.0) return fail(errc::invalid_argument, "fit_compute_optimal: margin must be >= 0");
+  if (!std::isfinite(fit.min_z) || fit.min_z < 0.0) return fail(errc::invalid_argument, "fit_compute_optimal: min_z must be >= 0");
   if (problems.empty() || fit.methods.empty()) return fail(errc::invalid_argument, "fit_compute_optimal: no problems or no methods");
   bool energy = false, prm = false;
   for (const co_method m : fit.methods) {
@@ -385,20 +464,23 @@ result<compute_optimal_table> fit_compute_optimal(M& model, R& reward, std::span
   }
   if (energy && !logprob_model<M>) return fail(errc::invalid_argument, "fit_compute_optimal: free-energy needs a logprob model");
   if (prm && !process_reward_model<R>) return fail(errc::invalid_argument, "fit_compute_optimal: a PRM method needs a PRM");
-  std::vector<std::uint32_t> ns;
-  for (std::uint32_t n = 1; n < fit.budget; n *= 2)
-    if (n >= fit.probe) ns.push_back(n);
-  if (ns.empty() || ns.front() != fit.probe) ns.insert(ns.begin(), fit.probe);
-  ns.push_back(fit.budget);
-  ns.erase(std::unique(ns.begin(), ns.end()), ns.end());
-  const std::size_t grid = ns.size() * fit.methods.size();
-  std::vector<double> estimates;
-  std::vector<std::vector<char>> correct; // per problem, per grid cell
+  if (fit.run.step_delimiter.empty()) return fail(errc::invalid_argument, "fit_compute_optimal: step_delimiter must not be empty");
   sampling_params sp = fit.run.sampling;
   if (energy) sp = detail::with_stats(sp);
   if (auto ok = validate(sp); !ok) return ok.error();
-  const budget unlimited{}; // sampling_rounds keeps a reference: it must outlive every round
-  try {
+  return detail::guarded_run("fit_compute_optimal", [&]() -> result<compute_optimal_table> {
+    std::vector<std::uint32_t> ns;
+    for (std::uint32_t n = 1; n < fit.budget; n *= 2)
+      if (n >= fit.probe) ns.push_back(n);
+    if (ns.empty() || ns.front() != fit.probe) ns.insert(ns.begin(), fit.probe);
+    ns.push_back(fit.budget);
+    ns.erase(std::unique(ns.begin(), ns.end()), ns.end());
+    const std::size_t methods = fit.methods.size();
+    const std::size_t grid = ns.size() * methods;
+    std::vector<double> estimates;
+    std::vector<std::vector<char>> correct; // per problem, per grid cell
+    const budget unlimited{};               // sampling_rounds keeps a copy
+    metered<R&> rm(reward);
     for (const auto& cp : problems) {
       metered<M&> m(model);
       strategy_result log;
@@ -411,64 +493,76 @@ result<compute_optimal_table> fit_compute_optimal(M& model, R& reward, std::span
         auto b = rounds.draw(fit.budget - fit.probe, pool.samples, log);
         if (!b) return b.error();
       }
-      if (auto ok = detail::co::score(pool, 0, reward, cp.task, fit.run.step_delimiter, true, prm, energy, fit.run.energy, key); !ok)
+      if (auto ok = detail::co::score(pool, 0, rm, cp.task, fit.run.step_delimiter, true, prm, energy, fit.run.energy, key); !ok)
         return ok.error();
       estimates.push_back(detail::co::estimate(pool, fit.probe));
       const std::string gold = canonicalize(cp.gold).key;
       std::vector<char> row(grid, 0);
       for (std::size_t ni = 0; ni < ns.size(); ++ni)
-        for (std::size_t mi = 0; mi < fit.methods.size(); ++mi) {
+        for (std::size_t mi = 0; mi < methods; ++mi) {
           const auto got = detail::co::pick(fit.methods[mi], pool, std::min<std::size_t>(ns[ni], pool.samples.size()), fit.run.vote);
-          row[ni * fit.methods.size() + mi] = got && *got == gold ? 1 : 0;
+          row[ni * methods + mi] = got && *got == gold ? 1 : 0;
         }
       correct.push_back(std::move(row));
     }
-  } catch (const reckon::exception& e) {
-    return e.error();
-  }
-  compute_optimal_table t;
-  t.budget = fit.budget;
-  t.probe = fit.probe;
-  std::vector<double> sorted = estimates;
-  std::sort(sorted.begin(), sorted.end());
-  for (std::uint32_t b = 1; b < fit.bins; ++b)
-    t.edges.push_back(sorted[std::min(sorted.size() - 1, sorted.size() * b / fit.bins)]);
-  std::vector<std::vector<double>> hits(fit.bins, std::vector<double>(grid, 0.0));
-  std::vector<double> members(fit.bins, 0.0);
-  for (std::size_t i = 0; i < estimates.size(); ++i) {
-    const std::size_t b = t.bin_of(estimates[i]);
-    members[b] += 1.0;
-    for (std::size_t g = 0; g < grid; ++g) hits[b][g] += correct[i][g];
-  }
-  // The globally best method (over every problem, any n): bins keep it unless another choice beats
-  // it in the bin by more than `margin` (per-bin differences smaller than that are mostly noise).
-  std::vector<double> total(grid, 0.0);
-  for (const auto& row : correct)
-    for (std::size_t g = 0; g < grid; ++g) total[g] += row[g];
-  std::size_t global = 0;
-  for (std::size_t g = 1; g < grid; ++g)
-    if (total[g] > total[global]) global = g;
-  const std::size_t global_method = global % fit.methods.size();
-  for (std::uint32_t b = 0; b < fit.bins; ++b) {
-    if (members[b] == 0) { // an empty bin takes the global choice
-      t.bins.push_back(co_choice{fit.methods[global_method], ns[global / fit.methods.size()], 0.0});
-      continue;
+    compute_optimal_table t;
+    t.budget = fit.budget;
+    t.probe = fit.probe;
+    std::vector<double> sorted = estimates;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::uint32_t b = 1; b < fit.bins; ++b) t.edges.push_back(sorted[std::min(sorted.size() - 1, sorted.size() * b / fit.bins)]);
+    // A bin's members alternate between the folds in calibration order.
+    std::vector<std::size_t> bin_of(estimates.size()), fold_of(estimates.size());
+    std::vector<std::array<std::vector<double>, 2>> hits(fit.bins, {std::vector<double>(grid, 0.0), std::vector<double>(grid, 0.0)});
+    std::vector<std::array<std::size_t, 2>> members(fit.bins, {0, 0});
+    std::array<std::vector<double>, 2> fold_total{std::vector<double>(grid, 0.0), std::vector<double>(grid, 0.0)};
+    std::vector<double> total(grid, 0.0);
+    for (std::size_t i = 0; i < estimates.size(); ++i) {
+      const std::size_t b = bin_of[i] = t.bin_of(estimates[i]);
+      const std::size_t f = fold_of[i] = members[b][0] > members[b][1] ? 1 : 0;
+      ++members[b][f];
+      for (std::size_t g = 0; g < grid; ++g) {
+        hits[b][f][g] += correct[i][g];
+        fold_total[f][g] += correct[i][g];
+        total[g] += correct[i][g];
+      }
     }
-    double top = 0.0;
-    for (std::size_t g = 0; g < grid; ++g) top = std::max(top, hits[b][g]);
-    const double floor = top - fit.margin * members[b];
-    // Cells are ordered by n, then method: the first within the margin with the global method wins,
-    // else the first within the margin at all (the smallest n, the earlier method).
-    std::optional<std::size_t> pick, fallback;
-    for (std::size_t g = 0; g < grid; ++g) {
-      if (hits[b][g] < floor) continue;
-      if (!fallback) fallback = g;
-      if (!pick && g % fit.methods.size() == global_method) pick = g;
+    auto argmax = [](const std::vector<double>& v) { // the first: the smaller n, the earlier method
+      return static_cast<std::size_t>(std::max_element(v.begin(), v.end()) - v.begin());
+    };
+    const std::size_t global = argmax(total);
+    const std::array<std::size_t, 2> global_of{argmax(fold_total[0]), argmax(fold_total[1])};
+    auto choice_of = [&](std::size_t cell, double accuracy) {
+      return co_choice{fit.methods[cell % methods], ns[cell / methods], accuracy};
+    };
+    for (std::uint32_t b = 0; b < fit.bins; ++b) {
+      if (members[b][0] == 0 || members[b][1] == 0) { // nothing to cross-validate on
+        t.bins.push_back(choice_of(global, 0.0));
+        continue;
+      }
+      // Each rule fitted on fold f, scored on fold 1 - f.
+      const std::array<std::size_t, 2> own_of{detail::co::best_cell(hits[b][0], methods, global_of[0] % methods),
+                                              detail::co::best_cell(hits[b][1], methods, global_of[1] % methods)};
+      double wins = 0.0, losses = 0.0, shared = 0.0;
+      for (std::size_t i = 0; i < estimates.size(); ++i) {
+        if (bin_of[i] != b) continue;
+        const std::size_t trained_on = 1 - fold_of[i];
+        const bool own = correct[i][own_of[trained_on]] != 0, global_right = correct[i][global_of[trained_on]] != 0;
+        wins += own && !global_right ? 1.0 : 0.0;
+        losses += global_right && !own ? 1.0 : 0.0;
+        shared += global_right ? 1.0 : 0.0;
+      }
+      const double size = static_cast<double>(members[b][0] + members[b][1]);
+      if (wins - losses > fit.min_z * std::sqrt(wins + losses)) {
+        std::vector<double> whole(grid, 0.0);
+        for (std::size_t g = 0; g < grid; ++g) whole[g] = hits[b][0][g] + hits[b][1][g];
+        t.bins.push_back(choice_of(detail::co::best_cell(whole, methods, global % methods), (shared + wins - losses) / size));
+      } else {
+        t.bins.push_back(choice_of(global, shared / size));
+      }
     }
-    const std::size_t cell = pick ? *pick : *fallback;
-    t.bins.push_back(co_choice{fit.methods[cell % fit.methods.size()], ns[cell / fit.methods.size()], hits[b][cell] / members[b]});
-  }
-  return t;
+    return t;
+  });
 }
 
 } // namespace reckon
