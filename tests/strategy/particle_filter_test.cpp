@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <limits>
 #include <string>
@@ -448,6 +449,43 @@ TEST_CASE("regression #13.15: a step cap one step short still answers with the c
   CHECK(r->samples == 2);
   CHECK(r->answer == std::optional<std::string>("7")); // the capped particle with the higher score
   CHECK_FALSE(r->stopped_by);
+}
+
+TEST_CASE("regression #13.15: finish_steps completes the capped particles", "[strategy][particle_filter][regression]") {
+  // The answers come at step 3; the cap is 2. Finish rounds are unscored: A keeps its step-2 score
+  // 0.7 (its 0.1 at step 3 is never asked for) and beats B's 0.4.
+  const std::vector<pf_branch> script{pf_branch{{"Hm.", "Hm.", "So \\boxed{7}."}, {0.6, 0.7, 0.1}},
+                                      pf_branch{{"Hm.", "Hm.", "So \\boxed{8}."}, {0.6, 0.4, 0.9}}};
+  particle_filter_params pp{.n = 2, .max_steps = 2};
+  auto plain = run_script(pf_never_resampling<select_naive>(pp, {}, ess_below{0.0}), script);
+  REQUIRE(plain);
+  CHECK_FALSE(plain->answer.has_value()); // the capped texts hold no answer yet
+  pp.finish_steps = 1;
+  auto finished = run_script(pf_never_resampling<select_naive>(pp, {}, ess_below{0.0}), script);
+  REQUIRE(finished);
+  CHECK(trace_has(*finished, "finish at cap: 1 unscored rounds, 2 of 2 capped paths finished"));
+  CHECK(finished->answer == std::optional<std::string>("7"));
+  CHECK(finished->cost.engine_calls == 3);
+  CHECK(finished->cost.prm_calls == 2);
+  CHECK(finished->samples == 2);
+
+  // On the synthetic model, a cap one step short plus one finish round answers like the uncapped run.
+  const auto suite = test::shared_suite("mixed", 10);
+  testing::synthetic_model model(suite);
+  const auto& q = suite->problems[3];
+  const problem p = q.as_problem();
+  const random_stream s(stream_key{.seed = 9, .problem = p.id});
+  auto r = particle_filter(particle_filter_params{.n = 8, .max_steps = q.steps - 1, .finish_steps = 1}).run(model, model, p, budget{}, s);
+  REQUIRE(r);
+  CHECK(trace_has(*r, "8 of 8 capped paths finished"));
+  CHECK(r->cost.prm_calls == q.steps - 1);
+  CHECK(r->cost.engine_calls == q.steps);
+  REQUIRE(r->answer.has_value());
+  // A finished synthetic text answers gold or a distractor (a capped one would read a step tag's digits).
+  const bool real = *r->answer == q.gold || std::find(q.distractors.begin(), q.distractors.end(), *r->answer) != q.distractors.end();
+  CHECK(real);
+  CHECK(r->samples == 8);
+  CHECK(model.live_sequences() == 0);
 }
 
 TEST_CASE("regression #13.15: nothing is resampled after the last step", "[strategy][particle_filter][regression]") {

@@ -3,29 +3,34 @@
 #pragma once
 
 // Algorithm (Puri et al. 2025, "A Probabilistic Inference Approach to Inference-Time Scaling of
-// LLMs using Particle-Based Monte Carlo Methods"): n particles start from one prompt (one begin,
-// n - 1 forks); each step extends every unfinished particle by one step in ONE batched extend and
-// scores them in ONE PRM call, which stores each one's latest step score r_i. Every step, every
-// particle's weight, finished ones included, is derived afresh from its stored score at the
-// current temperature: w_i = softmax(logit(r_i) / T) (T = 1: the PRM's odds; optional linear
-// annealing of T on Puri's schedule, see temperature_at). When the Trigger says so, n offspring are
-// drawn by the Resampler over all particles (finished ones may be drawn); a duplicate is a fork of
-// its parent (shared prefix, no prefill), a dropped particle is released. Stops when every
-// particle is finished, at the step cap or at the budget; nothing (no resampling) follows the last
-// step. Particles unfinished at the step cap stay in the final population with their latest score
-// and their text's answer, as in both references; a particle the budget stopped mid-way is dropped
-// (its text ends where the budget fell, so any answer in it is an accident; the references have no budget). Answer (Selection):
-// select_naive, the default (both references: its_hub's ARGMAX, Puri's evaluation takes the
-// highest final reward): the answer of the particle with the highest weight; select_weighted
-// (weighted_particle_filter): the weighted vote of the final population.
-// Cost: per step one extend (live particles' step tokens) and one PRM call; prompt prefilled once.
+// LLMs using Particle-Based Monte Carlo Methods"; reference code: Puri et al.'s
+// particle_gibbs_batch.py and its_hub's particle_gibbs.py with one iteration): n particles start
+// from one prompt (one begin, n - 1 forks); each step extends every unfinished particle by one
+// step in ONE batched extend and scores them in ONE PRM call, which stores each one's latest step
+// score r_i. Then every particle's weight, finished ones included, is derived afresh from its
+// stored score at the current temperature, w_i = softmax(logit(r_i) / T) (T = 1: the PRM's odds;
+// optional linear annealing on Puri's schedule, see temperature_at), and when the Trigger says
+// so n offspring are drawn by the Resampler over all particles (finished ones may be drawn); a
+// duplicate is a fork of its parent (shared prefix, no prefill), a dropped particle is released.
+// Stops when every particle is finished, at the step cap or at the budget; nothing follows the
+// last step (no resampling). Particles unfinished at the step cap stay in the final population
+// with their latest score and their text's answer, as in both references; with finish_steps > 0
+// they are first extended by up to that many unscored steps (detail::finish_paths) so that they
+// can reach an answer. Answer (Selection): select_naive, the default, as both references (its_hub's
+// ARGMAX; Puri's evaluation takes the highest final reward): the answer of the particle with the
+// highest weight; select_weighted (weighted_particle_filter): the weighted vote of the final
+// population.
+// Cost: per step one extend (live particles' step tokens) and one PRM call; prompt prefilled once;
+// finish_steps rounds: one extend each, no PRM call.
 // Deviations: scores are clamped to [eps, 1 - eps] before the logit so that 0 and 1 give finite
 // weights; a fork refused for capacity leaves fewer particles (stated in the trace); near a token
-// budget a step's token cap is lowered so that the run never passes the budget; a particle whose
-// text holds no answer abstains (the argmax takes the heaviest particle that has one, where the
-// references would return the answerless text); when the budget stops the run before the PRM call
-// of a step already generated (wall time, deadline), that step stays unscored and its particles
-// keep their previous score (the trace says so).
+// budget a step's token cap is lowered so that the run never passes the budget, and a run the
+// budget stops answers from its finished particles only (the references have no budget; a
+// particle cut there ends where the budget fell, so an answer in its text is an accident); a
+// particle whose text holds no answer abstains (the argmax takes the heaviest particle that has
+// one, where the references would return the answerless text); a step the budget leaves no PRM
+// call for (wall time, deadline) stays unscored and its particles keep their previous score.
+// Annealing follows Puri's schedule exactly (step / (anneal_steps - 1) from step 1).
 
 #include <reckon/aggregate/vote.hpp>
 #include <reckon/budget/budget.hpp>
@@ -69,6 +74,7 @@ struct particle_filter_params {
   double temperature = 1.0;          ///< T in w_i = softmax(logit(r_i) / T) (> 0); 1 gives the PRM's odds
   double final_temperature = 0.0;    ///< > 0 with anneal_steps > 0: the T the schedule ends at
   std::uint32_t anneal_steps = 0;    ///< Puri's total_steps of the linear schedule (0: no annealing; see temperature_at)
+  std::uint32_t finish_steps = 0;    ///< at the step cap, up to this many more unscored steps for each unfinished particle so it can answer (0: capped particles are kept as they are)
   double score_clamp = 1e-6;         ///< r is clamped to [eps, 1 - eps] before the logit, in (0, 0.5)
   vote_params vote{};                ///< tie-break of the final vote
 };
@@ -145,106 +151,93 @@ private:
     }
   }
 
-  template <class M, class R>
-  result<strategy_result> run_checked(M& model, R& reward, const problem& p, const budget& limit,
-                                      const random_stream& stream) const {
-    metered<M&> m(model);
-    metered<R&> prm(reward);
-    strategy_result out;
-    detail::path_set<M> set(m);
-    if (auto why = limit.check(detail::combined_ledger(m, prm))) return detail::nothing_affordable(why);
-    auto started = set.start(p, params_.n, out);
-    if (!started) return started.error();
-    auto& paths = set.paths;
-
-    step_params sp = params_.stepping;
-    std::vector<std::size_t> live;
-    std::vector<std::uint32_t> ids;
-    std::vector<solution_view> views;
-    std::vector<double> log_w, weights;
-    std::vector<std::size_t> ancestors;
-    std::uint32_t steps_taken = 0;
+  // detail::search_run's hooks: scoring and re-weighing, resampling, the final selection.
+  struct hooks {
+    const basic_particle_filter& pf;
     std::size_t capacity_dropped = 0;
-    for (std::uint32_t k = 0; k < params_.max_steps; ++k) {
-      live.clear();
-      ids.clear();
-      for (std::size_t i = 0; i < paths.size(); ++i)
-        if (!paths[i].done) {
-          live.push_back(i);
-          ids.push_back(static_cast<std::uint32_t>(i));
-        }
-      if (live.empty()) break;
-      const ledger spent = detail::combined_ledger(m, prm);
-      if (auto why = detail::afford_extend(limit, spent, live.size(), params_.stepping.max_step_tokens, sp)) {
-        out.stopped_by = why;
-        break;
-      }
-      if (auto ok = set.extend(live, ids, k, sp, stream); !ok) return ok.error();
-      ++steps_taken;
-      // The step is paid for: only what the PRM call itself spends may stop it from being scored.
-      if (auto why = limit.check_reward_call(detail::combined_ledger(m, prm))) {
-        out.stopped_by = why;
-        out.trace.push_back(trace_event{k, fmt::format("step {} unscored (budget): its particles keep their previous score",
-                                                       steps_taken)});
-        break;
-      }
+    std::vector<solution_view> views{};
+    std::vector<double> log_w{}, weights{};
+    std::vector<std::size_t> ancestors{};
+
+    template <class Ctx>
+    void seeds(Ctx&, std::span<const std::size_t> live, std::vector<std::uint32_t>& ids) const {
+      ids.assign(live.begin(), live.end());
+    }
+    template <class Ctx>
+    result<void> score(Ctx& c, std::span<const std::size_t> live, std::uint32_t step, bool) {
+      auto& paths = c.set.paths;
       views.clear();
       for (const std::size_t i : live) views.push_back(paths[i].view());
-      auto scores = detail::score_views(prm, p, views);
+      auto scores = detail::score_views(c.prm, c.p, views);
       if (!scores) return scores.error();
       for (std::size_t j = 0; j < live.size(); ++j) paths[live[j]].score = scores.value()[j].back();
-      reweigh(paths, temperature_at(steps_taken));
-      // Nothing follows the last step: a resampling there would only re-count the final weights.
+      pf.reweigh(paths, pf.temperature_at(step + 1));
+      return {};
+    }
+    template <class Ctx>
+    result<bool> select(Ctx& c, std::uint32_t step, bool last) {
+      auto& paths = c.set.paths;
       bool all_done = true;
       for (const auto& q : paths) all_done = all_done && q.done;
-      if (all_done || steps_taken == params_.max_steps) break;
-      if (auto why = limit.check(detail::combined_ledger(m, prm))) {
-        out.stopped_by = why;
-        break;
+      if (all_done) return true;
+      // Nothing follows the last step, nor one the budget forbids: a resampling there would only
+      // re-count the final weights.
+      if (last) return false;
+      if (auto why = c.limit.check(c.spent())) {
+        c.out.stopped_by = why;
+        return true;
       }
       log_w.resize(paths.size());
       for (std::size_t i = 0; i < paths.size(); ++i) log_w[i] = paths[i].log_weight;
       weights.resize(paths.size());
       (void)normalise_log_weights(log_w, weights);
-      if (!trigger_(std::span<const double>(weights))) continue;
-      ancestors.assign(params_.n, 0);
-      random_stream rs = stream.substream(detail::strategy_channel, k);
-      scheme_(std::span<const double>(weights), std::span<std::size_t>(ancestors), rs);
-      auto dropped = set.reassign(ancestors);
+      if (!pf.trigger_(std::span<const double>(weights))) return false;
+      ancestors.assign(pf.params_.n, 0);
+      random_stream rs = c.stream.substream(detail::strategy_channel, step);
+      pf.scheme_(std::span<const double>(weights), std::span<std::size_t>(ancestors), rs);
+      auto dropped = c.set.reassign(ancestors);
       if (!dropped) return dropped.error();
       if (dropped.value() != 0) {
         capacity_dropped += dropped.value();
-        out.trace.push_back(trace_event{k, fmt::format("fork: no capacity; {} offspring dropped, {} particles", dropped.value(),
-                                                       paths.size())});
+        c.out.trace.push_back(trace_event{step, fmt::format("fork: no capacity; {} offspring dropped, {} particles",
+                                                            dropped.value(), paths.size())});
       }
       std::size_t distinct = 0;
       for (std::size_t i = 0; i < ancestors.size(); ++i) distinct += (i == 0 || ancestors[i] != ancestors[i - 1]) ? 1 : 0;
-      out.trace.push_back(trace_event{k, fmt::format("resampled: {} distinct ancestors of {}", distinct, ancestors.size())});
+      c.out.trace.push_back(trace_event{step, fmt::format("resampled: {} distinct ancestors of {}", distinct, ancestors.size())});
+      return false;
     }
-    if (steps_taken == 0) return detail::nothing_affordable(out.stopped_by);
-    std::size_t unfinished = 0;
-    for (const auto& q : paths) unfinished += q.done ? 0 : 1;
-    if (unfinished != 0 && !out.stopped_by)
-      out.trace.push_back(trace_event{steps_taken, fmt::format("step cap {} reached: {} particles unfinished", params_.max_steps, unfinished)});
-    set.release_all();
+    template <class Ctx>
+    void finish(Ctx& c, std::uint32_t steps, bool capped) {
+      const auto& paths = c.set.paths;
+      std::size_t unfinished = 0;
+      for (const auto& q : paths) unfinished += q.done ? 0 : 1;
+      if (capped)
+        c.out.trace.push_back(trace_event{steps, fmt::format("step cap {} reached: {} particles unfinished", pf.params_.max_steps,
+                                                             unfinished)});
+      // The final population competes: finished particles, and capped ones with their text's answer.
+      std::vector<std::optional<std::string>> answers;
+      log_w.clear();
+      for (const auto& q : paths)
+        if (q.done || capped) {
+          answers.push_back(pf.key_(q.as_completion()));
+          log_w.push_back(q.log_weight);
+        }
+      weights.assign(log_w.size(), 0.0);
+      if (!log_w.empty()) (void)normalise_log_weights(log_w, weights);
+      detail::choose_answer(answers, weights, std::is_same_v<Selection, select_naive>, pf.params_.vote, c.out);
+      c.out.trace.push_back(trace_event{steps, fmt::format("{} steps, {} particles compete ({} finished){}", steps, answers.size(),
+                                                           paths.size() - unfinished,
+                                                           capacity_dropped ? " (fewer: engine capacity)" : "")});
+    }
+  };
 
-    // The final population competes: finished particles, and capped ones with their text's answer.
-    const bool capped = !out.stopped_by;
-    std::vector<std::optional<std::string>> answers;
-    log_w.clear();
-    for (const auto& q : paths)
-      if (q.done || capped) {
-        answers.push_back(key_(q.as_completion()));
-        log_w.push_back(q.log_weight);
-      }
-    weights.assign(log_w.size(), 0.0);
-    if (!log_w.empty()) (void)normalise_log_weights(log_w, weights);
-    detail::choose_answer(answers, weights, std::is_same_v<Selection, select_naive>, params_.vote, out);
-    out.trace.push_back(trace_event{steps_taken, fmt::format("{} steps, {} particles compete ({} finished){}", steps_taken,
-                                                             answers.size(), paths.size() - unfinished,
-                                                             capacity_dropped ? " (fewer: engine capacity)" : "")});
-    out.cost = detail::combined_ledger(m, prm);
-    return out;
+  template <class M, class R>
+  result<strategy_result> run_checked(M& model, R& reward, const problem& p, const budget& limit,
+                                      const random_stream& stream) const {
+    hooks h{*this};
+    const detail::search_shape shape{"particle_filter", params_.n, params_.max_steps, params_.finish_steps, params_.stepping};
+    return detail::search_run(model, reward, p, limit, stream, shape, h);
   }
 
   particle_filter_params params_{};
