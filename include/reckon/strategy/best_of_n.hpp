@@ -7,7 +7,8 @@
 // an ORM, or with a PRM whose per-step scores are reduced by last | min | prod | mean (Scorer);
 // select "naive" (the highest-scoring sample's answer) or "weighted" (a* = argmax_a
 // sum_{i: ans_i = a} s_i). `last` is the default reduction: Snell et al. found last > min > prod.
-// Cost: one engine call for n completions (more when a token budget splits them), one reward call.
+// Cost: one engine call for n completions (more when a token budget splits them), one reward call
+// (none when the budget forbids it).
 // Budget: the reward call is checked against what it spends (budget::check_reward_call: prm calls,
 // prm tokens, wall time of both models, the deadline) on the combined ledger, and its prm tokens
 // are known before the call (metered's ceil(characters / 4) of each sample), so the run never passes
@@ -122,7 +123,7 @@ struct orm_scorer {
 };
 
 /// Scores whole completions with a process reward model, reducing each one's step scores by Reduce
-/// (reduce_last, reduce_min, reduce_prod, reduce_mean from aggregate/reduce.hpp).
+/// (reduce_last, reduce_min, reduce_prod, reduce_mean, reduce_log_prod from aggregate/reduce.hpp).
 template <class Reduce>
 struct prm_scorer {
   template <class R>
@@ -163,7 +164,8 @@ struct select_weighted {};
 
 /// Best-of-N with compile-time choices of selection, scorer and answer key.
 /// @tparam Selection select_naive or select_weighted
-/// @tparam Scorer    orm_scorer or prm_scorer<reduce_last | reduce_min | reduce_prod | reduce_mean>
+/// @tparam Scorer    orm_scorer or prm_scorer<reduce_last | reduce_min | reduce_prod | reduce_mean |
+///                   reduce_log_prod>, or any scorer of their shape (log_scores optional, default false)
 /// @tparam AnswerKey `std::optional<std::string>(const completion&)`
 template <class Selection, class Scorer, class AnswerKey>
 class basic_best_of_n {
