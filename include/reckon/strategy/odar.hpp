@@ -541,9 +541,9 @@ private:
       out.tally = votes.tally(params_.vote);
       out.fast_accepted = adopted == fast_answer;
       out.answer = std::move(adopted);
-      out.trace.push_back(trace_event{1, fmt::format("verify: {} of {} slow samples agree on {} the fast answer",
-                                                     out.tally.leader()->count, slow_samples.size(),
-                                                     out.fast_accepted ? "" : "an answer other than")});
+      out.trace.push_back(trace_event{1, fmt::format("verify: {} of {} slow samples agree on {}", out.tally.leader()->count,
+                                                     slow_samples.size(),
+                                                     out.fast_accepted ? "the fast answer" : "another answer than the fast one")});
       return {};
     }
     auto energies = detail::energies_of(slow_samples, params_.energy);
