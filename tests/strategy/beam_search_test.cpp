@@ -9,6 +9,7 @@
 #include "strategy_fixtures.hpp"
 #include <support/catch.hpp>
 
+#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -29,6 +30,86 @@ struct broken_beam_prm {
     return out;
   }
 };
+
+/// A stepping model and PRM whose paths follow a script, so that a test fixes which candidate
+/// must win. The root and its first forks (handles 0, 1, ...) take labels[0], labels[1], ...
+/// (the last label beyond the list); later forks inherit their parent's label. A label's path
+/// has one step per entry of its scores; its last step ends with "\boxed{answer}". The PRM scores
+/// step t of a path by its label's scores[t].
+struct scripted_search {
+  using reckon_model_concept = capabilities<stepping_model_tag, process_reward_model_tag>;
+  using sequence = std::uint32_t;
+  struct script {
+    std::string answer;
+    std::vector<double> scores;
+  };
+  std::vector<script> scripts;
+  std::vector<std::size_t> labels;
+  struct seq_state {
+    std::size_t label = 0;
+    std::size_t steps = 0;
+    bool live = true;
+  };
+  std::vector<seq_state> seqs{};
+  std::size_t live = 0;
+
+  result<sequence> begin(const problem&) { return add(labels.empty() ? 0 : labels[0], 0); }
+  result<sequence> fork(sequence parent) {
+    const seq_state from = seqs.at(parent);
+    const std::size_t id = seqs.size();
+    const std::size_t label = from.steps == 0 ? labels[std::min(id, labels.size() - 1)] : from.label;
+    return add(label, from.steps);
+  }
+  void release(sequence s) noexcept {
+    if (s < seqs.size() && seqs[s].live) {
+      seqs[s].live = false;
+      --live;
+    }
+  }
+  result<step_batch> extend(std::span<const sequence> ss, const step_params&, std::span<const std::uint64_t>) {
+    step_batch out;
+    for (const sequence s : ss) {
+      seq_state& q = seqs.at(s);
+      const script& sc = scripts.at(q.label);
+      ++q.steps;
+      step st;
+      st.tokens = 5;
+      st.done = q.steps >= sc.scores.size();
+      st.text = fmt::format("<{} {}>", q.label, q.steps) + (st.done ? fmt::format(" \\boxed{{{}}}", sc.answer) : " ");
+      st.finish = st.done ? finish_reason::eos : finish_reason::step;
+      out.usage.generated_tokens += st.tokens;
+      out.steps.push_back(std::move(st));
+    }
+    out.usage.engine_calls = 1;
+    return out;
+  }
+  result<std::vector<std::vector<double>>> score_steps(const problem&, std::span<const solution_view> c) const {
+    std::vector<std::vector<double>> out;
+    for (const auto& v : c) {
+      std::size_t label = 0;
+      std::sscanf(v.steps.front().c_str(), "<%zu", &label);
+      const auto& sc = scripts.at(label).scores;
+      out.emplace_back(sc.begin(), sc.begin() + static_cast<std::ptrdiff_t>(v.steps.size()));
+    }
+    return out;
+  }
+
+private:
+  result<sequence> add(std::size_t label, std::size_t steps) {
+    seqs.push_back(seq_state{label, steps, true});
+    ++live;
+    return static_cast<sequence>(seqs.size() - 1);
+  }
+};
+static_assert(stepping_model<scripted_search> && process_reward_model<scripted_search>);
+
+/// The problem of `suite` with exactly `steps` steps.
+const testing::synthetic_problem& problem_with_steps(const testing::suite& suite, std::uint32_t steps) {
+  for (const auto& q : suite.problems)
+    if (q.steps == steps) return q;
+  FAIL("no problem with " << steps << " steps");
+  return suite.problems.front();
+}
 
 bool mentions(const strategy_result& r, const std::string& what) {
   for (const auto& e : r.trace)
@@ -235,5 +316,188 @@ TEST_CASE("regression #13.7: a fork that fails mid-reassign releases every handl
       CHECK(model.clean());
       CHECK(inner.live_sequences() == 0);
     }
+  }
+}
+
+TEST_CASE("regression #13.1: the step that reaches a budget is scored and used", "[strategy][beam_search][budget]") {
+  // Before the fix a full budget check after the sixth extend saw max_engine_calls reached and
+  // threw the finished step away: no answer although every beam had finished.
+  const auto suite = test::shared_suite("mixed", 40);
+  const auto& q = problem_with_steps(*suite, 6);
+  const problem p = q.as_problem();
+  const random_stream s(stream_key{.seed = 2, .problem = p.id});
+  testing::synthetic_model model(suite);
+  for (const bool diverse : {false, true}) {
+    INFO((diverse ? "dvts" : "beam search"));
+    const beam_search_params bp{.n = 4, .width = 2};
+    const budget b{.max_engine_calls = 6};
+    auto r = diverse ? dvts(bp).run(model, model, p, b, s) : beam_search(bp).run(model, model, p, b, s);
+    REQUIRE(r);
+    CHECK(r->answer.has_value());
+    CHECK(r->cost.engine_calls == 6);
+    CHECK(r->cost.prm_calls == 6);
+    CHECK(r->samples == 4);
+    auto free = diverse ? dvts(bp).run(model, model, p, budget{}, s) : beam_search(bp).run(model, model, p, budget{}, s);
+    REQUIRE(free);
+    CHECK(r->answer == free->answer); // the budget that the run just fits changes nothing
+    CHECK(model.live_sequences() == 0);
+  }
+}
+
+TEST_CASE("regression #13.15: capped beams are kept as candidates, and finish_steps lets them answer",
+          "[strategy][beam_search]") {
+  // Before the fix a step cap one step short of the end left no candidate at all.
+  const auto suite = test::shared_suite("mixed", 40);
+  const auto& q = problem_with_steps(*suite, 6);
+  const problem p = q.as_problem();
+  const random_stream s(stream_key{.seed = 2, .problem = p.id});
+  testing::synthetic_model model(suite);
+  for (const bool diverse : {false, true}) {
+    INFO((diverse ? "dvts" : "beam search"));
+    beam_search_params bp{.n = 4, .width = 2, .max_steps = 5};
+    auto capped = diverse ? dvts(bp).run(model, model, p, budget{}, s) : beam_search(bp).run(model, model, p, budget{}, s);
+    REQUIRE(capped);
+    CHECK(mentions(*capped, "step cap 5 reached"));
+    CHECK(capped->samples == 4); // the capped paths, as they are (unfinished: no answer on this model)
+    CHECK(capped->cost.engine_calls == 5);
+    bp.finish_steps = 3;
+    auto finished = diverse ? dvts(bp).run(model, model, p, budget{}, s) : beam_search(bp).run(model, model, p, budget{}, s);
+    REQUIRE(finished);
+    CHECK(finished->answer.has_value());
+    CHECK(finished->samples == 4);
+    CHECK(finished->cost.engine_calls == 6); // one unscored round finished every path
+    CHECK(finished->cost.prm_calls == 5);
+    CHECK(mentions(*finished, "finish at cap: 1 unscored rounds, 4 of 4 capped paths finished"));
+    CHECK(model.live_sequences() == 0);
+  }
+}
+
+TEST_CASE("regression #13.15: no lookahead on the step cap's last step", "[strategy][beam_search]") {
+  // Before the fix lookahead 2 with max_steps 1 rolled out 2 more steps for nothing (1806 vs 494
+  // generated tokens for the same result).
+  const auto suite = test::shared_suite("mixed", 10);
+  const problem p = suite->problems[4].as_problem();
+  const random_stream s(stream_key{.seed = 7, .problem = p.id});
+  testing::synthetic_model model(suite);
+  for (const bool diverse : {false, true}) {
+    INFO((diverse ? "dvts" : "beam search"));
+    beam_search_params bp{.n = 8, .width = 4, .max_steps = 1};
+    auto plain = diverse ? dvts(bp).run(model, model, p, budget{}, s) : beam_search(bp).run(model, model, p, budget{}, s);
+    bp.lookahead = 2;
+    auto ahead = diverse ? dvts(bp).run(model, model, p, budget{}, s) : beam_search(bp).run(model, model, p, budget{}, s);
+    REQUIRE(plain);
+    REQUIRE(ahead);
+    CHECK(ahead->cost.engine_calls == plain->cost.engine_calls);
+    CHECK(ahead->cost.generated_tokens == plain->cost.generated_tokens);
+    CHECK(ahead->answer == plain->answer);
+    CHECK(model.live_sequences() == 0);
+  }
+}
+
+TEST_CASE("regression #13.16: DVTS answers from all M children of each subtree's last expansion",
+          "[strategy][beam_search]") {
+  // Before the fix DVTS voted over n/M candidates (each subtree's best child). Scripted: one-step
+  // paths; subtree 0's children are labels 0 1 1 1, subtree 1's are 1 1 1 1. Label 0 answers "9"
+  // with score 0.95, label 1 "7" with 0.6: over the best children alone (0.95 vs 0.6) "9" wins the
+  // weighted vote; over all eight children "7" does (7 x 0.6 = 4.2 against 0.95).
+  scripted_search model{{{"9", {0.95}}, {"7", {0.6}}}, {0, 1}};
+  const problem p{1, "scripted"};
+  auto r = dvts(beam_search_params{.n = 8, .width = 4}).run(model, model, p, budget{}, random_stream{});
+  REQUIRE(r);
+  CHECK(r->samples == 8);
+  CHECK(r->answer == "7");
+  REQUIRE(r->tally.find("7") != nullptr);
+  CHECK(r->tally.find("7")->count == 7);
+  CHECK(model.live == 0);
+}
+
+TEST_CASE("regression #13.17: beam search keeps the first n finished beams", "[strategy][beam_search]") {
+  // n = 4, width 2: label 0 (handle 0) finishes at step 1; labels 1 finish at step 2, so step 2
+  // finishes four more beams: five in all, of which the first four are kept (search-and-learn's
+  // sort_completed = false). Before the fix all five voted.
+  scripted_search model{{{"3", {0.9}}, {"5", {0.5, 0.35}}}, {0, 1}};
+  const problem p{1, "scripted"};
+  auto r = beam_search(beam_search_params{.n = 4, .width = 2}).run(model, model, p, budget{}, random_stream{});
+  REQUIRE(r);
+  CHECK(r->samples == 4);
+  REQUIRE(r->tally.find("5") != nullptr);
+  CHECK(r->tally.find("5")->count == 3);
+  CHECK(r->tally.find("5")->weight == test::Approx(3 * 0.35));
+  CHECK(model.live == 0);
+}
+
+TEST_CASE("regression #13.17: the step-score reduction ranks the beams", "[strategy][beam_search]") {
+  // Two two-step paths: label 0 scores (0.2, 0.9) and answers "1"; label 1 scores (0.7, 0.6) and
+  // answers "2". By the last score "1" leads (0.9 > 0.6); by the minimum or the product "2"
+  // does (0.6 > 0.2, 0.42 > 0.18). width 1: no pruning, so the final ranking alone decides.
+  for (const auto reduction : {step_reduction::last, step_reduction::min, step_reduction::prod}) {
+    INFO(to_string(reduction));
+    const std::string want = reduction == step_reduction::last ? "1" : "2";
+    const beam_search_params bp{.n = 2, .width = 1, .reduction = reduction};
+    for (const bool diverse : {false, true}) {
+      INFO((diverse ? "dvts" : "beam search"));
+      scripted_search model{{{"1", {0.2, 0.9}}, {"2", {0.7, 0.6}}}, {0, 1}};
+      const problem p{1, "scripted"};
+      auto naive = diverse ? basic_dvts<select_naive, canonical_answer_key>(bp).run(model, model, p, budget{}, random_stream{})
+                           : basic_beam_search<select_naive, canonical_answer_key>(bp).run(model, model, p, budget{}, random_stream{});
+      REQUIRE(naive);
+      CHECK(naive->answer == want);
+      auto weighted = diverse ? dvts(bp).run(model, model, p, budget{}, random_stream{})
+                              : beam_search(bp).run(model, model, p, budget{}, random_stream{});
+      REQUIRE(weighted);
+      CHECK(weighted->answer == want);
+    }
+  }
+  // In the search: n = 4, width 2 keeps two beams after each step. Step 1 keeps labels 0 (0.9)
+  // and 1 (0.4) over label 2 (0.1), two copies each; after step 2 label 0 scores (0.9, 0.5) and
+  // label 1 (0.4, 0.6): by the last score label 1's copies survive, by the minimum label 0's, and
+  // the survivors' answer is the run's.
+  for (const auto reduction : {step_reduction::last, step_reduction::min}) {
+    INFO(to_string(reduction));
+    scripted_search model{{{"1", {0.9, 0.5, 0.5}}, {"2", {0.4, 0.6, 0.6}}, {"3", {0.1, 0.1, 0.1}}}, {0, 1, 2}};
+    const problem p{1, "scripted"};
+    auto r = beam_search(beam_search_params{.n = 4, .width = 2, .reduction = reduction}).run(model, model, p, budget{}, random_stream{});
+    REQUIRE(r);
+    const std::string want = reduction == step_reduction::last ? "2" : "1";
+    CHECK(r->answer == want);
+    REQUIRE(r->tally.find(want) != nullptr);
+    CHECK(r->tally.find(want)->count == 4);
+    CHECK(model.live == 0);
+  }
+}
+
+TEST_CASE("beam search and DVTS select by the PRM: weighted and naive selection pick different, fixed winners",
+          "[strategy][beam_search]") {
+  // Issue 20: swapping the selections (or making either unweighted) must fail a test. Scripted
+  // one-step paths: handle 0 answers "9" with score 0.95, the other seven "7" with 0.6. Weighted
+  // best-of-n: "7" (4.2 against 0.95); naive (the highest-scoring candidate): "9"; an unweighted
+  // majority would give "7" too, so a second script where the weights overturn the count: handles
+  // 0-2 answer "9" with 0.95, the five others "7" with 0.1 (2.85 against 0.5; majority "7").
+  const problem p{1, "scripted"};
+  for (const bool diverse : {false, true}) {
+    INFO((diverse ? "dvts" : "beam search"));
+    const beam_search_params bp{.n = 8, .width = 4};
+    auto weighted = [&](scripted_search& m) {
+      return diverse ? dvts(bp).run(m, m, p, budget{}, random_stream{}) : beam_search(bp).run(m, m, p, budget{}, random_stream{});
+    };
+    auto naive = [&](scripted_search& m) {
+      return diverse ? basic_dvts<select_naive, canonical_answer_key>(bp).run(m, m, p, budget{}, random_stream{})
+                     : basic_beam_search<select_naive, canonical_answer_key>(bp).run(m, m, p, budget{}, random_stream{});
+    };
+    scripted_search one_high{{{"9", {0.95}}, {"7", {0.6}}}, {0, 1}};
+    auto w = weighted(one_high);
+    auto n = naive(one_high);
+    REQUIRE(w);
+    REQUIRE(n);
+    CHECK(w->answer == "7");
+    CHECK(w->confidence == test::Approx(4.2 / 5.15));
+    CHECK(n->answer == "9");
+    scripted_search three_high{{{"9", {0.95}}, {"7", {0.1}}}, {0, 0, 0, 1}};
+    auto w3 = weighted(three_high);
+    REQUIRE(w3);
+    CHECK(w3->answer == "9");
+    CHECK(w3->confidence == test::Approx(2.85 / 3.35));
+    CHECK(one_high.live == 0);
+    CHECK(three_high.live == 0);
   }
 }
