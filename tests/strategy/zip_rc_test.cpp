@@ -5,7 +5,12 @@
 #include "strategy_fixtures.hpp"
 #include <support/catch.hpp>
 
+#include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
+#include <stdexcept>
 
 using namespace reckon;
 
@@ -28,6 +33,51 @@ struct doubled_head : testing::synthetic_model {
       for (auto& q : out->joint) q *= 2.0;
     return out;
   }
+};
+
+/// How a zip_hostile model misbehaves; the 1-based call numbers count that kind of call.
+struct zip_hostile_modes {
+  static constexpr std::uint32_t never = std::numeric_limits<std::uint32_t>::max();
+  std::uint32_t fail_fork_at = never, throw_fork_at = never;
+  std::uint32_t fail_extend_at = never, throw_extend_at = never, short_extend_at = never;
+  std::uint32_t fail_introspect_at = never, throw_introspect_at = never, short_introspect_at = never;
+};
+
+/// The synthetic model with forks, extends and introspections that fail, throw or come back short.
+struct zip_hostile : testing::synthetic_model {
+  zip_hostile(std::shared_ptr<const testing::suite> s, zip_hostile_modes m) : testing::synthetic_model(std::move(s)), modes(m) {}
+  zip_hostile_modes modes;
+  std::uint32_t forks = 0, extends = 0, introspects = 0;
+
+  result<sequence> fork(sequence s) {
+    ++forks;
+    if (forks == modes.fail_fork_at) return fail(errc::engine_failure, "zip_hostile: fork failed");
+    if (forks == modes.throw_fork_at) throw std::runtime_error("zip_hostile: fork threw");
+    return testing::synthetic_model::fork(s);
+  }
+  result<step_batch> extend(std::span<const sequence> seqs, const step_params& sp, std::span<const std::uint64_t> seeds) {
+    ++extends;
+    if (extends == modes.fail_extend_at) return fail(errc::engine_failure, "zip_hostile: extend failed");
+    if (extends == modes.throw_extend_at) throw std::runtime_error("zip_hostile: extend threw");
+    auto out = testing::synthetic_model::extend(seqs, sp, seeds);
+    if (out && extends == modes.short_extend_at) out->steps.pop_back();
+    return out;
+  }
+  result<introspection> introspect(std::span<const sequence> seqs) {
+    ++introspects;
+    if (introspects == modes.fail_introspect_at) return fail(errc::engine_failure, "zip_hostile: introspect failed");
+    if (introspects == modes.throw_introspect_at) throw std::runtime_error("zip_hostile: introspect threw");
+    auto out = testing::synthetic_model::introspect(seqs);
+    if (out && introspects == modes.short_introspect_at) out->joint.pop_back();
+    return out;
+  }
+};
+
+/// An answer key that throws what it is given.
+template <class E>
+struct zip_throwing_key {
+  E what;
+  std::optional<std::string> operator()(const completion&) const { throw what; }
 };
 
 } // namespace
@@ -54,9 +104,25 @@ TEST_CASE("ZIP-RC beats majority voting at lower mean tokens on mixed", "[strate
   const self_consistency sc(self_consistency_params{.n = 8});
   const auto a = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return z.run(model, p, budget{}, s); }, 22);
   const auto b = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return sc.run(model, p, budget{}, s); }, 22);
+  std::printf("zip-rc: acc %.3f tokens %.1f; majority n=8: acc %.3f tokens %.1f\n", a.accuracy, a.mean_total, b.accuracy,
+              b.mean_total);
   CHECK(a.accuracy >= b.accuracy + 0.10);
   CHECK(a.mean_total <= b.mean_total);
   CHECK(model.live_sequences() == 0); // every sequence released
+  // The README's oracle-head figure ("0.99 at n = 8"): the exact head, same problems and seed.
+  // Stated tolerance: within 2 points (4 problems) of 0.99, at no more than 60% of majority's
+  // tokens, and at least 10 points above the default head (the head's quality is what ZIP-RC's
+  // gain rests on).
+  testing::synthetic_params exact;
+  exact.head.oracle = true;
+  testing::synthetic_model oracle(suite, exact);
+  const auto o = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return z.run(oracle, p, budget{}, s); }, 22);
+  std::printf("zip-rc, oracle head: acc %.3f tokens %.1f (%.0f%% of majority's)\n", o.accuracy, o.mean_total,
+              100.0 * o.mean_total / b.mean_total);
+  CHECK(std::abs(o.accuracy - 0.99) <= 0.02);
+  CHECK(o.mean_total <= 0.60 * b.mean_total);
+  CHECK(o.accuracy >= a.accuracy + 0.10);
+  CHECK(oracle.live_sequences() == 0);
 }
 
 TEST_CASE("ZIP-RC degrades gracefully under a miscalibrated head", "[strategy][zip_rc][statistics]") {
@@ -132,4 +198,102 @@ TEST_CASE("ZIP-RC: budgets, capacity, params, malformed heads, determinism", "[s
   CHECK(x->answer == y->answer);
   CHECK(x->cost.generated_tokens == y->cost.generated_tokens);
   CHECK(x->trace.size() == y->trace.size());
+}
+
+TEST_CASE("regression #13.22: nothing thrown escapes ZIP-RC's run, and every sequence is still released", "[strategy][zip_rc]") {
+  const auto suite = test::shared_suite("mixed", 20);
+  const problem p = suite->problems[3].as_problem();
+  const random_stream st(stream_key{.seed = 5, .problem = p.id});
+  testing::synthetic_model model(suite);
+  // The answer key runs once samples have finished, with sequences still live.
+  const basic_zip_rc<zip_throwing_key<std::runtime_error>> std_throw(zip_rc_params{}, {std::runtime_error("bad key")});
+  auto a = std_throw.run(model, p, budget{}, st);
+  REQUIRE_FALSE(a);
+  CHECK(a.error().code == errc::engine_failure);
+  CHECK(a.error().message.find("bad key") != std::string::npos);
+  CHECK(model.live_sequences() == 0);
+  const basic_zip_rc<zip_throwing_key<int>> int_throw(zip_rc_params{}, {3});
+  auto b = int_throw.run(model, p, budget{}, st);
+  REQUIRE_FALSE(b);
+  CHECK(b.error().code == errc::engine_failure);
+  CHECK(model.live_sequences() == 0);
+  // A budget whose wall limit is NaN makes budget::check throw: an error, not an exception.
+  budget nan_wall;
+  nan_wall.max_wall_seconds = std::nan("");
+  CHECK(zip_rc().run(model, p, nan_wall, st).error().code == errc::invalid_argument);
+  CHECK(model.live_sequences() == 0);
+}
+
+TEST_CASE("ZIP-RC: hostile engines (failing, throwing, short forks, extends and heads) give errors and leak nothing",
+          "[strategy][zip_rc]") {
+  const auto suite = test::shared_suite("mixed", 20);
+  const problem p = suite->problems[3].as_problem();
+  const random_stream st(stream_key{.seed = 5, .problem = p.id});
+  const zip_rc z(zip_rc_params{.n = 8});
+  using modes = zip_hostile_modes;
+  struct named {
+    const char* what;
+    modes m;
+  };
+  // The second call of each kind: the run is under way, with sequences live.
+  const named cases[] = {
+      {"fork fails", modes{.fail_fork_at = 2}},         {"fork throws", modes{.throw_fork_at = 2}},
+      {"extend fails", modes{.fail_extend_at = 2}},     {"extend throws", modes{.throw_extend_at = 2}},
+      {"extend short", modes{.short_extend_at = 2}},    {"introspect fails", modes{.fail_introspect_at = 2}},
+      {"introspect throws", modes{.throw_introspect_at = 2}}, {"introspect short", modes{.short_introspect_at = 2}},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    zip_hostile model(suite, c.m);
+    auto r = z.run(model, p, budget{}, st);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::engine_failure);
+    CHECK(model.live_sequences() == 0);
+  }
+}
+
+TEST_CASE("regression #20: every budget limit binds ZIP-RC, which stays inside it and names it (total_tokens, not generated_tokens)",
+          "[strategy][zip_rc]") {
+  const auto suite = test::shared_suite("mixed", 20);
+  const problem p = suite->problems[3].as_problem();
+  const random_stream st(stream_key{.seed = 5, .problem = p.id});
+  testing::synthetic_model model(suite);
+  zip_rc_params params{.n = 8};
+  params.stepping.max_step_tokens = 64;
+  const zip_rc z(params);
+  auto free_run = z.run(model, p, budget{}, st);
+  REQUIRE(free_run);
+  REQUIRE(free_run->cost.engine_calls > 3);
+  CHECK_FALSE(free_run->stopped_by);
+
+  budget calls;
+  calls.max_engine_calls = 3;
+  auto r = z.run(model, p, calls, st);
+  REQUIRE(r);
+  CHECK(r->cost.engine_calls == 3);
+  CHECK(r->stopped_by == stop_reason::engine_calls);
+
+  budget gen;
+  gen.max_generated_tokens = free_run->cost.generated_tokens / 2;
+  r = z.run(model, p, gen, st);
+  REQUIRE(r);
+  CHECK(r->cost.generated_tokens <= gen.max_generated_tokens);
+  CHECK(r->stopped_by == stop_reason::generated_tokens);
+
+  budget total;
+  total.max_total_tokens = free_run->cost.total_tokens() / 2;
+  r = z.run(model, p, total, st);
+  REQUIRE(r);
+  // The prompt's prefill is reported by the first extend, after it: the stated slack.
+  CHECK(r->cost.total_tokens() <= total.max_total_tokens + free_run->cost.prefilled_tokens);
+  CHECK(r->stopped_by == stop_reason::total_tokens);
+
+  budget wall;
+  wall.max_wall_seconds = 0.0; // spent before the first step
+  CHECK(z.run(model, p, wall, st).error().code == errc::budget_exhausted);
+  CHECK(z.run(model, p, budget::deadline_in(std::chrono::seconds(-1)), st).error().code == errc::budget_exhausted);
+  budget no_prm;
+  no_prm.max_prm_calls = 0; // a budget already spent (budget::check)
+  CHECK(z.run(model, p, no_prm, st).error().code == errc::budget_exhausted);
+  CHECK(model.live_sequences() == 0);
 }

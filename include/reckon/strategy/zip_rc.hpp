@@ -30,6 +30,8 @@
 #include <reckon/numerics/token_stats.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/answer_key.hpp>
+#include <reckon/strategy/detail/guarded_run.hpp>
+#include <reckon/strategy/detail/search.hpp>
 #include <reckon/strategy/result.hpp>
 
 #include <fmt/format.h>
@@ -167,19 +169,21 @@ public:
   ///          or invalid_argument (bad params), budget_exhausted (not one step affordable),
   ///          engine_failure (a malformed head: wrong table count or shape, probabilities that are
   ///          negative or do not sum to 1, descending reward values; a wrong step count; a round
-  ///          in which no sequence grew or finished), or the
-  ///          model's error (no_capacity on the first sample).
+  ///          in which no sequence grew or finished; anything the model or the answer key threw),
+  ///          or the model's error (no_capacity on the first sample).
   template <introspective_model M>
   result<strategy_result> run(M& model, const problem& p, const budget& limit, const random_stream& stream) const {
-    if (auto ok = check(); !ok) return ok.error();
-    metered<M&> m(model);
-    state<M> s{m, {}, {}};
-    auto out = run_rounds(s, p, limit, stream);
-    for (auto& smp : s.samples)
-      if (smp.live) m.release(smp.seq);
-    if (s.root) m.release(*s.root);
-    if (out) out->cost = m.ledger();
-    return out;
+    return detail::checked_run("zip_rc", [&] { return check(); }, [&]() -> result<strategy_result> {
+      metered<M&> m(model);
+      state<M> s{m, {}, {}};
+      // Guarded apart from the releases, so that a throw inside the rounds still frees every sequence.
+      auto out = detail::guarded_run("zip_rc", [&] { return run_rounds(s, p, limit, stream); });
+      for (auto& smp : s.samples)
+        if (smp.live) m.release(smp.seq);
+      if (s.root) m.release(*s.root);
+      if (out) out->cost = m.ledger();
+      return out;
+    });
   }
 
   [[nodiscard]] const zip_rc_params& params() const noexcept { return params_; }
@@ -348,7 +352,7 @@ private:
       std::size_t slots = std::min<std::size_t>(params_.max_active, cont.size());
       slots = static_cast<std::size_t>(std::min<std::uint64_t>(slots, affordable));
       if (auto why = limit.check(s.m.ledger()); why || slots == 0) {
-        out.stopped_by = why ? *why : stop_reason::generated_tokens;
+        out.stopped_by = why ? *why : detail::tighter_token_limit(limit, s.m.ledger());
         break;
       }
       if (slots < cont.size()) out.trace.push_back(trace_event{round, fmt::format("paused {} samples", cont.size() - slots)});
