@@ -100,7 +100,7 @@ struct stop_posterior {
     const std::uint64_t v2 = s.tally.answers.size() > 1 ? s.tally.answers[1].count : 0;
     const double p = leader_posterior(v1, v2);
     if (p < threshold) return {};
-    return {true, "posterior " + std::to_string(p) + " >= " + std::to_string(threshold)};
+    return {true, "posterior " + std::to_string(p) + " >= " + std::to_string(threshold), std::nullopt};
   }
 };
 
@@ -121,7 +121,7 @@ struct stop_supermajority {
     if (s.tally.answers.empty() || s.answers.empty()) return {};
     const double share = static_cast<double>(s.tally.answers[0].count) / static_cast<double>(s.answers.size());
     if (share < threshold) return {};
-    return {true, "supermajority " + std::to_string(share) + " >= " + std::to_string(threshold)};
+    return {true, "supermajority " + std::to_string(share) + " >= " + std::to_string(threshold), std::nullopt};
   }
 };
 
