@@ -501,3 +501,51 @@ TEST_CASE("beam search and DVTS select by the PRM: weighted and naive selection 
     CHECK(three_high.live == 0);
   }
 }
+
+TEST_CASE("beam search and DVTS on a hostile engine: errors are results and every handle is released once",
+          "[strategy][beam_search][errors]") {
+  const auto suite = test::shared_suite("mixed", 10);
+  const auto& q = suite->problems[4];
+  const problem p = q.as_problem();
+  const random_stream s(stream_key{.seed = 7, .problem = p.id});
+  struct mode_case {
+    const char* name;
+    test::hostile_modes modes;
+    std::optional<errc> error; // nullopt: the run succeeds
+  };
+  const std::vector<mode_case> cases{
+      {"fork no_capacity after 9", {.forks_before_failure = 9, .fork_error = errc::no_capacity}, std::nullopt},
+      {"extend fails at 2", {.fail_extend_at = 2}, errc::engine_failure},
+      {"extend throws at 3", {.throw_extend_at = 3}, errc::engine_failure},
+      {"extend short at 2", {.short_extend_at = 2}, errc::engine_failure},
+      {"never done", {.never_done = true}, std::nullopt},
+      {"done at the first step", {.done_at_first_step = true}, std::nullopt},
+  };
+  for (const auto& c : cases) {
+    for (const bool diverse : {false, true}) {
+      for (const std::uint32_t lookahead : {0u, 1u}) {
+        INFO(c.name << ", " << (diverse ? "dvts" : "beam search") << ", lookahead " << lookahead);
+        testing::synthetic_model inner(suite);
+        test::hostile_stepping model(inner, c.modes);
+        const beam_search_params bp{.n = 8, .width = 4, .max_steps = q.steps + 2, .lookahead = lookahead, .finish_steps = 2};
+        auto r = diverse ? dvts(bp).run(model, inner, p, budget{}, s) : beam_search(bp).run(model, inner, p, budget{}, s);
+        if (c.error) {
+          REQUIRE_FALSE(r);
+          CHECK(r.error().code == *c.error);
+        } else {
+          REQUIRE(r);
+          CHECK(r->samples > 0);
+        }
+        if (r && c.modes.never_done) {
+          CHECK(mentions(*r, fmt::format("step cap {} reached", q.steps + 2)));
+          CHECK(mentions(*r, "0 of"));          // the finish rounds cannot finish a path that never ends
+          CHECK(r->answer.has_value());        // the capped paths' text holds the answer
+        }
+        if (r && c.modes.done_at_first_step) CHECK(r->cost.engine_calls == 1);
+        CHECK(model.clean());
+        CHECK(model.double_releases() == 0);
+        CHECK(inner.live_sequences() == 0);
+      }
+    }
+  }
+}
