@@ -83,6 +83,10 @@ struct stop_window {
 /// Adaptive-Consistency's Beta rule (Aggarwal et al. 2023): after each batch, stop when the
 /// posterior probability that the leader beats the runner-up, leader_posterior(v1, v2), reaches
 /// `threshold` (0.95 as in its_hub and the paper).
+/// Deviations from the reference (Pranjal2041/AdaptiveConsistency, BetaStoppingCriteria): it checks
+/// after every sample, reckon after every `batch` samples so that the engine sees batched calls
+/// (batch = 1 is the reference's rule; a larger batch stops at most batch - 1 samples later); a
+/// sample without an answer abstains, where the reference counts None as one more answer.
 struct stop_posterior {
   double threshold = 0.95;  ///< posterior needed to stop, in (0.5, 1)
   std::uint32_t batch = 4;  ///< samples per round (>= 1): the engine sees batched calls
