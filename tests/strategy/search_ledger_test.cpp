@@ -204,7 +204,7 @@ void sweep_total_tokens(const testing::suite& s, testing::synthetic_model& inner
 
 } // namespace
 
-TEST_CASE("regression #13.2: beam search and DVTS never pass max_total_tokens",
+TEST_CASE("regression #13.2: beam search, DVTS and the particle filter never pass max_total_tokens",
           "[strategy][ledger][budget]") {
   // Before the fix the lazily prefilled prompt came on top of a step budget shared out as if the
   // prompt were free (beam search: 100 -> 136 total tokens). The reserve is the count the model
@@ -214,7 +214,7 @@ TEST_CASE("regression #13.2: beam search and DVTS never pass max_total_tokens",
     const auto suite = test::shared_suite("hard", 6);
     testing::synthetic_model inner(suite);
     prompt_telling model(inner);
-    sweep_total_tokens(*suite, inner, model, false);
+    sweep_total_tokens(*suite, inner, model, true);
     CHECK(model.clean());
   }
   SECTION("the prompt reserved by its bytes") {
@@ -225,6 +225,6 @@ TEST_CASE("regression #13.2: beam search and DVTS never pass max_total_tokens",
     const auto suite = std::make_shared<const testing::suite>(testing::make_suite("short-prompts", 5, sp));
     for (const auto& q : suite->problems) REQUIRE(q.prompt_tokens <= q.as_problem().prompt.size());
     testing::synthetic_model model(suite);
-    sweep_total_tokens(*suite, model, model, false);
+    sweep_total_tokens(*suite, model, model, true);
   }
 }
