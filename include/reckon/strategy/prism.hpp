@@ -24,8 +24,10 @@
 // Cost: one sampling call (n completions) and one PRM call, then per round one revise call (the
 // solutions with s < perfect_score: each prefills its prompt and candidate) and one PRM call.
 // Budget: before each PRM call only the limits that call spends are checked (prm calls, prm
-// tokens, wall time, deadline), so samples and revisions already paid for are scored and used;
-// the full budget is checked before each engine call. Near a token budget only the revisions the
+// tokens, wall time, deadline), so samples and revisions already paid for are scored and used
+// (a budget that forbids the first PRM call leaves an unscored vote, said in the trace); the full
+// budget is checked before each engine call, PRM limits included, so no revision is paid for
+// that could not be scored. Near a token budget only the revisions the
 // budget can pay for are asked for, lowest scores first, each counted at max_tokens generated
 // plus its candidate's tokens and the prompt's prefill (as measured on the sampling calls) towards
 // max_total_tokens; a reviser whose prompt prefills more than that can pass max_total_tokens by
@@ -35,8 +37,8 @@
 // trace; the reference lets the draw exceed the cap once no solution is under it); an answerless
 // revision is scored 0 at once (the reference asks its verifier and zeroes it only when the next
 // round re-scores the population), so it is never accepted over a member; a failed revision is not
-// retried (the reference retries a timed-out rewrite once); a PRM failure on the initial samples
-// fails the run (engine_failure) where the reference's verifier fallback scores them 0, since a
+// retried (the reference tries a failed rewrite twice); a PRM failure on the initial samples
+// fails the run (engine_failure) where the reference scores them ~0 (0 or 1e-6), since a
 // run with no scores at all would be a plain majority vote reported as PRISM; the vote reuses the
 // scores already computed (the reference's PRM-score vote re-scores the final population, one PRM
 // pass more), counts every member (the reference counts those with s > 0) and breaks a full tie
