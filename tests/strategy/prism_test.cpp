@@ -196,6 +196,12 @@ TEST_CASE("PRISM: one sampling call, then one revise and one PRM call per round;
   auto forced = prism(prism_params{.n = 10, .rounds = 2, .ess_fraction = 1.0}).run(model, model, p, budget{}, s);
   REQUIRE(forced);
   CHECK(said(*forced, "clone cap 3"));
+  // The clone cap's random picks come from the run's stream: a forced-resampling run repeats exactly.
+  auto forced_again = prism(prism_params{.n = 10, .rounds = 2, .ess_fraction = 1.0}).run(model, model, p, budget{}, s);
+  REQUIRE(forced_again);
+  CHECK(forced_again->answer == forced->answer);
+  CHECK(forced_again->cost.generated_tokens == forced->cost.generated_tokens);
+  CHECK(forced_again->cost.total_tokens() == forced->cost.total_tokens());
   auto again = pr.run(model, model, p, budget{}, s);
   REQUIRE(again);
   CHECK(again->answer == r->answer);
