@@ -11,10 +11,14 @@ int main() {
   const auto suite = reckon::testing::make_suite("mixed", reckon::testing::default_suite_seed, 30).value();
   reckon::testing::synthetic_model model(suite); // serves top-20 logprobs per token
 
-  // The paper's defaults: k = 20, window 2048 tokens, keep the top 10% (DeepConf-low), 16 warm-up
-  // traces online. The model is a stepping model, so online DeepConf can cut a trace mid-way.
+  // The paper's defaults: k = 20, keep the top 10% (DeepConf-low), 16 warm-up traces online. Its
+  // 2048-token window is a small fraction of a reasoning trace; the synthetic traces average ~310
+  // tokens, so the window keeps that proportion: 64 tokens (at 2048 no trace would be cut mid-way).
+  // The model is a stepping model, so online DeepConf cuts a trace as soon as a window falls below
+  // the threshold.
   reckon::deepconf_params params;
   params.n = 32;
+  params.window = 64;
   const reckon::deepconf_offline_strategy offline(params);
   const reckon::deepconf_online_strategy online(params);
   const reckon::self_consistency majority({.n = 32});

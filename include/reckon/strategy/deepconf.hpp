@@ -352,8 +352,8 @@ private:
     } else {
       auto warm = stepped_batch(m, p, limit, stream, 0, params_.n_init, -std::numeric_limits<double>::infinity(), out);
       if (!warm) return warm.error();
-      voters = std::move(warm->first);
-      started = params_.n_init - warm->second;
+      voters = std::move(warm->finished);
+      started = params_.n_init - warm->not_started;
     }
     if (voters.empty()) return detail::nothing_affordable(out.stopped_by ? out.stopped_by : rounds.stopped_by());
     for (const auto& t : voters) lowest.push_back(t.lowest);
@@ -376,12 +376,14 @@ private:
       const auto want = static_cast<std::uint32_t>(std::min<std::size_t>(params_.batch, params_.n - started));
       std::size_t drew = 0;
       std::size_t cut = 0;
+      std::size_t early = 0;
       if constexpr (stepping_model<M>) {
         auto batch = stepped_batch(m, p, limit, stream, static_cast<std::uint32_t>(started), want, threshold, out);
         if (!batch) return batch.error();
-        drew = want - batch->second;
-        for (auto& t : batch->first) voters.push_back(std::move(t));
-        cut = drew - batch->first.size();
+        drew = want - batch->not_started;
+        early = batch->stopped_early;
+        for (auto& t : batch->finished) voters.push_back(std::move(t));
+        cut = drew - batch->finished.size();
       } else {
         std::vector<completion> more;
         auto drawn = rounds.draw(want, more, out);
@@ -399,7 +401,8 @@ private:
       }
       if (drew == 0) break;
       started += drew;
-      out.trace.push_back(trace_event{round, fmt::format("{} traces, {} cut below the threshold", drew, cut)});
+      out.trace.push_back(
+          trace_event{round, fmt::format("{} traces, {} cut below the threshold ({} stopped early)", drew, cut, early)});
       ++round;
     }
     if (!out.stopped_by) out.stopped_by = rounds.stopped_by();
@@ -407,12 +410,18 @@ private:
     return {};
   }
 
+  struct batch_outcome {
+    std::vector<trace> finished;     // finished at or above the threshold: they vote
+    std::size_t not_started = 0;     // the budget allowed none of the batch
+    std::size_t stopped_early = 0;   // cut mid-trace: a full window fell below the threshold
+  };
+
   // Generates traces [first, first + count) together on a stepping model, one batched extend per
   // step, cutting a trace at the end of the step in which a full window's mean fell below
-  // `threshold`. Returns the traces that finished at or above it and the number never started
-  // (budget). Traces the budget stops mid-way do not vote; "cut" counts them with the cut ones.
+  // `threshold`; a trace that finishes with its lowest group below it (one shorter than the
+  // window) is dropped. Traces the budget stops mid-way do not vote either.
   template <class M>
-  result<std::pair<std::vector<trace>, std::size_t>> stepped_batch(metered<M&>& m, const problem& p, const budget& limit,
+  result<batch_outcome> stepped_batch(metered<M&>& m, const problem& p, const budget& limit,
                                                                     const random_stream& stream, std::uint32_t first,
                                                                     std::uint32_t count, double threshold,
                                                                     strategy_result& out) const {
@@ -442,11 +451,12 @@ private:
         t.handle.reset();
       }
     };
-    std::vector<trace> done;
+    batch_outcome done;
     step_params sp = step_request();
     if (auto why = detail::afford_extend(limit, m.ledger(), count, params_.max_step_tokens, sp)) {
       out.stopped_by = why;
-      return std::pair{std::move(done), std::size_t{count}};
+      done.not_started = count;
+      return done;
     }
     live_set live(m);
     live.traces.reserve(count); // no allocation between a begin and the handle's owner
@@ -492,13 +502,16 @@ private:
       for (auto& t : live.traces) {
         if (!t.below && !t.finished) continue;
         live.release(t); // cut (it does not vote) or finished
-        if (t.below) continue;
+        if (t.below) {
+          done.stopped_early += t.finished ? 0 : 1;
+          continue;
+        }
         trace scored = score_trace(t.text, t.conf);
-        if (scored.lowest >= threshold) done.push_back(std::move(scored));
+        if (scored.lowest >= threshold) done.finished.push_back(std::move(scored));
       }
       std::erase_if(live.traces, [](const live_trace& t) { return !t.handle; });
     }
-    return std::pair{std::move(done), std::size_t{0}};
+    return done;
   }
 
   deepconf_params params_{};
