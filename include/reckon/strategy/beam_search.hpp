@@ -23,8 +23,10 @@
 // Deviations: beam search stops once n beams have finished (the recipe runs every iteration and
 // keeps the first n finished, sort_completed false, the same beams); beam search's lookahead
 // scores the rollout's end, as the paper's lookahead search does (search-and-learn's beam search
-// generates the lookahead text but scores the beam without it; only its DVTS scores it); a
-// finished DVTS subtree's unfinished siblings have no answer (the recipe lists them too); fewer
+// generates the lookahead text but scores the beam without it; only its DVTS scores it); naive
+// selection takes the highest-scoring candidate that has an answer (the recipe's pred is the
+// argmax over all of them); paths cut short by the budget join the candidates as they are (a
+// DVTS subtree: the copies of its head), which the recipe, having no budget, never meets; fewer
 // than n finished beams are not padded by duplicates (the recipe repeats them to n); the final
 // weights use `reduction` too (the recipe's evaluation weighs by the last score whatever
 // agg_strategy; the same with the default); when n is not a multiple of M, n/M rounds down (at
