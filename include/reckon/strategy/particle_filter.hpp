@@ -124,7 +124,7 @@ public:
     if (params_.anneal_steps == 0 || step == 0) return params_.temperature;
     if (step >= params_.anneal_steps || params_.anneal_steps <= 1) return params_.final_temperature;
     const double t = static_cast<double>(step) / static_cast<double>(params_.anneal_steps - 1);
-    return params_.temperature + (params_.final_temperature - params_.temperature) * std::min(1.0, t);
+    return params_.temperature + (params_.final_temperature - params_.temperature) * t;
   }
 
 private:
