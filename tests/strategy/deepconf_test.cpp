@@ -60,7 +60,7 @@ TEST_CASE("online DeepConf cuts low-confidence traces early on a stepping model"
   // trace falls below it with probability about 14.5 / 17 = 0.85. Measured: 292 of 368 later
   // traces cut (0.79). An inverted threshold (percentile eta instead of 100 - eta) cuts 91 of 624;
   // cutting above it instead of below cuts all 368. Stated tolerance: 292 +- 40 cuts, a fraction
-  // in [0.70, 0.90].
+  // in [0.70, 0.90], at least 80% of them stopped mid-trace (measured 276).
   const auto suite = test::shared_suite("hard", 40);
   testing::synthetic_model model(suite);
   deepconf_params dp;
@@ -71,6 +71,7 @@ TEST_CASE("online DeepConf cuts low-confidence traces early on a stepping model"
   const deepconf_online_strategy online(dp);
   std::size_t cut = 0;
   std::size_t later = 0;
+  std::size_t early = 0;
   for (const auto& q : suite->problems) {
     auto r = online.run(model, q.as_problem(), budget{}, random_stream(stream_key{.seed = 5, .problem = q.id}));
     REQUIRE(r);
@@ -78,8 +79,10 @@ TEST_CASE("online DeepConf cuts low-confidence traces early on a stepping model"
       if (e.what.find(" cut below") == std::string::npos) continue;
       later += std::stoul(e.what);
       cut += std::stoul(e.what.substr(e.what.find(", ") + 2));
+      early += std::stoul(e.what.substr(e.what.find('(') + 1));
     }
   }
+  CHECK(early * 10 >= cut * 8); // measured 276 of the 292 stopped mid-trace; filtering only finished traces stops none
   CHECK(cut >= 252);
   CHECK(cut <= 332);
   REQUIRE(later > 0);
@@ -400,4 +403,77 @@ TEST_CASE("regression #13.19d: an unlisted (-inf) top-k alternative is absent fr
   CHECK(c[0] == test::Approx(2.0).epsilon(1e-6));
   CHECK(c[1] == test::Approx(0.5).epsilon(1e-6));
   CHECK(deepconf::token_confidences(s, 2)[0] == test::Approx(2.0).epsilon(1e-6));
+}
+
+namespace {
+/// The synthetic model (sampling and stepping) recording the per-trace cap and temperature of
+/// every sample and extend request.
+struct deepconf_request_log {
+  using reckon_model_concept = capabilities<sampling_model_tag, stepping_model_tag, logprob_model_tag>;
+  using sequence = testing::synthetic_model::sequence;
+  testing::synthetic_model* inner;
+  std::vector<std::pair<std::uint32_t, float>> sampled; // max_tokens, temperature
+  std::vector<std::pair<std::uint32_t, float>> stepped; // max_total_tokens, temperature
+  std::uint32_t longest_stepped_trace = 0;
+  std::vector<std::uint32_t> tokens_of; // by sequence id
+
+  result<sample_batch> sample(const problem& p, const sampling_params& s, std::uint32_t n) {
+    sampled.emplace_back(s.max_tokens, s.temperature);
+    return inner->sample(p, s, n);
+  }
+  result<sequence> begin(const problem& p) {
+    auto s = inner->begin(p);
+    if (s) {
+      if (tokens_of.size() <= *s) tokens_of.resize(*s + 1);
+      tokens_of[*s] = 0;
+    }
+    return s;
+  }
+  result<sequence> fork(sequence s) { return inner->fork(s); }
+  void release(sequence s) noexcept { inner->release(s); }
+  result<step_batch> extend(std::span<const sequence> seqs, const step_params& sp, std::span<const std::uint64_t> seeds) {
+    stepped.emplace_back(sp.max_total_tokens, sp.temperature);
+    auto out = inner->extend(seqs, sp, seeds);
+    if (out)
+      for (std::size_t i = 0; i < seqs.size(); ++i) {
+        tokens_of[seqs[i]] += out->steps[i].tokens;
+        longest_stepped_trace = std::max(longest_stepped_trace, tokens_of[seqs[i]]);
+      }
+    return out;
+  }
+};
+} // namespace
+
+TEST_CASE("regression #13.19b: online DeepConf draws warm-up and later traces with one cap and temperature",
+          "[strategy][deepconf]") {
+  // Before the fix warm-up traces were sampled with `sampling` (max 2048 tokens) and later ones
+  // stepped with a separate `stepping` (4096): the threshold was calibrated on other traces than
+  // the ones it cut. Now a stepped trace takes sampling's max_tokens, temperature and top_p.
+  const auto suite = test::shared_suite("hard", 4);
+  testing::synthetic_model inner(suite);
+  deepconf_params dp;
+  dp.n = 32;
+  dp.eta = 90;
+  dp.consensus = 1.0;
+  dp.sampling.max_tokens = 200; // shorter than many synthetic traces: the cap binds
+  dp.sampling.temperature = 0.7f;
+  const deepconf_online_strategy online(dp);
+  std::size_t extends = 0;
+  for (const auto& q : suite->problems) {
+    deepconf_request_log model{&inner, {}, {}, 0, {}};
+    auto r = online.run(model, q.as_problem(), budget{}, random_stream(stream_key{.seed = 6, .problem = q.id}));
+    REQUIRE(r);
+    REQUIRE_FALSE(model.sampled.empty()); // the warm-up: one sampled batch
+    extends += model.stepped.size();      // the later batches, unless the warm-up agreed
+    for (const auto& [cap, temperature] : model.sampled) {
+      CHECK(cap == 200);
+      CHECK(temperature == 0.7f);
+    }
+    for (const auto& [cap, temperature] : model.stepped) {
+      CHECK(cap == 200);
+      CHECK(temperature == 0.7f);
+    }
+    CHECK(model.longest_stepped_trace <= 200);
+  }
+  CHECK(extends >= 20);
 }
