@@ -477,3 +477,33 @@ TEST_CASE("regression #13.19b: online DeepConf draws warm-up and later traces wi
   }
   CHECK(extends >= 20);
 }
+
+namespace {
+/// An answer key that throws a std::exception (not a reckon::exception).
+struct deepconf_throwing_key {
+  std::optional<std::string> operator()(const completion&) const { throw std::runtime_error("key broke"); }
+};
+} // namespace
+
+TEST_CASE("regression #13.22: an answer key that throws is an error result and leaks no sequence", "[strategy][deepconf][errors]") {
+  // DeepConf's own try/catch caught reckon::exception only: a std::exception from the user's key
+  // escaped run(). Under detail::checked_run it is an engine_failure naming DeepConf.
+  const auto suite = test::shared_suite("mixed", 2);
+  testing::synthetic_model inner(suite);
+  deepconf_params dp;
+  dp.n = 16;
+  dp.n_init = 8;
+  const problem p = suite->problems[0].as_problem();
+  result<strategy_result> r = fail(errc::invalid_argument, "not run");
+  REQUIRE_NOTHROW(r = basic_deepconf<deepconf_offline, deepconf_throwing_key>(dp).run(inner, p, budget{}, random_stream{}));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::engine_failure);
+  CHECK(r.error().message.find("deepconf") != std::string::npos);
+  deepconf_audited_stepper stepper(inner);
+  REQUIRE_NOTHROW(r = basic_deepconf<deepconf_online, deepconf_throwing_key>(dp).run(stepper, p, budget{}, random_stream{}));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::engine_failure);
+  CHECK(stepper.begun() >= 8);
+  CHECK(stepper.released_once() == stepper.begun());
+  CHECK(inner.live_sequences() == 0);
+}
