@@ -438,7 +438,7 @@ TEST_CASE("compute_optimal: every budget limit binds, and the run stays inside i
   REQUIRE(r);
   CHECK(r->samples < 8);
   CHECK(r->stopped_by == stop_reason::total_tokens);
-  // sampling_rounds' stated slack: the last call's prompt prefill, reported only afterwards.
+  // sampling_rounds' stated slack: a first call that prefills more than its estimate.
   CHECK(r->cost.total_tokens() <= total.max_total_tokens + free_run->cost.prefilled_tokens / 2);
 
   budget calls;
@@ -451,8 +451,13 @@ TEST_CASE("compute_optimal: every budget limit binds, and the run stays inside i
   CHECK(r->cost.prm_calls == 2);
 
   budget no_reward;
-  no_reward.max_prm_calls = 0; // a budget already spent (budget::check): not even the probe
-  CHECK(co.run(model, model, p, no_reward, st).error().code == errc::budget_exhausted);
+  no_reward.max_prm_calls = 0; // sampling goes on, scoring does not: no estimate, the probe's majority
+  r = co.run(model, model, p, no_reward, st);
+  REQUIRE(r);
+  CHECK(r->cost.prm_calls == 0);
+  CHECK(r->samples == 2);
+  CHECK(r->stopped_by == stop_reason::prm_calls);
+  CHECK(r->answer);
 
   budget one_reward;
   one_reward.max_prm_calls = 1; // the estimate, then no PRM: the majority of all 8

@@ -17,6 +17,9 @@
 // the prefix, breaking independence); pause = not extended this round for lack of slots; while no
 // sample has finished the best one always continues (a run never stops without an answer inside its
 // budget); a finished sample's value is its head row at the end.
+// Budget: checked before every extend; under max_total_tokens an extend reserves the prefill it may
+// add (the largest seen, the prompt's characters / 4 before any); ZIP-RC makes no reward-model
+// call, so max_prm_calls / max_prm_tokens do not stop it.
 
 #include <reckon/aggregate/vote.hpp>
 #include <reckon/budget/budget.hpp>
@@ -31,7 +34,6 @@
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/answer_key.hpp>
 #include <reckon/strategy/detail/guarded_run.hpp>
-#include <reckon/strategy/detail/search.hpp>
 #include <reckon/strategy/result.hpp>
 
 #include <fmt/format.h>
@@ -261,6 +263,11 @@ private:
       }
     }
     std::vector<double> values;
+    // ZIP-RC makes no reward-model call: the reward limits are not its to check.
+    budget engine_limit = limit;
+    engine_limit.max_prm_calls = budget::unlimited;
+    engine_limit.max_prm_tokens = budget::unlimited;
+    std::uint64_t max_prefill = 0; // the largest prefill one extend has reported
     for (std::uint32_t round = 0;; ++round) {
       // 1. Introspect the root (a fresh sample's prediction) and every live sample.
       std::vector<typename M::sequence> ask{*s.root};
@@ -347,12 +354,20 @@ private:
       std::stable_sort(cont.begin(), cont.end(), [&](std::size_t a, std::size_t b) {
         return detail::zip::expected_value(values, s.samples[a].head) > detail::zip::expected_value(values, s.samples[b].head);
       });
+      // Under max_total_tokens an extend also reserves the prefill it may add (reported only
+      // afterwards): the largest one seen so far, and ceil(prompt characters / 4) before any.
+      const ledger& spent = s.m.ledger();
       const std::uint64_t per_step = std::min(params_.stepping.max_step_tokens, params_.stepping.max_total_tokens);
-      const std::uint64_t affordable = limit.generated_tokens_left(s.m.ledger()) / per_step;
+      const std::uint64_t generated_left = limit.max_generated_tokens - std::min(limit.max_generated_tokens, spent.generated_tokens);
+      std::uint64_t total_left = limit.max_total_tokens - std::min(limit.max_total_tokens, spent.total_tokens());
+      if (limit.max_total_tokens != budget::unlimited) {
+        const std::uint64_t reserve = std::max(max_prefill, detail::estimate_tokens(p.prompt.size()));
+        total_left = total_left > reserve ? total_left - reserve : 0;
+      }
       std::size_t slots = std::min<std::size_t>(params_.max_active, cont.size());
-      slots = static_cast<std::size_t>(std::min<std::uint64_t>(slots, affordable));
-      if (auto why = limit.check(s.m.ledger()); why || slots == 0) {
-        out.stopped_by = why ? *why : detail::tighter_token_limit(limit, s.m.ledger());
+      slots = static_cast<std::size_t>(std::min<std::uint64_t>(slots, std::min(generated_left, total_left) / per_step));
+      if (auto why = engine_limit.check(spent); why || slots == 0) {
+        out.stopped_by = why ? *why : total_left < generated_left ? stop_reason::total_tokens : stop_reason::generated_tokens;
         break;
       }
       if (slots < cont.size()) out.trace.push_back(trace_event{round, fmt::format("paused {} samples", cont.size() - slots)});
@@ -364,7 +379,9 @@ private:
         seqs.push_back(s.samples[i].seq);
         seeds.push_back(s.samples[i].seed);
       }
+      const std::uint64_t prefilled_before = s.m.ledger().prefilled_tokens;
       auto steps = s.m.extend(seqs, params_.stepping, seeds);
+      max_prefill = std::max(max_prefill, s.m.ledger().prefilled_tokens - prefilled_before);
       if (!steps) return steps.error();
       if (steps->steps.size() != seqs.size())
         return fail(errc::engine_failure, fmt::format("extend returned {} steps for {} sequences", steps->steps.size(), seqs.size()));
