@@ -8,8 +8,10 @@
 // score is its mean, its lowest group, the mean of its bottom 10% groups, or its tail (last w
 // tokens). A trace with no tokens has no confidences and scores 0, as in the reference.
 // Offline: sample n traces, drop those without an answer, keep those whose score is at or above
-// the (100 - eta)-th percentile of the others' scores (linear interpolation, numpy's default, as
-// the reference's np.percentile; ties at the threshold are kept), vote weighted by score.
+// the (100 - eta)-th percentile of the answered traces' scores (linear interpolation, numpy's
+// default, as the reference's np.percentile; ties at the threshold are kept), vote weighted by
+// score. Online, answerless traces count towards the warm-up threshold (as in the reference) and
+// abstain from the vote.
 // Online: n_init warm-up traces set the threshold s = percentile_{100 - eta} of their lowest-group
 // confidences; later traces are cut as soon as a full window's mean falls below s (cut traces do
 // not vote); sampling stops when the leader's share of the weighted vote reaches `consensus`
