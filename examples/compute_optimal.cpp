@@ -25,7 +25,7 @@ int main() {
                                            reckon::compute_optimal_fit_params{.budget = 8, .probe = 2, .bins = 5, .seed = 11});
   if (!table) return fmt::print("fit error: {}\n", table.error()), 1;
   for (std::size_t b = 0; b < table->bins.size(); ++b)
-    fmt::print("bin {} (estimate from {:.2f}): {} at n = {} (calibration accuracy {:.2f})\n", b,
+    fmt::print("bin {} (estimate from {:.2f}): {} at n = {} (cross-validated accuracy {:.2f})\n", b,
                b == 0 ? 0.0 : table->edges[b - 1], reckon::to_string(table->bins[b].method), table->bins[b].n,
                table->bins[b].accuracy);
 
