@@ -180,8 +180,8 @@ TEST_CASE("regression #13.21: a bin's in-sample argmax that the folds disagree o
   CHECK(t->bins[1].method == co_method::majority);
   CHECK(t->bins[2].method == co_method::best_orm);
   for (const auto& b : t->bins) CHECK(b.n == 3);
-  CHECK(t->bins[0].accuracy == Approx(32.0 / 40)); // majority on the whole easy bin
-  CHECK(t->bins[2].accuracy == Approx((22.0 + 16.0) / 40)); // both-right plus the held-out best-orm wins
+  CHECK(t->bins[0].accuracy == test::Approx(32.0 / 40)); // majority on the whole easy bin
+  CHECK(t->bins[2].accuracy == test::Approx((22.0 + 16.0) / 40)); // both-right plus the held-out best-orm wins
   // min_z = 0 keeps any held-out gain; the easy bin has none, so it still takes majority.
   fit.min_z = 0.0;
   model.restart();
