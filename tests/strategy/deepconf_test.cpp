@@ -175,6 +175,11 @@ public:
     return out;
   }
 
+  /// The prompt's token count, for detail::prompt_reserve (the synthetic model's own count).
+  [[nodiscard]] std::uint64_t prompt_tokens(const problem& p) const {
+    const testing::synthetic_problem* q = inner_.find(p);
+    return q == nullptr ? 0 : q->prompt_tokens;
+  }
   [[nodiscard]] std::size_t begun() const { return releases_.size(); }
   [[nodiscard]] std::size_t released_once() const {
     return static_cast<std::size_t>(std::count(releases_.begin(), releases_.end(), 1u));
@@ -223,6 +228,23 @@ TEST_CASE("regression #13.3: online DeepConf on a stepping model never passes ma
     }
   }
   CHECK(stopped_by_budget >= 12); // the sweep does reach its limits (17 of 36 runs measured)
+  // max_total_tokens too: each trace's prompt, prefilled at its first extend, is reserved first
+  // (by the model's prompt_tokens: detail::prompt_reserve).
+  std::size_t stopped_by_total = 0;
+  for (const std::uint64_t cap : {5000ULL, 9000ULL, 13000ULL}) {
+    for (const auto& q : suite->problems) {
+      deepconf_audited_stepper model(inner);
+      budget b;
+      b.max_total_tokens = cap;
+      auto r = online.run(model, q.as_problem(), b, random_stream(stream_key{.seed = 3, .problem = q.id}));
+      INFO("total cap " << cap << " problem " << q.id);
+      CHECK(inner.live_sequences() == 0);
+      if (!r) continue;
+      CHECK(r->cost.total_tokens() <= cap);
+      stopped_by_total += r->stopped_by == stop_reason::total_tokens ? 1 : 0;
+    }
+  }
+  CHECK(stopped_by_total >= 7); // 10 of 18 runs measured
 }
 
 TEST_CASE("regression #13.6: a NaN logprob mid-run leaks no engine sequence in online DeepConf",

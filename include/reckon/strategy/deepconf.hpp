@@ -24,7 +24,9 @@
 // model rejects sampling.stop.
 // Budget: a run never passes max_generated_tokens: sampled rounds ask only for the traces the
 // tokens left pay for at max_tokens each (detail::sampling_rounds), and each batched extend caps
-// its step at the tokens left split over the live traces (detail::afford_extend).
+// its step at the tokens left split over the live traces (detail::afford_extend), after reserving
+// the batch's prompts (detail::prompt_reserve) for max_total_tokens. (A sampled round's prompt
+// prefill can still pass max_total_tokens: the engine reports it only afterwards.)
 // Cost: offline one engine call for n traces; online one extend per step per batch of traces (a
 // stepping model), or one sample call per batch (a sampling-only model).
 // Deviations: with a sampling-only model a trace cannot be cut early: it is generated whole and
@@ -455,7 +457,10 @@ private:
     };
     batch_outcome done;
     step_params sp = step_request();
-    if (auto why = detail::afford_extend(limit, m.ledger(), count, params_.max_step_tokens, sp)) {
+    // Each trace is its own sequence, and an engine may prefill its prompt only at its first
+    // extend: that call's room for generated tokens is what is left after every prompt.
+    std::uint64_t reserve = count * detail::prompt_reserve(m.model(), p);
+    if (auto why = detail::afford_extend(limit, m.ledger(), count, params_.max_step_tokens, sp, reserve)) {
       out.stopped_by = why;
       done.not_started = count;
       return done;
@@ -471,7 +476,7 @@ private:
     for (std::uint32_t k = 0; !live.traces.empty(); ++k) {
       // The step cap is the generated tokens left split over the live traces: no extend can pass
       // the budget, whatever the engine returns within its cap.
-      if (auto why = detail::afford_extend(limit, m.ledger(), live.traces.size(), params_.max_step_tokens, sp)) {
+      if (auto why = detail::afford_extend(limit, m.ledger(), live.traces.size(), params_.max_step_tokens, sp, reserve)) {
         out.stopped_by = why;
         break;
       }
@@ -484,6 +489,7 @@ private:
       }
       auto steps = m.extend(handles, sp, seeds);
       if (!steps) return steps.error();
+      reserve = 0; // the prompts are in the ledger now
       if (steps->steps.size() != live.traces.size())
         return fail(errc::engine_failure,
                     fmt::format("extend returned {} steps for {} sequences", steps->steps.size(), live.traces.size()));
