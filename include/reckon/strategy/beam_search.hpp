@@ -32,8 +32,9 @@
 // agg_strategy; the same with the default); when n is not a multiple of M, n/M rounds down (at
 // least 1 beam survives); finish_steps are unscored (a path keeps the score of its last scored
 // step); a fork refused for capacity leaves fewer beams or children (stated in the trace); near
-// a token budget a step's token cap is lowered so that the run never passes the budget (a lazily
-// prefilled prompt is reserved first, see detail::prompt_reserve).
+// a token budget a step's token cap is lowered so that the run never passes the budget; the
+// lazily prefilled prompt is reserved first (detail::prompt_reserve: the count the model tells,
+// else one token per byte), so max_total_tokens holds whenever the prompt is within its reserve.
 
 #include <reckon/aggregate/reduce.hpp>
 #include <reckon/aggregate/vote.hpp>
