@@ -425,10 +425,9 @@ private:
   // `threshold`; a trace that finishes with its lowest group below it (one shorter than the
   // window) is dropped. Traces the budget stops mid-way do not vote either.
   template <class M>
-  result<batch_outcome> stepped_batch(metered<M&>& m, const problem& p, const budget& limit,
-                                                                    const random_stream& stream, std::uint32_t first,
-                                                                    std::uint32_t count, double threshold,
-                                                                    strategy_result& out) const {
+  result<batch_outcome> stepped_batch(metered<M&>& m, const problem& p, const budget& limit, const random_stream& stream,
+                                      std::uint32_t first, std::uint32_t count, double threshold,
+                                      strategy_result& out) const {
     using seq = typename M::sequence;
     struct live_trace {
       std::optional<seq> handle; // engaged while the engine holds it
