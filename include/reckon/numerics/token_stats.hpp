@@ -412,11 +412,20 @@ enum class kernel {
   return true;
 }
 
+/// A block hook that does nothing (see fused_row_moments).
+struct no_block_hook {
+  void operator()(const float*, std::size_t, std::size_t, float, const block_sums*, double) const noexcept {}
+};
+
 /// The fused pass over one row (no validation beyond flagging; see validate_row).
 /// k = log2(e) / T as a float in [FLT_MIN, FLT_MAX]; `which` must be available (kernel_available).
-/// `on_block(ptr, len, offset)` is called on each block while it is cached (the top-k scan uses it).
-template <class OnBlock>
-[[nodiscard]] row_moments fused_row_moments(const float* x, std::size_t n, float k, kernel which, OnBlock&& on_block) {
+/// `on_block(ptr, len, offset)` is called on each block while it is cached (the top-k scan uses it);
+/// `on_swept(ptr, len, offset, bm, &sums, shift)` after each block's sweep, still cached, with the
+/// block maximum and its sums in the frame (x - bm) k + shift (the fused sampler uses them). Blocks
+/// that are all -inf, or that hold a NaN, are not passed to on_swept.
+template <class OnBlock, class OnSwept = no_block_hook>
+[[nodiscard]] row_moments fused_row_moments(const float* x, std::size_t n, float k, kernel which, OnBlock&& on_block,
+                                            OnSwept&& on_swept = OnSwept{}) {
   which = resolve_kernel(which);
   row_moments r;
   // Row-frame accumulators: s0 = sum e, s1 = sum e u (<= 0: a sum of same-signed terms, so H never
@@ -465,6 +474,7 @@ template <class OnBlock>
       r.saw_nan = true; // NaN (or +inf) reached the sweep
       continue;
     }
+    on_swept(xb, len, b, bm, &bs, shift);
     if (bm > m) {
       if (m != -std::numeric_limits<float>::infinity()) {
         // Move the accumulators to the new maximum: u_new = u_old + du, weights scale by 2^du.
@@ -605,9 +615,12 @@ private:
 #endif
 
 /// The statistics of one validated-on-failure row; the shared body of every public entry point.
-inline row_stats row_stats_impl(std::span<const float> row, std::optional<std::size_t> chosen,
-                                const token_stats_params& params, std::span<std::int32_t> top_ids,
-                                std::span<float> top_logprobs, kernel which, const char* who) {
+/// `hook(ptr, len, offset, bm, sums, shift)` sees every block while it is cached (sums is null in
+/// the greedy limit, where no sweep runs; see fused_row_moments).
+template <class Hook = no_block_hook>
+row_stats row_stats_impl(std::span<const float> row, std::optional<std::size_t> chosen, const token_stats_params& params,
+                         std::span<std::int32_t> top_ids, std::span<float> top_logprobs, kernel which, const char* who,
+                         Hook&& hook = Hook{}) {
   const double temperature = params.temperature;
   require(!row.empty(), std::string(who) + ": empty logits row");
   require(std::isfinite(temperature) && temperature >= 0.0,
@@ -635,7 +648,11 @@ inline row_stats row_stats_impl(std::span<const float> row, std::optional<std::s
     // Greedy limit: uniform over the tokens tied at the maximum.
     float m = -std::numeric_limits<float>::infinity();
     std::size_t ties = 0;
-    for (std::size_t b = 0; b < row.size(); b += block_floats) offer(row.data() + b, std::min(block_floats, row.size() - b), b);
+    for (std::size_t b = 0; b < row.size(); b += block_floats) {
+      const std::size_t len = std::min(block_floats, row.size() - b);
+      offer(row.data() + b, len, b);
+      hook(row.data() + b, len, b, block_max_portable(row.data() + b, len), static_cast<const block_sums*>(nullptr), 0.0);
+    }
     for (const float v : row) {
       if (std::isnan(v) || v == std::numeric_limits<float>::infinity()) validate_row(row, who);
       if (v > m) m = v, ties = 1;
@@ -657,7 +674,7 @@ inline row_stats row_stats_impl(std::span<const float> row, std::optional<std::s
   }
 
   const float k = std::max(static_cast<float>(k_exact), std::numeric_limits<float>::min());
-  const row_moments mo = fused_row_moments(row.data(), row.size(), k, which, offer);
+  const row_moments mo = fused_row_moments(row.data(), row.size(), k, which, offer, hook);
   if (mo.saw_nan || !std::isfinite(mo.max) || !(mo.s0 > 0.5) || !std::isfinite(mo.s0) || !std::isfinite(mo.mean) ||
       !std::isfinite(mo.m2)) {
     validate_row(row, who);
