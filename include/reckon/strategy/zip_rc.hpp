@@ -17,9 +17,9 @@
 // the prefix, breaking independence); pause = not extended this round for lack of slots; while no
 // sample has finished the best one always continues (a run never stops without an answer inside its
 // budget); a finished sample's value is its head row at the end.
-// Budget: checked before every extend; under max_total_tokens an extend reserves the prefill it may
-// add (the largest seen, the prompt's characters / 4 before any); ZIP-RC makes no reward-model
-// call, so max_prm_calls / max_prm_tokens do not stop it.
+// Budget: checked before every extend; under max_total_tokens the first extend reserves the prompt
+// (detail::prompt_reserve), which it prefills and reports only afterwards; ZIP-RC makes no
+// reward-model call, so max_prm_calls / max_prm_tokens do not stop it.
 
 #include <reckon/aggregate/vote.hpp>
 #include <reckon/budget/budget.hpp>
@@ -34,6 +34,7 @@
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/answer_key.hpp>
 #include <reckon/strategy/detail/guarded_run.hpp>
+#include <reckon/strategy/detail/search.hpp>
 #include <reckon/strategy/result.hpp>
 
 #include <fmt/format.h>
@@ -267,7 +268,7 @@ private:
     budget engine_limit = limit;
     engine_limit.max_prm_calls = budget::unlimited;
     engine_limit.max_prm_tokens = budget::unlimited;
-    std::uint64_t max_prefill = 0; // the largest prefill one extend has reported
+    bool prompt_reported = false; // the first extend prefills the shared prompt
     for (std::uint32_t round = 0;; ++round) {
       // 1. Introspect the root (a fresh sample's prediction) and every live sample.
       std::vector<typename M::sequence> ask{*s.root};
@@ -354,14 +355,14 @@ private:
       std::stable_sort(cont.begin(), cont.end(), [&](std::size_t a, std::size_t b) {
         return detail::zip::expected_value(values, s.samples[a].head) > detail::zip::expected_value(values, s.samples[b].head);
       });
-      // Under max_total_tokens an extend also reserves the prefill it may add (reported only
-      // afterwards): the largest one seen so far, and ceil(prompt characters / 4) before any.
+      // Under max_total_tokens the first extend also reserves the prompt, which the engine
+      // prefills then and reports only afterwards (detail::prompt_reserve); every sample shares it.
       const ledger& spent = s.m.ledger();
       const std::uint64_t per_step = std::min(params_.stepping.max_step_tokens, params_.stepping.max_total_tokens);
       const std::uint64_t generated_left = limit.max_generated_tokens - std::min(limit.max_generated_tokens, spent.generated_tokens);
       std::uint64_t total_left = limit.max_total_tokens - std::min(limit.max_total_tokens, spent.total_tokens());
-      if (limit.max_total_tokens != budget::unlimited) {
-        const std::uint64_t reserve = std::max(max_prefill, detail::estimate_tokens(p.prompt.size()));
+      if (limit.max_total_tokens != budget::unlimited && !prompt_reported) {
+        const std::uint64_t reserve = detail::prompt_reserve(s.m.model(), p);
         total_left = total_left > reserve ? total_left - reserve : 0;
       }
       std::size_t slots = std::min<std::size_t>(params_.max_active, cont.size());
@@ -379,10 +380,9 @@ private:
         seqs.push_back(s.samples[i].seq);
         seeds.push_back(s.samples[i].seed);
       }
-      const std::uint64_t prefilled_before = s.m.ledger().prefilled_tokens;
       auto steps = s.m.extend(seqs, params_.stepping, seeds);
-      max_prefill = std::max(max_prefill, s.m.ledger().prefilled_tokens - prefilled_before);
       if (!steps) return steps.error();
+      prompt_reported = true;
       if (steps->steps.size() != seqs.size())
         return fail(errc::engine_failure, fmt::format("extend returned {} steps for {} sequences", steps->steps.size(), seqs.size()));
       bool progress = false;
