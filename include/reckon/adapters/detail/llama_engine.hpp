@@ -7,6 +7,7 @@
 #include <reckon/core/params.hpp>
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
+#include <reckon/numerics/sample_row.hpp>
 #include <reckon/random/stream.hpp>
 
 #include <algorithm>
@@ -332,57 +333,6 @@ private:
     return {};
   }
 
-  // Draws a token from a logits row at `temperature` within nucleus `top_p`.
-  static std::int32_t draw(std::span<const float> row, float temperature, float top_p, random_stream& rng,
-                           std::vector<std::pair<float, std::int32_t>>& scratch) {
-    if (temperature == 0.0f) return static_cast<std::int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
-    if (top_p >= 1.0f) {
-      // Inverse CDF against the row's log-sum-exp (reckon's SIMD pass): about half a row of exp.
-      token_stats_params tp;
-      tp.temperature = temperature;
-      const double lse = token_row_stats(row, std::nullopt, tp).log_sum_exp;
-      const double target = uniform01(rng);
-      double running = 0.0;
-      std::size_t last = 0;
-      for (std::size_t v = 0; v < row.size(); ++v) {
-        const double p = std::exp((static_cast<double>(row[v]) - lse) / temperature);
-        if (p <= 0.0) continue;
-        last = v;
-        running += p;
-        if (target < running) return static_cast<std::int32_t>(v);
-      }
-      return static_cast<std::int32_t>(last); // rounding left the sum just below the target
-    }
-    const float mx = *std::max_element(row.begin(), row.end());
-    scratch.clear();
-    double total = 0.0;
-    for (std::size_t v = 0; v < row.size(); ++v) {
-      const float p = std::exp((row[v] - mx) / temperature);
-      total += p;
-      scratch.emplace_back(p, static_cast<std::int32_t>(v));
-    }
-    std::size_t keep = scratch.size();
-    if (top_p < 1.0f) {
-      std::sort(scratch.begin(), scratch.end(), [](const auto& a, const auto& b) {
-        return a.first != b.first ? a.first > b.first : a.second < b.second;
-      });
-      double mass = 0.0;
-      for (keep = 0; keep < scratch.size();) {
-        mass += scratch[keep].first;
-        ++keep;
-        if (mass >= top_p * total) break;
-      }
-      total = mass;
-    }
-    const double target = uniform01(rng) * total;
-    double running = 0.0;
-    for (std::size_t i = 0; i < keep; ++i) {
-      running += scratch[i].first;
-      if (target < running) return scratch[i].second;
-    }
-    return scratch[keep - 1].second;
-  }
-
   // Where the earliest match of any marker starts in tail + text, looking only at matches that end
   // after `searched` characters (earlier ones were looked for already); npos when none. The
   // earliest start wins, so stop = {"BB", "A"} cuts "ABB" before "A" whatever the list's order.
@@ -441,7 +391,8 @@ private:
     for (const std::uint64_t seed : seeds) rngs.emplace_back(stream_key{seed, 0, 0, 0});
     std::vector<std::size_t> step_start(seqs.size());
     std::vector<bool> active(seqs.size(), true);
-    std::vector<std::pair<float, std::int32_t>> scratch;
+    std::vector<std::int32_t> top_ids(o.want.top_k);
+    std::vector<float> top_lps(o.want.top_k);
     std::vector<batch_entry> entries;
     std::vector<std::size_t> owner; // entries[k] belongs to seqs[owner[k]]
 
@@ -482,8 +433,13 @@ private:
       try {
         ok = decode_all(entries, [&](std::size_t k, std::span<const float> row) {
           const std::size_t i = owner[k];
-          const std::int32_t tok = draw(row, o.temperature, o.top_p, rngs[i], scratch);
-          adapters::detail::append_from_logits(row, static_cast<std::size_t>(tok), o.want, out.steps[i].stats);
+          // One pass over the row: the draw (temperature, nucleus) and the statistics (T = 1).
+          // A greedy draw takes no uniform, so a sequence's stream is what it was before.
+          const double u = o.temperature == 0.0f ? 0.0 : uniform01(rngs[i]);
+          const row_draw d = sample_row(row, u, row_sampling_params{.temperature = o.temperature, .top_p = o.top_p},
+                                        token_stats_params{}, top_ids, top_lps);
+          adapters::detail::append_stats(d.stats, top_lps, o.want, out.steps[i].stats);
+          const auto tok = static_cast<std::int32_t>(d.token);
           sampled.emplace_back(i, tok);
         });
       } catch (const std::exception& e) { // a NaN logits row, a throwing backend

@@ -2,7 +2,7 @@
 // The adapters' one call site into token statistics: a full logits row, or a top-k logprob row.
 #pragma once
 
-// Both go through reckon/numerics: full logits rows through the fused token-statistics kernel,
+// Both go through reckon/numerics: full logits rows through the fused sampler (numerics/sample_row.hpp),
 // top-k logprob rows (what servers return) through its top-k estimator.
 
 #include <reckon/core/types.hpp>
@@ -31,27 +31,20 @@ struct stats_request {
   [[nodiscard]] bool none() const noexcept { return !logprob && !entropy && top_k == 0; }
 };
 
-/// Appends one token's statistics computed from a full logits row (temperature 1) by
-/// reckon::token_row_stats: only the columns `want` asks for.
-/// @param logits the row, one value per vocabulary entry
-/// @param chosen the sampled token's index into `logits`
-/// @param want   the columns to fill (want.top_k <= logits.size())
-/// @param out    the statistics to append to (top_k is set to want.top_k)
-/// @throws reckon::exception (invalid_argument) for a row with NaN or +inf, or all -inf
-inline void append_from_logits(std::span<const float> logits, std::size_t chosen, const stats_request& want,
-                               token_stats& out) {
-  if (want.none()) return;
-  std::vector<std::int32_t> ids(want.top_k);
-  std::vector<float> top(want.top_k);
-  const row_stats s = token_row_stats(logits, chosen, token_stats_params{}, ids, top);
+/// Appends the columns `want` asks for from statistics already computed (e.g. by sample_row, in
+/// the pass that drew the token): logprob, entropy and varentropy, and `top_logprobs` (want.top_k
+/// entries) as one row of the top-k column.
+inline void append_stats(const row_stats& s, std::span<const float> top_logprobs, const stats_request& want,
+                         token_stats& out) {
   if (want.logprob) out.logprob.push_back(static_cast<float>(s.logprob));
   if (want.entropy) {
     out.entropy.push_back(static_cast<float>(s.entropy));
     out.varentropy.push_back(static_cast<float>(s.varentropy));
   }
   if (want.top_k > 0) {
+    reckon::detail::require(top_logprobs.size() == want.top_k, "append_stats: top_logprobs must hold want.top_k entries");
     out.top_k = want.top_k;
-    out.top_logprobs.insert(out.top_logprobs.end(), top.begin(), top.end());
+    out.top_logprobs.insert(out.top_logprobs.end(), top_logprobs.begin(), top_logprobs.end());
   }
 }
 
