@@ -4,6 +4,7 @@
 
 #include <support/catch.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -85,6 +86,58 @@ TEST_CASE("first_of tries extractors in order and skips empty answers", "[answer
   static_assert(reckon::answer_extractor<reckon::default_extractor>);
   static_assert(reckon::answer_extractor<decltype(seven)>);
   static_assert(!reckon::answer_extractor<int>);
+}
+
+TEST_CASE("regression #15.1: without a box the last math span wins over any number inside it", "[answer][extract]") {
+  const reckon::default_extractor def;
+  // Each used to give a number from inside the LaTeX (13, 3, 2) or nothing (E, odd).
+  CHECK(def("So the ratio is $\\frac13$.") == opt("\\frac13"));
+  CHECK(def("The length is $\\frac{1}{3}\\text{ meters}$ in all") == opt("\\frac{1}{3}\\text{ meters}"));
+  CHECK(def("Thus $x = \\frac{1+\\sqrt{5}}{2}$") == opt("x = \\frac{1+\\sqrt{5}}{2}"));
+  CHECK(def("The point is $E$") == opt("E"));
+  CHECK(def("so the sum is $odd$.") == opt("odd"));
+  // Every delimiter; the last complete span; `\$` is money, not a delimiter.
+  CHECK(def("first $1$ then $$2$$") == opt("2"));
+  CHECK(def("first \\(3\\) then \\[4\\] end") == opt("4"));
+  CHECK(def("costs \\$5 and $y=7$ then \\$9") == opt("y=7"));
+  CHECK(def("$2$ and an open $3") == opt("2"));
+  CHECK(def("$$ $$ and $ $") == std::nullopt);
+  // A chain of equalities gives its last member; a single relation is kept whole.
+  CHECK(def("$\\sqrt{100-49} = \\sqrt{51} = 7.14$") == opt("7.14"));
+  CHECK(def("$2x + 4y = 3$") == opt("2x + 4y = 3"));
+  CHECK(def("$f(x) = \\{a = 1, b = 2\\}$") == opt("f(x) = \\{a = 1, b = 2\\}"));
+}
+
+TEST_CASE("regression #15.1: the priority order is box, answer phrase, ####, math span, bare number", "[answer][extract]") {
+  const reckon::default_extractor def;
+  CHECK(def("$1$ then \\boxed{2} then $3$") == opt("2"));
+  CHECK(def("$1$ so the final answer is 4. Then $5$") == opt("4"));
+  CHECK(def("$1$\n#### 6\n$7$") == opt("6"));
+  CHECK(def("we try $8$ and get 9 apples") == opt("8"));
+  CHECK(def("we get 9 apples") == opt("9"));
+  // A bare number that is a TeX argument is no answer rather than a wrong one.
+  CHECK(def("so x = \\frac{1+\\sqrt{5}}{2}") == std::nullopt);
+  CHECK(def("so x = \\frac13") == std::nullopt);
+  CHECK(def("so x = y^2") == std::nullopt);
+  CHECK(def("so x = 2^{10}") == std::nullopt);
+  CHECK(reckon::last_number_extractor{}("the value \\alpha3") == std::nullopt);
+  CHECK(reckon::last_number_extractor{}("pay 12 dollars") == opt("12"));
+}
+
+TEST_CASE("regression #15.3: boxes in a row are one listed answer; 'or' restates", "[answer][extract]") {
+  const reckon::boxed_extractor box;
+  CHECK(box("$\\boxed{1}, \\boxed{2}, \\boxed{3}$") == opt("1, 2, 3"));
+  CHECK(box("x = \\boxed{-1} and x = \\boxed{4}") == opt("4")); // words between: the last box only
+  CHECK(box("\\boxed{-1} and \\boxed{4}") == opt("-1, 4"));
+  CHECK(box("$\\boxed{a}$; $\\boxed{b}$") == opt("a, b"));
+  CHECK(box("\\boxed{5}, or \\boxed{\\frac{10}{2}}") == opt("\\frac{10}{2}"));
+  CHECK(box("\\boxed{1} so then \\boxed{2}") == opt("2"));
+  std::string many;
+  for (int k = 0; k < 40; ++k) many += "\\boxed{" + std::to_string(k) + "}, ";
+  const auto got = box(many);
+  REQUIRE(got);
+  CHECK(got->rfind("39") == got->size() - 2);
+  CHECK(std::count(got->begin(), got->end(), ',') == reckon::boxed_extractor::max_joined - 1);
 }
 
 TEST_CASE("extractors are linear on 1 MB adversarial inputs", "[answer][extract][linear]") {

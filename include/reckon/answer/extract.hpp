@@ -65,6 +65,42 @@ constexpr bool command_at(std::string_view s, std::size_t pos, std::string_view 
   return end == s.size() || !is_alpha(s[end]);
 }
 
+/// `a = b = c` -> `c` (two or more `=` outside braces and brackets); anything else whole.
+/// `\leq`, `<`, `\approx` and friends stop the chain: `$0 < x = 3$` is kept.
+inline std::optional<std::string> last_of_chain(std::string_view s) {
+  int depth = 0;
+  std::size_t count = 0, last = 0;
+  for (std::size_t p = 0; p < s.size(); ++p) {
+    const char c = s[p];
+    if (c == '\\') {
+      if (p + 1 < s.size() && s[p + 1] == '{') ++depth;
+      else if (p + 1 < s.size() && s[p + 1] == '}') --depth;
+      ++p;
+      continue;
+    }
+    if (c == '{' || c == '(' || c == '[') ++depth;
+    else if (c == '}' || c == ')' || c == ']') --depth;
+    else if (c == '=' && depth == 0) {
+      ++count;
+      last = p;
+    }
+  }
+  if (count >= 2) return non_empty(s.substr(last + 1));
+  return non_empty(s);
+}
+
+/// True when the text just before `pos` makes a digit there part of TeX markup: it follows a
+/// command name (`\frac13`), a brace, `^` or `_`, or is followed by `}`.
+inline bool inside_tex(std::string_view s, std::size_t begin, std::size_t end) noexcept {
+  if (end < s.size() && (s[end] == '}' || s[end] == '^' || s[end] == '_')) return true;
+  if (begin == 0) return false;
+  const char c = s[begin - 1];
+  if (c == '{' || c == '}' || c == '^' || c == '_') return true;
+  std::size_t q = begin;
+  while (q > 0 && is_alpha(s[q - 1])) --q;
+  return q < begin && q > 0 && s[q - 1] == '\\';
+}
+
 } // namespace detail
 
 /// The content of the last complete `\boxed{...}` or `\fbox{...}` (nested braces allowed,
@@ -76,7 +112,45 @@ constexpr bool command_at(std::string_view s, std::size_t pos, std::string_view 
 ///
 /// Example: "so $\boxed{\frac{1}{2}}$." -> "\frac{1}{2}"; "\boxed{1} then \boxed{2" -> "1".
 struct boxed_extractor {
+  /// At most this many boxes in a row are joined into one list.
+  static constexpr int max_joined = 16;
+
   [[nodiscard]] std::optional<std::string> operator()(std::string_view text) const {
+    std::size_t start = 0, stop = 0;
+    auto content = last_box(text, start, stop);
+    if (!content) return std::nullopt;
+    // Boxes in a row, separated only by ',' ';' '$', spaces and "and", are one answer listed
+    // box by box: `\boxed{1}, \boxed{2} and \boxed{3}` -> "1, 2, 3" (so it equals `\{1,2,3\}`).
+    std::string joined;
+    std::vector<std::string> parts{std::move(*content)};
+    for (int k = 1; k < max_joined; ++k) {
+      std::size_t q = start;
+      for (;;) {
+        while (q > 0 && (detail::is_space(text[q - 1]) || text[q - 1] == ',' || text[q - 1] == ';' ||
+                         text[q - 1] == '$'))
+          --q;
+        // "or" does not join: `\boxed{15\frac{39}{40}}, or \boxed{\frac{639}{40}}` restates one answer.
+        if (q >= 3 && text.substr(q - 3, 3) == "and" && (q == 3 || !detail::is_alpha(text[q - 4]))) q -= 3;
+        else break;
+      }
+      if (q == start || q == 0 || text[q - 1] != '}') break;
+      std::size_t s2 = 0, e2 = 0;
+      auto prev = last_box(text.substr(0, q), s2, e2);
+      if (!prev || e2 != q) break;
+      parts.push_back(std::move(*prev));
+      start = s2;
+    }
+    if (parts.size() == 1) return std::move(parts[0]);
+    for (std::size_t k = parts.size(); k-- > 0;) {
+      joined += parts[k];
+      if (k) joined += ", ";
+    }
+    return joined;
+  }
+
+private:
+  // The last box: its content, where it starts (the backslash) and one past its end.
+  static std::optional<std::string> last_box(std::string_view text, std::size_t& start, std::size_t& stop) {
     const std::size_t npos = std::string_view::npos;
     const std::size_t n = text.size();
     std::size_t search = n; // the next "box" must lie wholly before this position
@@ -113,12 +187,19 @@ struct boxed_extractor {
           continue;
         }
         // e is one past the closing brace
-        if (auto content = detail::trim(text.substr(j + 1, e - 1 - (j + 1))); !content.empty())
+        if (auto content = detail::trim(text.substr(j + 1, e - 1 - (j + 1))); !content.empty()) {
+          start = p;
+          stop = e;
           return std::string(content);
+        }
       } else if (j > k && j < n) {
         std::size_t e = j;
         while (e < n && !detail::is_space(text[e]) && text[e] != '$') ++e;
-        if (auto content = detail::trim(text.substr(j, e - j)); !content.empty()) return std::string(content);
+        if (auto content = detail::trim(text.substr(j, e - j)); !content.empty()) {
+          start = p;
+          stop = npos; // a bare box never joins a list
+          return std::string(content);
+        }
       }
     }
     return std::nullopt;
@@ -192,6 +273,62 @@ struct answer_is_extractor {
   }
 };
 
+/// The content of the last non-empty math span: `$...$`, `$$...$$`, `\(...\)` or `\[...\]`
+/// (`\$` is a dollar sign, not a delimiter; a span left open at the end is ignored). When the
+/// span is a chain with two or more top-level `=` (`$\sqrt{100-49} = \sqrt{51} = 7.14$`), the
+/// text after the last `=` is the answer; a single `=` is kept, so `$x = 3$` and `$2x+4y=3$`
+/// reach the canonicaliser whole (it drops a single-variable assignment). Time: one forward scan.
+///
+/// Example: "so the ratio is $\frac13$, done" -> "\frac13"; "$a = b = 5$" -> "5".
+struct math_span_extractor {
+  [[nodiscard]] std::optional<std::string> operator()(std::string_view text) const {
+    const std::size_t n = text.size();
+    std::string_view best;
+    for (std::size_t i = 0; i < n;) {
+      std::size_t open_len = 0;
+      std::string_view close;
+      if (text[i] == '\\' && i + 1 < n) {
+        if (text[i + 1] == '(') {
+          open_len = 2;
+          close = "\\)";
+        } else if (text[i + 1] == '[') {
+          open_len = 2;
+          close = "\\]";
+        } else {
+          i += 2; // an escape, `\$` included
+          continue;
+        }
+      } else if (text[i] == '$') {
+        const bool display = i + 1 < n && text[i + 1] == '$';
+        open_len = display ? 2 : 1;
+        close = display ? "$$" : "$";
+      } else {
+        ++i;
+        continue;
+      }
+      // Find the closer, skipping escapes, so the scan stays linear.
+      std::size_t j = i + open_len;
+      std::size_t end = std::string_view::npos;
+      while (j < n) {
+        if (text.substr(j, close.size()) == close) {
+          end = j;
+          break;
+        }
+        if (text[j] == '\\' && close[0] == '$') {
+          j += 2;
+          continue;
+        }
+        ++j;
+      }
+      if (end == std::string_view::npos) break; // open to the end: no later span can close
+      if (auto inner = detail::trim(text.substr(i + open_len, end - i - open_len)); !inner.empty()) best = inner;
+      i = end + close.size();
+    }
+    if (best.empty()) return std::nullopt;
+    return detail::last_of_chain(best);
+  }
+};
+
 /// GSM8K's reference format: the rest of the line after the last "####".
 ///
 /// Example: "... 9 * 2 = 18\n#### 18" -> "18".
@@ -223,6 +360,7 @@ struct last_number_extractor {
     if (j >= 2 && text[j - 1] == '/' && detail::is_digit(text[j - 2]) && text[begin] != '-') {
       j = number_start(text, j - 1);
     }
+    if (detail::inside_tex(text, j, end)) return std::nullopt; // a TeX argument is no answer
     return std::string(text.substr(j, end - j));
   }
 
@@ -285,8 +423,15 @@ first_of(Es...) -> first_of<Es...>;
 /// A text with none of these has no answer.
 using strict_extractor = first_of<boxed_extractor, answer_is_extractor, gsm8k_extractor>;
 
-/// `strict_extractor`, then the last number in the text (what most evaluation scripts do).
-using default_extractor =
-    first_of<boxed_extractor, answer_is_extractor, gsm8k_extractor, last_number_extractor>;
+/// The default priority order, most explicit first; the first that finds an answer wins:
+/// 1. the last `\boxed{}` (boxes in a row joined into a list);
+/// 2. the last "answer is" / "answer:" phrase ("The final answer is $x$");
+/// 3. GSM8K's "####";
+/// 4. the last math span (`$...$`, `$$...$$`, `\(...\)`, `\[...\]`), so `$\frac13$` gives
+///    `\frac13` and `$E$` gives `E`;
+/// 5. the last number outside TeX markup (a number that is a TeX argument, like the `2` of
+///    `\frac{1+\sqrt{5}}{2}`, gives no answer rather than a wrong one).
+using default_extractor = first_of<boxed_extractor, answer_is_extractor, gsm8k_extractor, math_span_extractor,
+                                   last_number_extractor>;
 
 } // namespace reckon

@@ -15,7 +15,7 @@ namespace reckon {
 
 /// Extracts the answer from a completion and canonicalises it; what the voting strategies call.
 /// @param text the model's output (any bytes)
-/// @param extract the extractor (default: `\boxed{}`, "the answer is", "####", last number)
+/// @param extract the extractor (default: `default_extractor`, see its priority order)
 /// @returns the canonical answer, or nullopt when the extractor found none or its answer is empty
 ///          once canonical (e.g. `\boxed{\,}`), so that no empty string ever votes
 ///
