@@ -15,15 +15,16 @@ int main() {
 
   // 16 beams of width 4. Beam search keeps the top 4 of all 16 beams at every step and refills
   // them by forking: the survivors soon share one prefix, so its 16 finished beams mostly agree.
-  // DVTS splits the 16 into 4 independent greedy subtrees: 4 final candidates, but from 4
-  // different prefixes. Same params, same steps, same cost: only the pruning differs.
+  // DVTS splits the 16 into 4 independent greedy subtrees; each answers with the 4 children of its
+  // last expansion, so 16 candidates from 4 different prefixes. Same params, same steps, same
+  // cost: only the pruning differs.
   const reckon::beam_search_params params{.n = 16, .width = 4};
   const reckon::beam_search beams(params);
   const reckon::dvts trees(params);
 
   struct totals {
     int right = 0;
-    std::size_t candidates = 0, distinct = 0; // finished beams (subtrees) and distinct answers among them
+    std::size_t candidates = 0, distinct = 0; // candidates voted on and distinct answers among them
     reckon::ledger cost;
   } bs, dv;
   for (std::size_t i = 0; i < 20; ++i) {
@@ -44,9 +45,9 @@ int main() {
       t->cost += (*r)->cost;
     }
   }
-  // Diversity per candidate: DVTS's few candidates disagree far more often than beam search's many.
-  fmt::print("\nbeam search: {}/20 right, {} distinct answers among {} finished beams\n  cost {}\n", bs.right, bs.distinct,
+  // Diversity: DVTS's candidates come from independent prefixes, beam search's mostly from one.
+  fmt::print("\nbeam search: {}/20 right, {} distinct answers among {} candidates\n  cost {}\n", bs.right, bs.distinct,
              bs.candidates, bs.cost);
-  fmt::print("dvts:        {}/20 right, {} distinct answers among {} finished subtrees\n  cost {}\n", dv.right, dv.distinct,
+  fmt::print("dvts:        {}/20 right, {} distinct answers among {} candidates\n  cost {}\n", dv.right, dv.distinct,
              dv.candidates, dv.cost);
 }

@@ -436,3 +436,19 @@ TEST_CASE("fast and slow agents differ as stated", "[testing][synthetic]") {
   bad.tokens.vocab = 10;
   CHECK_THROWS_AS(synthetic_model(mixed(3), bad), reckon::exception);
 }
+
+TEST_CASE("prompt_tokens is what the first extend prefills (the reserve a search takes under max_total_tokens)",
+          "[testing][synthetic]") {
+  synthetic_model m(mixed(3));
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& q = m.problems().problems[i];
+    const problem p = q.as_problem();
+    CHECK(m.prompt_tokens(p) == q.prompt_tokens);
+    auto s = m.begin(p).value();
+    const std::uint64_t seed = 1;
+    const auto first = m.extend(std::span(&s, 1), step_params{}, std::span(&seed, 1)).value();
+    CHECK(first.usage.prefilled_tokens == m.prompt_tokens(p));
+    m.release(s);
+  }
+  CHECK(m.prompt_tokens(problem{.id = 987654321, .prompt = "not in the suite"}) == 0);
+}

@@ -38,6 +38,7 @@
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
 #include <reckon/detail/xtensor.hpp>
+#include <reckon/numerics/sample_row.hpp>
 #include <reckon/numerics/token_stats.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/testing/suite.hpp>
@@ -305,6 +306,14 @@ public:
   [[nodiscard]] const std::shared_ptr<const suite>& shared_problems() const noexcept { return suite_; }
   /// Relative cost of one of this agent's tokens.
   [[nodiscard]] double cost_per_token() const noexcept { return params_.agent.cost_per_token; }
+
+  /// The prompt's token count as this model prefills it (0 for a problem not in the suite): what
+  /// a strategy reserves under max_total_tokens before the first extend reports the prefill
+  /// (see detail::prompt_reserve), as an engine with its tokenizer at hand can say.
+  [[nodiscard]] std::uint64_t prompt_tokens(const problem& p) const noexcept {
+    const synthetic_problem* q = find(p);
+    return q == nullptr ? 0 : q->prompt_tokens;
+  }
 
   /// The synthetic problem behind `p`, or nullptr when its id is not in the suite.
   [[nodiscard]] const synthetic_problem* find(const problem& p) const noexcept {
@@ -831,14 +840,16 @@ private:
       const double v = std::floor(std::log(u) / lq);
       double lp = l1q + v * lq, h = 0.0, ve = 0.0;
       if (tp.vocab > 0) {
-        // The numerics path, for real: a full logits row through reckon::token_row_stats.
+        // The numerics path, for real: a full logits row through the fused sampler, which draws
+        // the token (the same geometric draw: the inverse CDF of q^j at 1 - u) and computes its
+        // statistics in one pass, as a host-side sampling adapter does.
         row.resize(tp.vocab);
         for (std::uint32_t j = 0; j < tp.vocab; ++j) row[j] = static_cast<float>(j * lq);
-        const auto chosen = static_cast<std::size_t>(std::min(v, static_cast<double>(tp.vocab - 1)));
-        const row_stats rs = token_row_stats(row, chosen, token_stats_params{}, top_ids, top_lp);
-        lp = rs.logprob;
-        h = rs.entropy;
-        ve = rs.varentropy;
+        const row_draw d = sample_row(row, std::min(1.0 - u, std::nextafter(1.0, 0.0)), row_sampling_params{},
+                                      token_stats_params{}, top_ids, top_lp);
+        lp = d.stats.logprob;
+        h = d.stats.entropy;
+        ve = d.stats.varentropy;
       } else {
         h = (-(1.0 - qv) * l1q - qv * lq) / (1.0 - qv);
         ve = lq * lq * qv / ((1.0 - qv) * (1.0 - qv));
