@@ -105,7 +105,11 @@ struct parsed_choice {
   finish_reason finish = finish_reason::eos; ///< mapped finish reason
   bool has_token_list = false;         ///< the response carried per-token logprobs
   std::vector<float> logprob;          ///< chosen-token logprobs (one per token)
+  std::vector<std::string> tokens;     ///< chosen-token strings (one per token; empty where the server gave none)
   std::vector<std::vector<float>> top; ///< per token, the listed top logprobs, descending
+  std::vector<std::vector<std::string>> top_tokens; ///< per token, the strings of `top`, in the same order ("" where unnamed)
+  bool stop_reason_listed = false;     ///< the choice said what stopped it ("stop_reason" or SGLang's "matched_stop", null included)
+  std::optional<std::string> matched_stop; ///< the stop string that ended it, where the server names one
 };
 
 /// A response, parsed.
@@ -114,11 +118,38 @@ struct parsed_response {
   std::uint64_t prompt_tokens = 0;    ///< usage.prompt_tokens
   std::uint64_t cached_tokens = 0;    ///< usage.prompt_tokens_details.cached_tokens (0 when absent)
   std::optional<std::uint64_t> completion_tokens; ///< usage.completion_tokens, when reported
+  std::optional<std::uint64_t> prompt_evaluated;  ///< llama-server's timings.prompt_n: prompt tokens it actually evaluated
+
+  /// Prompt tokens the server processed that were not in its cache: llama-server's timings.prompt_n
+  /// where present, else usage.prompt_tokens less prompt_tokens_details.cached_tokens.
+  [[nodiscard]] std::uint64_t prefilled() const noexcept {
+    return prompt_evaluated ? *prompt_evaluated : prompt_tokens - cached_tokens;
+  }
 };
 
 [[nodiscard]] inline float as_logprob(const json& v) {
   if (v.is_number()) return v.get<float>();
   return -std::numeric_limits<float>::infinity(); // null: the server could not say (-inf: p = 0)
+}
+
+inline std::string token_string(const json& entry) {
+  if (auto t = entry.find("token"); t != entry.end() && t->is_string()) return t->get<std::string>();
+  return {};
+}
+
+// One token's alternatives, sorted descending by logprob (ties keep the server's order).
+inline void push_top_row(std::vector<std::pair<float, std::string>> row, parsed_choice& out) {
+  std::stable_sort(row.begin(), row.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<float> values;
+  std::vector<std::string> names;
+  values.reserve(row.size());
+  names.reserve(row.size());
+  for (auto& [v, name] : row) {
+    values.push_back(v);
+    names.push_back(std::move(name));
+  }
+  out.top.push_back(std::move(values));
+  out.top_tokens.push_back(std::move(names));
 }
 
 // Chat shape (chat/completions, and llama-server's /v1/completions):
@@ -129,12 +160,12 @@ inline void parse_content_logprobs(const json& content, parsed_choice& out) {
   for (const auto& entry : content) {
     if (!entry.is_object() || !entry.contains("logprob")) throw std::runtime_error("logprobs.content entry has no logprob");
     out.logprob.push_back(as_logprob(entry.at("logprob")));
-    std::vector<float> row;
+    out.tokens.push_back(token_string(entry));
+    std::vector<std::pair<float, std::string>> row;
     if (auto it = entry.find("top_logprobs"); it != entry.end() && it->is_array())
       for (const auto& alt : *it)
-        if (alt.is_object() && alt.contains("logprob")) row.push_back(as_logprob(alt.at("logprob")));
-    std::sort(row.begin(), row.end(), std::greater<>());
-    out.top.push_back(std::move(row));
+        if (alt.is_object() && alt.contains("logprob")) row.emplace_back(as_logprob(alt.at("logprob")), token_string(alt));
+    push_top_row(std::move(row), out);
   }
 }
 
@@ -145,15 +176,20 @@ inline void parse_legacy_logprobs(const json& lp, parsed_choice& out) {
   if (!values.is_array()) throw std::runtime_error("logprobs.token_logprobs is not an array");
   out.has_token_list = true;
   for (const auto& v : values) out.logprob.push_back(as_logprob(v));
-  out.top.assign(out.logprob.size(), {});
+  out.tokens.assign(out.logprob.size(), {});
+  if (auto t = lp.find("tokens"); t != lp.end() && t->is_array() && t->size() == out.logprob.size())
+    for (std::size_t i = 0; i < t->size(); ++i)
+      if ((*t)[i].is_string()) out.tokens[i] = (*t)[i].get<std::string>();
+  const json* rows = nullptr;
   if (auto it = lp.find("top_logprobs"); it != lp.end() && it->is_array()) {
     if (it->size() != out.logprob.size()) throw std::runtime_error("logprobs.top_logprobs and token_logprobs differ in length");
-    for (std::size_t t = 0; t < it->size(); ++t) {
-      const json& row = (*it)[t];
-      if (!row.is_object()) continue; // null: no alternatives for this token
-      for (const auto& item : row.items()) out.top[t].push_back(as_logprob(item.value()));
-      std::sort(out.top[t].begin(), out.top[t].end(), std::greater<>());
-    }
+    rows = &*it;
+  }
+  for (std::size_t t = 0; t < out.logprob.size(); ++t) {
+    std::vector<std::pair<float, std::string>> row;
+    if (rows != nullptr && (*rows)[t].is_object()) // null: no alternatives for this token
+      for (const auto& item : (*rows)[t].items()) row.emplace_back(as_logprob(item.value()), item.key());
+    push_top_row(std::move(row), out);
   }
 }
 
@@ -164,8 +200,21 @@ inline void parse_legacy_logprobs(const json& lp, parsed_choice& out) {
   if (reason == "length") return finish_reason::length;
   // "stop" covers both EOS and a stop string; vLLM says which in "stop_reason" (the matched string,
   // or a token id / null for EOS).
-  if (auto sr = choice.find("stop_reason"); sr != choice.end() && sr->is_string()) return finish_reason::stop;
+  // SGLang names it "matched_stop".
+  for (const char* key : {"stop_reason", "matched_stop"})
+    if (auto sr = choice.find(key); sr != choice.end() && sr->is_string()) return finish_reason::stop;
   return finish_reason::eos;
+}
+
+// What the choice says stopped it: vLLM's "stop_reason" / SGLang's "matched_stop" (a string: that
+// stop string; a number or null: EOS). llama-server says nothing.
+inline void read_stop_reason(const json& choice, parsed_choice& out) {
+  for (const char* key : {"stop_reason", "matched_stop"})
+    if (auto sr = choice.find(key); sr != choice.end()) {
+      out.stop_reason_listed = true;
+      if (sr->is_string()) out.matched_stop = sr->get<std::string>();
+      return;
+    }
 }
 
 /// Parses a 200 response body in any of the three shapes; an error (engine_failure) names what
@@ -192,6 +241,7 @@ inline void parse_legacy_logprobs(const json& lp, parsed_choice& out) {
         c.text = text.get<std::string>();
       }
       c.finish = map_finish(choice);
+      read_stop_reason(choice, c);
       if (auto lp = choice.find("logprobs"); lp != choice.end() && lp->is_object()) {
         if (lp->contains("content")) parse_content_logprobs(lp->at("content"), c);
         else if (lp->contains("token_logprobs")) parse_legacy_logprobs(*lp, c);
@@ -212,6 +262,9 @@ inline void parse_legacy_logprobs(const json& lp, parsed_choice& out) {
         if (auto cached = d->find("cached_tokens"); cached != d->end() && cached->is_number_unsigned())
           out.cached_tokens = std::min(out.prompt_tokens, cached->get<std::uint64_t>());
     }
+    if (auto t = doc.find("timings"); t != doc.end() && t->is_object())
+      if (auto n = t->find("prompt_n"); n != t->end() && n->is_number_integer() && n->get<std::int64_t>() >= 0)
+        out.prompt_evaluated = n->get<std::uint64_t>();
     return out;
   } catch (const std::exception& e) {
     return fail(errc::engine_failure, std::string("malformed response (") + e.what() + "): " + excerpt(body));
