@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Token statistics over a 64 x 152064 logits batch against a plain read-only sum of the same buffer.
+#include <reckon/numerics/sample_row.hpp>
 #include <reckon/numerics/token_stats.hpp>
 #include <reckon/numerics/topk_stats.hpp>
 #include <reckon/random/stream.hpp>
@@ -8,9 +9,11 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -146,5 +149,120 @@ void BM_naive_two_pass(benchmark::State& state) {
   set_bytes(state);
 }
 BENCHMARK(BM_naive_two_pass);
+
+// ---- sampling a token from each row (issue: one pass per logits row) ------------------------------
+// The same 64 rows; each draw's uniform comes from a fixed stream. Read these against
+// BM_token_stats_batch (the statistics pass alone) in the same run.
+
+// reckon's fused sampler: the draw at T and the statistics at T = 1 in one pass (T = 1: the
+// pass's own block weights; T = 0.7: a second, s0-only sweep of each cached block).
+void BM_sample_row_batch(benchmark::State& state) {
+  const auto& b = data();
+  const double t = static_cast<double>(state.range(0)) / 100.0;
+  reckon::random_stream s(reckon::stream_key{.seed = 9});
+  std::vector<double> u(rows);
+  for (auto& x : u) x = reckon::uniform01(s);
+  std::vector<std::size_t> tokens(rows);
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < rows; ++r)
+      tokens[r] = reckon::sample_row(std::span<const float>(b.logits).subspan(r * vocab, vocab), u[r], {.temperature = t}).token;
+    benchmark::DoNotOptimize(tokens.data());
+    benchmark::ClobberMemory();
+  }
+  set_bytes(state);
+}
+BENCHMARK(BM_sample_row_batch)->Arg(100)->Arg(70);
+
+// The three-pass path the llama.cpp adapter had: a statistics pass for the log-sum-exp, a scalar
+// exp per entry until the inverse CDF passes the uniform, then the statistics pass again.
+void BM_three_pass_sampling_batch(benchmark::State& state) {
+  const auto& b = data();
+  const double t = static_cast<double>(state.range(0)) / 100.0;
+  reckon::random_stream s(reckon::stream_key{.seed = 9});
+  std::vector<double> u(rows);
+  for (auto& x : u) x = reckon::uniform01(s);
+  std::vector<reckon::row_stats> out(rows);
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      const std::span<const float> row = std::span<const float>(b.logits).subspan(r * vocab, vocab);
+      const double lse = reckon::token_row_stats(row, std::nullopt, {.temperature = t}).log_sum_exp;
+      std::size_t tok = 0;
+      double running = 0.0;
+      for (std::size_t v = 0; v < vocab; ++v) {
+        running += std::exp((static_cast<double>(row[v]) - lse) / t);
+        tok = v;
+        if (u[r] < running) break;
+      }
+      out[r] = reckon::token_row_stats(row, tok);
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  set_bytes(state);
+}
+BENCHMARK(BM_three_pass_sampling_batch)->Arg(100)->Arg(70);
+
+// top-p = 0.9 at T = 0.8: reckon's nucleus from a bounded selection in the pass...
+void BM_sample_row_top_p_batch(benchmark::State& state) {
+  const auto& b = data();
+  reckon::random_stream s(reckon::stream_key{.seed = 9});
+  std::vector<double> u(rows);
+  for (auto& x : u) x = reckon::uniform01(s);
+  std::vector<std::size_t> tokens(rows);
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < rows; ++r)
+      tokens[r] = reckon::sample_row(std::span<const float>(b.logits).subspan(r * vocab, vocab), u[r],
+                                     {.temperature = 0.8, .top_p = 0.9})
+                      .token;
+    benchmark::DoNotOptimize(tokens.data());
+    benchmark::ClobberMemory();
+  }
+  set_bytes(state);
+}
+BENCHMARK(BM_sample_row_top_p_batch);
+
+// ...against the old rule: an exp per entry and a sort of the whole 152k vocabulary per token.
+void BM_full_sort_top_p_batch(benchmark::State& state) {
+  const auto& b = data();
+  reckon::random_stream s(reckon::stream_key{.seed = 9});
+  std::vector<double> u(rows);
+  for (auto& x : u) x = reckon::uniform01(s);
+  std::vector<std::pair<float, std::int32_t>> scratch;
+  std::vector<std::int32_t> tokens(rows);
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* x = b.logits.data() + r * vocab;
+      const float mx = *std::max_element(x, x + vocab);
+      scratch.clear();
+      double total = 0.0;
+      for (std::size_t v = 0; v < vocab; ++v) {
+        const float p = std::exp((x[v] - mx) / 0.8f);
+        total += p;
+        scratch.emplace_back(p, static_cast<std::int32_t>(v));
+      }
+      std::sort(scratch.begin(), scratch.end(), [](const auto& a, const auto& c) { return a.first != c.first ? a.first > c.first : a.second < c.second; });
+      double mass = 0.0;
+      std::size_t keep = 0;
+      while (keep < scratch.size()) {
+        mass += scratch[keep++].first;
+        if (mass >= 0.9 * total) break;
+      }
+      const double target = u[r] * mass;
+      double running = 0.0;
+      tokens[r] = scratch[keep - 1].second;
+      for (std::size_t i = 0; i < keep; ++i) {
+        running += scratch[i].first;
+        if (target < running) {
+          tokens[r] = scratch[i].second;
+          break;
+        }
+      }
+    }
+    benchmark::DoNotOptimize(tokens.data());
+    benchmark::ClobberMemory();
+  }
+  set_bytes(state);
+}
+BENCHMARK(BM_full_sort_top_p_batch);
 
 } // namespace

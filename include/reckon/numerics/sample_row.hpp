@@ -20,8 +20,9 @@
 // - top-k: the k best (value, id) pairs come from the pass's partial selection (a bounded heap
 //   fed by a SIMD threshold filter); the draw is among them. top-p: the nucleus is found among the
 //   256 best candidates collected in the same pass and sorted (256 log 256, not V log V); only a
-//   row so flat that 256 tokens hold less than top_p of its mass is scanned again with a wider
-//   selection (4x each time): rare, stated, and no full sort until the width reaches V.
+//   row so flat that 256 tokens hold less than top_p of its mass is read again: its tokens are
+//   bucketed by value (2048 buckets, one pass), and only the bucket where the nucleus ends and the
+//   one where the draw lands are sorted (two or three more passes, never a full sort).
 //
 // Exactness: the draw follows softmax(x / T) up to the polynomial exp2's relative error (<= 2e-7
 // for the AVX2 and portable kernels, 3e-6 for AVX-512) and float lane sums; against an exact
@@ -97,10 +98,14 @@ inline void offer_block(kernel which, top_k_scan& scan, const float* x, std::siz
   scan.offer(x, n, offset);
 }
 
-/// The element of block [x, x + n) where the running sum of 2^((x_i - bm) k) first passes
-/// `target` (in the block's own frame); masked entries weigh 0. Rounding can leave the sum just
-/// short of a target near the block's total: then the last unmasked element.
-inline std::size_t scan_block(const float* x, std::size_t n, float bm, float k, double target) {
+/// Floats per chunk of the in-block search: chunks are summed by the SIMD sweep, and only the
+/// chunk that holds the target is scanned element by element.
+inline constexpr std::size_t scan_chunk_floats = 256;
+
+/// The element of [x, x + n) where the running sum of 2^((x_i - bm) k) first passes `target`
+/// (in the frame of bm); masked entries weigh 0. Rounding can leave the sum just short of a target
+/// near the total: then the last unmasked element.
+inline std::size_t scan_elements(const float* x, std::size_t n, float bm, float k, double target) {
   double running = 0.0;
   std::size_t last = 0;
   bool any = false;
@@ -113,7 +118,34 @@ inline std::size_t scan_block(const float* x, std::size_t n, float bm, float k, 
     any = true;
     if (target < running) return i;
   }
-  return any ? last : 0;
+  return any ? last : n;
+}
+
+/// As scan_elements over a block, in two levels: the SIMD sweep sums chunks of
+/// scan_chunk_floats until the one holding the target, which alone is scanned element by element.
+inline std::size_t scan_block(kernel which, const float* x, std::size_t n, float bm, float k, double target) {
+  double cum = 0.0;
+  std::size_t fallback = n;
+  for (std::size_t c = 0; c < n; c += scan_chunk_floats) {
+    const std::size_t len = std::min(scan_chunk_floats, n - c);
+    double shift = 0.0;
+    const double w = block_weight(which, x + c, len, bm, k, shift) * std::exp2(-shift);
+    // A chunk that is all -inf still weighs len * 2^-125 in the sweep: treat it as empty.
+    if (w <= static_cast<double>(len) * 1e-37) continue;
+    if (target < cum + w || c + len == n) {
+      const std::size_t at = scan_elements(x + c, len, bm, k, target - cum);
+      if (at < len) return c + at;
+    } else {
+      fallback = c; // the last chunk with weight, for a target rounded past the total
+    }
+    cum += w;
+  }
+  if (fallback < n) {
+    const std::size_t len = std::min(scan_chunk_floats, n - fallback);
+    const std::size_t at = scan_elements(x + fallback, len, bm, k, std::numeric_limits<double>::infinity());
+    if (at < len) return fallback + at;
+  }
+  return 0;
 }
 
 /// The draw among `best` (sorted best first, ties by lower id): weights exp((x - x_best) / T)
@@ -153,6 +185,69 @@ inline std::optional<std::size_t> draw_candidates(const std::vector<std::pair<fl
   return best[0].second;
 }
 
+/// Buckets of the wide-nucleus search (see wide_nucleus).
+inline constexpr std::size_t nucleus_buckets = 2048;
+
+/// The nucleus draw on a row whose nucleus holds more tokens than the candidates (a flat row).
+/// Tokens are bucketed by value into nucleus_buckets equal-width buckets below the maximum (one
+/// pass: each bucket's weight 2^((x - max) k) and count); the buckets are summed from the top until
+/// top_p of the mass, so only the bucket where the nucleus ends, and the one where the draw lands,
+/// are sorted (by value, ties by lower id: the order of a full sort). Tokens more than 126 / k below
+/// the maximum weigh under 2^-126 of it and are left out of the nucleus.
+inline std::size_t wide_nucleus(std::span<const float> row, double u, float k, double top_p, float max) {
+  const double span = 126.0 / static_cast<double>(k);
+  const double per = static_cast<double>(nucleus_buckets) / span;
+  auto bucket_of = [&](float x) -> std::size_t {
+    const double d = (static_cast<double>(max) - static_cast<double>(x)) * per;
+    return d >= static_cast<double>(nucleus_buckets) ? nucleus_buckets : static_cast<std::size_t>(d);
+  };
+  auto weight = [&](float x) {
+    float v = (x - max) * k;
+    v = v < exp2_floor ? exp2_floor : v;
+    return static_cast<double>(exp2_poly(v));
+  };
+  std::vector<double> mass(nucleus_buckets, 0.0);
+  double z = 0.0;
+  for (const float x : row) {
+    const std::size_t b = bucket_of(x); // -inf: past the last bucket
+    if (b >= nucleus_buckets) continue;
+    const double w = weight(x);
+    mass[b] += w;
+    z += w;
+  }
+  // The bucket where the nucleus ends, and the nucleus' mass.
+  std::size_t end = 0;
+  double above = 0.0;
+  while (end + 1 < nucleus_buckets && above + mass[end] < top_p * z) above += mass[end++];
+  auto sorted_bucket = [&](std::size_t b) {
+    std::vector<std::pair<float, std::size_t>> items;
+    for (std::size_t i = 0; i < row.size(); ++i)
+      if (bucket_of(row[i]) == b) items.emplace_back(row[i], i);
+    std::sort(items.begin(), items.end(),
+              [](const auto& a, const auto& c) { return a.first != c.first ? a.first > c.first : a.second < c.second; });
+    return items;
+  };
+  const auto last = sorted_bucket(end);
+  std::size_t keep = 0;
+  double nucleus = above;
+  while (keep < last.size()) {
+    nucleus += weight(last[keep++].first);
+    if (nucleus >= top_p * z) break;
+  }
+  // The draw: the bucket holding u * nucleus, then its sorted elements.
+  const double target = u * nucleus;
+  double cum = 0.0;
+  std::size_t b = 0;
+  while (b < end && !(target < cum + mass[b])) cum += mass[b++];
+  const auto items = b == end ? last : sorted_bucket(b);
+  const std::size_t limit = b == end ? keep : items.size();
+  for (std::size_t i = 0; i < limit; ++i) {
+    cum += weight(items[i].first);
+    if (target < cum) return items[i].second;
+  }
+  return limit > 0 ? items[limit - 1].second : last.front().second;
+}
+
 /// The body of sample_row, with the kernel chosen by the caller (tests run each).
 inline row_draw sample_row_impl(std::span<const float> row, double u, const row_sampling_params& draw,
                                 const token_stats_params& stats, std::span<std::int32_t> top_ids,
@@ -177,7 +272,7 @@ inline row_draw sample_row_impl(std::span<const float> row, double u, const row_
 
   const bool by_candidates = !greedy && (draw.top_k > 0 || draw.top_p < 1.0);
   const bool need_blocks = !greedy && !(draw.top_k > 0); // plain draws, and a nucleus relative to the row's mass
-  std::size_t width = draw.top_k > 0 ? draw.top_k : std::min(row.size(), nucleus_candidates);
+  const std::size_t width = draw.top_k > 0 ? draw.top_k : std::min(row.size(), nucleus_candidates);
   top_k_scan candidates(by_candidates ? width : 0);
   std::vector<sampled_block> blocks;
   blocks.reserve(row.size() / block_floats + 1);
@@ -225,28 +320,13 @@ inline row_draw sample_row_impl(std::span<const float> row, double u, const row_
       const auto& r = blocks[b];
       const double scale = std::exp2((static_cast<double>(r.bm) - static_cast<double>(first_max)) * static_cast<double>(kd));
       const double local = scale > 0.0 ? (target - cum) / scale : 0.0;
-      out.token = r.offset + scan_block(row.data() + r.offset, r.len, r.bm, kd, local);
+      out.token = r.offset + scan_block(resolved, row.data() + r.offset, r.len, r.bm, kd, local);
     } else {
       // Candidates' weights exp((x - x_best) / T) equal 2^((x - max) kd) up to rounding: the row
       // mass in the same units is row_mass.
-      for (;;) {
-        const auto best = candidates.sorted();
-        const auto got = draw_candidates(best, u, draw.temperature, draw.top_p, draw.top_k > 0, row_mass);
-        if (got) {
-          out.token = *got;
-          break;
-        }
-        // A flat row: the nucleus holds more than `width` tokens. Widen and scan again.
-        width = std::min(row.size(), width * 4);
-        candidates = top_k_scan(width);
-        for (std::size_t b = 0; b < row.size(); b += block_floats)
-          offer_block(resolved, candidates, row.data() + b, std::min(block_floats, row.size() - b), b);
-        if (width == row.size()) {
-          const auto all = candidates.sorted();
-          out.token = draw_candidates(all, u, draw.temperature, draw.top_p, true, row_mass).value_or(all[0].second);
-          break;
-        }
-      }
+      const auto got = draw_candidates(candidates.sorted(), u, draw.temperature, draw.top_p, draw.top_k > 0, row_mass);
+      // A flat row: the nucleus holds more tokens than the candidates.
+      out.token = got ? *got : wide_nucleus(row, u, kd, draw.top_p, first_max);
     }
   }
 
