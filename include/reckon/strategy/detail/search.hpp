@@ -390,11 +390,12 @@ struct search_context {
 /// `last` is true on the step cap's step (work that only serves later steps can be skipped).
 /// Every sequence is released on every path out (path_set); exceptions are the caller's
 /// (checked_run) to catch. Returns budget_exhausted when not one step was affordable.
+/// This form runs over meters the caller owns, so that a strategy running several searches
+/// (Particle Gibbs' sweeps) checks the budget against, and reports as out.cost, everything spent
+/// since the meters began.
 template <class M, class R, class Hooks>
-result<strategy_result> search_run(M& model, R& reward, const problem& p, const budget& limit,
+result<strategy_result> search_run(metered<M&>& m, metered<R&>& prm, const problem& p, const budget& limit,
                                    const random_stream& stream, const search_shape& shape, Hooks& hooks) {
-  metered<M&> m(model);
-  metered<R&> prm(reward);
   strategy_result out;
   path_set<M> set(m);
   search_context<M, R> c{set, m, prm, p, limit, stream, out};
@@ -445,6 +446,15 @@ result<strategy_result> search_run(M& model, R& reward, const problem& p, const 
   set.release_all();
   out.cost = c.spent();
   return out;
+}
+
+/// search_run on its own meters (the one-search case).
+template <class M, class R, class Hooks>
+result<strategy_result> search_run(M& model, R& reward, const problem& p, const budget& limit,
+                                   const random_stream& stream, const search_shape& shape, Hooks& hooks) {
+  metered<M&> m(model);
+  metered<R&> prm(reward);
+  return search_run(m, prm, p, limit, stream, shape, hooks);
 }
 
 } // namespace reckon::detail
