@@ -47,6 +47,8 @@ struct token_stats {
   std::vector<float> varentropy;   ///< VE_t = sum_v p_t(v) (log p_t(v) + H_t)^2 (nats^2)
   std::uint32_t top_k = 0;         ///< width of each row of top_logprobs
   std::vector<float> top_logprobs; ///< tokens x top_k, row-major, each row descending
+  std::vector<float> confidence;   ///< DeepConf's C_t = -mean of the top-k logprobs, computed upstream
+                                   ///< (a recording stores C_t, not the rows); DeepConf prefers it to top_logprobs
 
   /// The number of tokens described (the longest non-empty column; top_logprobs counts rows).
   [[nodiscard]] std::size_t size() const noexcept {
@@ -54,6 +56,7 @@ struct token_stats {
     if (entropy.size() > n) n = entropy.size();
     if (varentropy.size() > n) n = varentropy.size();
     if (top_k != 0 && top_logprobs.size() / top_k > n) n = top_logprobs.size() / top_k;
+    if (confidence.size() > n) n = confidence.size();
     return n;
   }
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }
@@ -65,6 +68,7 @@ struct token_stats {
     varentropy.insert(varentropy.end(), next.varentropy.begin(), next.varentropy.end());
     if (top_k == 0) top_k = next.top_k;
     if (next.top_k == top_k) top_logprobs.insert(top_logprobs.end(), next.top_logprobs.begin(), next.top_logprobs.end());
+    confidence.insert(confidence.end(), next.confidence.begin(), next.confidence.end());
   }
 
   friend bool operator==(const token_stats&, const token_stats&) = default;

@@ -168,13 +168,34 @@ struct best_of_n_runner {
 /// reasoning traces; the synthetic suites' traces average ~310 tokens (mixed: 314), so 2048 would
 /// never cut one and online DeepConf would save only by its consensus stop. On the synthetic model
 /// the window keeps that proportion: 64 tokens, about a fifth of a trace (on `mixed` at n = 32 it
-/// stops 81% of the later traces early). Any other model keeps the paper's 2048 (recordings carry
-/// no top-k logprobs today, so DeepConf reports an error on them).
+/// stops 81% of the later traces early). Any other model keeps the paper's 2048 (recordings of
+/// reasoning traces, as DeepConf's own, run to thousands of tokens; a recording needs
+/// token_confidences, else DeepConf reports an error on it).
 template <class M>
 inline constexpr std::uint32_t deepconf_window = std::is_same_v<M, synthetic_meter> ? 64 : 2048;
 
+/// The answer of a trace on a recording: a stepped trace (testing::replay_stepper) carries only
+/// its text and source, so its recorded answer is read back from the sample it replays.
+struct recorded_answer_key {
+  const testing::replay_model* recording = nullptr;
+  problem prob{};
+  canonical_answer_key base{};
+
+  [[nodiscard]] std::optional<std::string> operator()(const completion& c) const {
+    if (c.answer || recording == nullptr) return base(c);
+    const testing::replay_sample* s = recording->recorded(prob, c.source);
+    if (s == nullptr || !s->answer) return base(c);
+    completion with_answer = c;
+    with_answer.answer = s->answer;
+    return base(with_answer);
+  }
+};
+
 /// DeepConf (offline or online) with the paper's parameters, n = budget traces, n_init = min(16, n),
-/// the window deepconf_window (the same for both modes: one calibration).
+/// the window deepconf_window (the same for both modes: one calibration). Online on recordings
+/// runs on testing::replay_stepper one token a step, so a trace is cut at the token whose window
+/// fell below the threshold and only the tokens up to it are paid for (the stepper's ledger is
+/// added through run_config::side_costs).
 template <class Mode>
 struct deepconf_runner {
   template <class M>
@@ -185,10 +206,21 @@ struct deepconf_runner {
     params.n_init = std::min<std::uint32_t>(16, c.budget);
     params.window = deepconf_window<M>;
     params.sampling = uncapped_sampling();
-    const basic_deepconf<Mode, canonical_answer_key> strategy(params, key_for(c));
-    auto r = strategy.run(model, p, budget{}, stream_for(p, c));
-    if (!r) return r.error();
-    return run_outcome{std::move(r->answer)};
+    if constexpr (std::is_same_v<M, replay_meter> && std::is_same_v<Mode, deepconf_online>) {
+      params.max_step_tokens = 1;
+      testing::replay_stepper stepper(model.model());
+      metered<testing::replay_stepper&> meter(stepper);
+      const basic_deepconf<Mode, recorded_answer_key> strategy(params, recorded_answer_key{&model.model(), p, key_for(c)});
+      auto r = strategy.run(meter, p, budget{}, stream_for(p, c));
+      if (c.side_costs != nullptr) *c.side_costs += meter.ledger();
+      if (!r) return r.error();
+      return run_outcome{std::move(r->answer)};
+    } else {
+      const basic_deepconf<Mode, canonical_answer_key> strategy(params, key_for(c));
+      auto r = strategy.run(model, p, budget{}, stream_for(p, c));
+      if (!r) return r.error();
+      return run_outcome{std::move(r->answer)};
+    }
   }
 };
 

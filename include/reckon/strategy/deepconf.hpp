@@ -37,6 +37,10 @@
 // precision, so ties at the threshold are rarer. An alternative the engine did not list (a -inf
 // entry, e.g. an OpenAI server returning fewer than k) is absent, not averaged in, as the
 // reference averages the entries vLLM returns; a token with none listed has no confidence.
+// Confidences computed upstream (token_stats::confidence, e.g. a recording of DeepConf's `confs`)
+// are used as they are, in place of the top-k rows; a stepped trace's completion carries its last
+// step's source. On recordings (testing::replay_stepper, one token a step) online DeepConf cuts a
+// trace at the token whose full window fell below s and pays for the tokens up to it.
 
 #include <reckon/aggregate/vote.hpp>
 #include <reckon/budget/budget.hpp>
@@ -257,7 +261,13 @@ private:
 
   // An empty trace or step (no tokens, no rows) has nothing to score; a non-empty one without
   // top-k rows is a model that does not serve them (token_confidences throws).
+  // Confidences computed upstream (stats.confidence: a recording's C_t) are taken as they are.
   [[nodiscard]] std::vector<double> confidences(const token_stats& stats, std::uint32_t tokens) const {
+    if (!stats.confidence.empty()) {
+      for (const float c : stats.confidence)
+        detail::require(std::isfinite(c) && c >= 0.0F, "deepconf: token confidences must be finite and >= 0");
+      return {stats.confidence.begin(), stats.confidence.end()};
+    }
     if (tokens == 0 && stats.top_logprobs.empty()) return {};
     return deepconf::token_confidences(stats, params_.top_k);
   }
@@ -498,6 +508,7 @@ private:
         t.text.text += st.text;
         t.text.tokens += st.tokens;
         t.text.stats.append(st.stats);
+        t.text.source = st.source; // the answer key may read the trace's identity (a recording's sample)
         t.finished = st.done;
         for (const double c : confidences(st.stats, st.tokens)) {
           t.conf.push_back(c);
