@@ -9,6 +9,7 @@
 #include <reckon/concepts/logprob_model.hpp>
 #include <reckon/concepts/sampling_model.hpp>
 
+#include "openai_fixture.hpp"
 #include <support/catch.hpp>
 
 #include <httplib.h>
@@ -22,6 +23,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -94,46 +98,9 @@ json make_body(shape s, const json& request, std::size_t n, std::uint64_t prompt
           {"usage", {{"prompt_tokens", prompt_tokens}, {"completion_tokens", reported}, {"total_tokens", prompt_tokens + reported}}}};
 }
 
-// An HTTP server on 127.0.0.1 (any free port) whose handler the test sets; it counts what it served.
-struct test_server {
-  using handler_fn = std::function<void(const json& request, int call, httplib::Response&)>;
-
-  explicit test_server(handler_fn h) : handler(std::move(h)) {
-    auto route = [this](const httplib::Request& req, httplib::Response& res) {
-      const int call = calls.fetch_add(1);
-      const int now = ++in_flight;
-      int seen = max_in_flight.load();
-      while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {}
-      json request;
-      try {
-        request = json::parse(req.body);
-      } catch (...) {
-        res.status = 400;
-      }
-      {
-        std::lock_guard lock(m);
-        paths.push_back(req.path);
-        requests.push_back(request);
-      }
-      if (res.status != 400) handler(request, call, res);
-      --in_flight;
-    };
-    server.Post("/v1/completions", route);
-    server.Post("/v1/chat/completions", route);
-    port = server.bind_to_any_port("127.0.0.1");
-    REQUIRE(port > 0);
-    thread = std::thread([this] { server.listen_after_bind(); });
-    for (int i = 0; i < 500 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    REQUIRE(server.is_running());
-  }
-  ~test_server() {
-    server.stop();
-    thread.join();
-  }
-  test_server(const test_server&) = delete;
-  test_server& operator=(const test_server&) = delete;
-
-  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+// The fixture server, plus a good body that tallies its usage as the client should see it.
+struct test_server : reckon::test::openai_fixture_server {
+  using openai_fixture_server::openai_fixture_server;
 
   // Serves a good body and tallies its usage as the client should see it.
   void serve(shape s, const json& request, std::size_t n, httplib::Response& res) {
@@ -148,16 +115,6 @@ struct test_server {
     res.set_content(body.dump(), "application/json");
   }
 
-  handler_fn handler;
-  httplib::Server server;
-  std::thread thread;
-  int port = 0;
-  std::atomic<int> calls{0};
-  std::atomic<int> in_flight{0};
-  std::atomic<int> max_in_flight{0};
-  std::mutex m;
-  std::vector<std::string> paths;
-  std::vector<json> requests;
   std::uint64_t ok_responses = 0;
   std::uint64_t served_tokens = 0;
   std::uint64_t served_prompt = 0;
@@ -690,5 +647,148 @@ TEST_CASE("regression #21.9: a connect timeout is retried like a refused connect
     WARN("this kernel refused or reset the connection instead of letting it time out: " << r.error().message);
   }
 }
+
+namespace {
+
+// A self-signed certificate for IP 127.0.0.1 (valid 2000 - 2100) and its key: test fixtures only,
+// protecting nothing.
+constexpr const char* loopback_cert =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBXDCCAQKgAwIBAgIBATAKBggqhkjOPQQDAjAUMRIwEAYDVQQDDAkxMjcuMC4w\n"
+    "LjEwIBcNMDAwMTAxMDAwMDAwWhgPMjEwMDAxMDEwMDAwMDBaMBQxEjAQBgNVBAMM\n"
+    "CTEyNy4wLjAuMTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABHnawvgcTK9W7HA6\n"
+    "1alTaUemdnYGtWnuAKQLSSLuwdB2QW8x6ey2GpH+zfEY47fyxp7xGE/h0LshyslS\n"
+    "+E4HfXujQzBBMA8GA1UdEQQIMAaHBH8AAAEwDwYDVR0TAQH/BAUwAwEB/zAdBgNV\n"
+    "HQ4EFgQUuEJA4xkgB52TgbK1nCxiilX1ArMwCgYIKoZIzj0EAwIDSAAwRQIhALAf\n"
+    "7lCUzXFcdoSDwX4kE87sNDVqwKoDPrWGS+ZUWWb5AiA77uNVh25ek8NlyQaltNKM\n"
+    "n4RAb1aS0Jm6APamrsT8dA==\n"
+    "-----END CERTIFICATE-----\n";
+constexpr const char* loopback_key =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgYy0ZMG7gL6vhgtX+\n"
+    "DoRCAHkjOJGxagE+e2o1Riht+G6hRANCAAR52sL4HEyvVuxwOtWpU2lHpnZ2BrVp\n"
+    "7gCkC0ki7sHQdkFvMensthqR/s3xGOO38sae8RhP4dC7IcrJUvhOB317\n"
+    "-----END PRIVATE KEY-----\n";
+
+// Writes `text` to a fresh file under the temporary directory; removed when the holder goes.
+struct temp_file {
+  explicit temp_file(const std::string& stem, const char* text)
+      : path((std::filesystem::temp_directory_path() / (stem + "-" + std::to_string(::getpid()) + ".pem")).string()) {
+    std::ofstream(path) << text;
+  }
+  ~temp_file() { std::remove(path.c_str()); }
+  temp_file(const temp_file&) = delete;
+  temp_file& operator=(const temp_file&) = delete;
+  std::string path;
+};
+
+} // namespace
+
+TEST_CASE("openai: top-k token strings are kept in every shape, in the order of their logprobs", "[adapters][openai]") {
+  const auto [s, endpoint] = GENERATE(std::pair{shape::legacy, oa::api::completions},
+                                      std::pair{shape::chat, oa::api::chat_completions},
+                                      std::pair{shape::llama_server, oa::api::completions});
+  json request{{"n", 1}, {"logprobs", 3}};
+  if (endpoint == oa::api::chat_completions) request = {{"n", 1}, {"logprobs", true}, {"top_logprobs", 3}};
+  json body = make_body(s, request, 1, 7);
+  // Reverse each row so that the reader has to sort the names with their values.
+  auto& lp = body["choices"][0]["logprobs"];
+  if (lp.contains("content"))
+    for (auto& entry : lp["content"]) {
+      json reversed = json::array();
+      for (auto it = entry["top_logprobs"].rbegin(); it != entry["top_logprobs"].rend(); ++it) reversed.push_back(*it);
+      entry["top_logprobs"] = reversed;
+    }
+  auto parsed = oa::detail::parse_response(body.dump(), endpoint);
+  REQUIRE(parsed);
+  const auto& c = parsed->choices.at(0);
+  REQUIRE(c.top.size() == 2);
+  REQUIRE(c.top_tokens.size() == 2);
+  REQUIRE(c.tokens.size() == 2);
+  CHECK(c.tokens[0] == "x0");
+  const std::vector<std::string> names{"x0", "x1", "x2"};
+  CHECK(c.top_tokens[0] == names);
+  CHECK(c.top[0][0] == Approx(-0.25));
+  CHECK(c.top[0][2] == Approx(-3.5));
+}
+
+TEST_CASE("openai: the API key stays out of every error message", "[adapters][openai]") {
+  const std::string key = "sk-test-0123456789abcdef";
+  const int mode = GENERATE(0, 1, 2);
+  test_server server([&](const json&, int, httplib::Response& res) {
+    // A server that echoes the credentials it got, as some gateways do in their errors.
+    const std::string echo = "bad key: " + key + " (header Bearer " + key + ")";
+    if (mode == 0) {
+      res.status = 401;
+      res.set_content(R"({"error":{"message":")" + echo + R"("}})", "application/json");
+    } else if (mode == 1) {
+      res.status = 503;
+      res.set_content(echo, "text/plain");
+    } else {
+      res.status = 200;
+      res.set_content("{not json " + echo, "application/json");
+    }
+  });
+  auto p = fast_params(server);
+  p.api_key = key;
+  oa::model m(p);
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 1);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find(key) == std::string::npos);
+  CHECK(r.error().message.find("[api_key]") != std::string::npos);
+  std::lock_guard lock(server.m);
+  REQUIRE_FALSE(server.authorizations.empty());
+  CHECK(server.authorizations.at(0) == "Bearer " + key); // it was sent, only never echoed back
+}
+
+#if defined(CPPHTTPLIB_OPENSSL_SUPPORT)
+TEST_CASE("openai: https reaches a TLS server; an untrusted certificate is refused, not retried", "[adapters][openai]") {
+  const temp_file cert("reckon-openai-cert", loopback_cert);
+  const temp_file key("reckon-openai-key", loopback_key);
+  test_server server(
+      [&](const json& req, int, httplib::Response& res) { server.serve(shape::legacy, req, req.at("n").get<std::size_t>(), res); },
+      cert.path, key.path);
+  REQUIRE(server.url().rfind("https://", 0) == 0);
+  auto p = fast_params(server);
+  p.ca_cert_path = cert.path;
+  p.api_key = "sk-tls";
+  oa::model m(p);
+  auto r = m.sample({.id = 1, .prompt = "p"}, {}, 2);
+  REQUIRE(r);
+  CHECK(r->completions.size() == 2);
+  check_accounting(server, m, r->usage);
+  {
+    std::lock_guard lock(server.m);
+    CHECK(server.authorizations.at(0) == "Bearer sk-tls");
+  }
+
+  // Without the certificate in the trust store the handshake fails: an engine failure at once.
+  auto q = fast_params(server);
+  oa::model untrusted(q);
+  const int before = server.calls.load();
+  auto bad = untrusted.sample({.id = 1, .prompt = "p"}, {}, 1);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == errc::engine_failure);
+  CHECK(untrusted.totals().attempts == 1);
+  CHECK(server.calls.load() == before);
+
+  q.verify_tls = false; // a test server with a throwaway certificate
+  oa::model unchecked(q);
+  CHECK(unchecked.sample({.id = 1, .prompt = "p"}, {}, 1));
+}
+#else
+TEST_CASE("openai: without TLS in cpp-httplib, an https URL is refused at construction, naming what is missing",
+          "[adapters][openai]") {
+  oa::client_params p;
+  p.url = "https://api.example.com";
+  try {
+    oa::model m(p);
+    FAIL("an https URL was accepted without TLS");
+  } catch (const reckon::exception& e) {
+    CHECK(e.code() == errc::invalid_argument);
+    CHECK(std::string(e.what()).find("CPPHTTPLIB_OPENSSL_SUPPORT") != std::string::npos);
+  }
+}
+#endif
 
 #endif // RECKON_TEST_OPENAI
