@@ -120,6 +120,11 @@ struct prism_params;
 template <class Reduce = reduce_last, class AnswerKey = canonical_answer_key>
 class basic_prism;
 
+struct rebase_params;
+struct select_majority;
+template <class Selection = select_weighted, class AnswerKey = canonical_answer_key>
+class basic_rebase;
+
 struct zip_rc_params;
 template <class AnswerKey = canonical_answer_key>
 class basic_zip_rc;

@@ -54,6 +54,7 @@
 #include <reckon/strategy/odar.hpp>
 #include <reckon/strategy/particle_filter.hpp>
 #include <reckon/strategy/prism.hpp>
+#include <reckon/strategy/rebase.hpp>
 #include <reckon/strategy/result.hpp>
 #include <reckon/strategy/self_consistency.hpp>
 #include <reckon/strategy/stopping.hpp>

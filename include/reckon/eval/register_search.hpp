@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// reckon-eval registrations of the PRM-guided search strategies: particle-filter, prism, beam-search, dvts.
+// reckon-eval registrations of the PRM-guided search strategies: particle-filter, prism, beam-search, dvts, rebase.
 #pragma once
 
 #include <reckon/budget/budget.hpp>
@@ -14,6 +14,7 @@
 #include <reckon/strategy/beam_search.hpp>
 #include <reckon/strategy/particle_filter.hpp>
 #include <reckon/strategy/prism.hpp>
+#include <reckon/strategy/rebase.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -67,8 +68,8 @@ struct prism_runner {
 
 } // namespace builtin
 
-/// Registers `particle-filter`, `prism`, `beam-search` and `dvts` (budget = n particles, population
-/// or beams). Synthetic path only: they need a stepping model (PRISM: a reviser), which recorded
+/// Registers `particle-filter`, `prism`, `beam-search`, `dvts` and `rebase` (budget = n particles, population,
+/// beams or width). Synthetic path only: they need a stepping model (PRISM: a reviser), which recorded
 /// samples are not.
 inline void register_search_strategies(strategy_registry& r) {
   r.add("particle-filter", "particle filtering: n particles, PRM-weighted multinomial resampling every step, the heaviest particle's answer (budget: n)",
@@ -83,6 +84,12 @@ inline void register_search_strategies(strategy_registry& r) {
         builtin::search_runner{[](std::uint32_t n) { return beam_search(builtin::beams_for(n)); }});
   r.add("dvts", "diverse verifier tree search: n/4 greedy subtrees of width 4, weighted best-of-n (budget: n)",
         builtin::search_runner{[](std::uint32_t n) { return dvts(builtin::beams_for(n)); }});
+  r.add("rebase", "REBASE: width n, children allocated by a softmax (T 0.2) of last-step PRM scores, weighted majority (budget: n)",
+        builtin::search_runner{[](std::uint32_t n) {
+          rebase_params params;
+          params.width = n;
+          return rebase(params);
+        }});
 }
 
 } // namespace reckon::eval
