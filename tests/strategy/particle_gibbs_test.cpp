@@ -7,6 +7,7 @@
 #include <support/catch.hpp>
 
 #include <cstddef>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <vector>
@@ -111,4 +112,192 @@ TEST_CASE("particle gibbs vs the particle filter at matched compute on hard", "[
                 << b.mean_generated << ") pg8x4 " << c.accuracy << " (" << c.mean_generated << ") pf32 " << d.accuracy
                 << " (" << d.mean_generated << ")");
   }
+}
+
+namespace {
+/// Scores an unfinished prefix 0.01 and a finished solution 0.99, so that a reference's partial
+/// weight (0.01) and its final weight (0.99) are 9801x apart in odds.
+struct pg_final_only_prm {
+  using reckon_model_concept = process_reward_model_tag;
+  result<std::vector<std::vector<double>>> score_steps(const problem&, std::span<const solution_view> c) {
+    std::vector<std::vector<double>> out;
+    for (const auto& v : c) out.emplace_back(v.steps.size(), v.finished ? 0.99 : 0.01);
+    return out;
+  }
+};
+} // namespace
+
+TEST_CASE("particle gibbs weighs a reference by its partial weight at the current step, not its final one",
+          "[strategy][particle_gibbs]") {
+  // Every particle of a problem finishes at its last step, so before it free particles and the
+  // reference's prefix score 0.01 alike: each of the 5 draws picks the reference with
+  // probability 1/6. Weighed by its final 0.99 (its_hub's code as merged), it would take about
+  // all of them. Measured over 10 problems, seed 5: 0.16 of the draws. Stated bound: below 0.4.
+  const auto suite = test::shared_suite("hard", 10);
+  testing::synthetic_model model(suite);
+  pg_final_only_prm prm;
+  const particle_gibbs pg(particle_gibbs_params{.n = 6, .iterations = 2, .references = 1});
+  std::size_t draws = 0, from_refs = 0;
+  for (const auto& q : suite->problems) {
+    const problem p = q.as_problem();
+    auto r = pg.run(model, prm, p, budget{}, random_stream(stream_key{.seed = 5, .problem = p.id}));
+    REQUIRE(r);
+    for (const auto& e : r->trace) {
+      unsigned n = 0, k = 0;
+      if (std::sscanf(e.what.c_str(), "sweep 2: resampled %u: %u from references", &n, &k) == 2) {
+        draws += n;
+        from_refs += k;
+      }
+    }
+  }
+  REQUIRE(draws > 0);
+  const double share = static_cast<double>(from_refs) / static_cast<double>(draws);
+  WARN("share of draws from the reference: " << share);
+  CHECK(share < 0.4);
+  CHECK(model.live_sequences() == 0);
+}
+
+TEST_CASE("particle gibbs reports bad parameters and bad PRMs clearly, releasing every snapshot",
+          "[strategy][particle_gibbs][errors]") {
+  const auto suite = test::shared_suite("mixed", 4);
+  const problem p = suite->problems[0].as_problem();
+  const random_stream s(stream_key{.seed = 3, .problem = p.id});
+  testing::synthetic_model model(suite);
+  auto bad = [&](particle_gibbs_params pp, const char* what) {
+    auto r = particle_gibbs(pp).run(model, model, p, budget{}, s);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::invalid_argument);
+    CHECK(r.error().message.find(what) != std::string::npos);
+  };
+  bad({.n = 0}, "n must be > 0");
+  bad({.n = 4, .iterations = 0}, "iterations must be > 0");
+  bad({.n = 4, .iterations = 2, .references = 0}, "references must be in [1, n - 1] = [1, 3] when iterations > 1 (got 0)");
+  bad({.n = 4, .iterations = 2, .references = 4}, "(got 4)");
+  bad({.n = 4, .max_steps = 0}, "max_steps must be > 0");
+  bad({.n = 4, .temperature = 0.0}, "temperature");
+  bad({.n = 4, .temperature = std::numeric_limits<double>::quiet_NaN()}, "temperature");
+  bad({.n = 4, .score_clamp = 0.5}, "score_clamp");
+  particle_gibbs_params no_delim{.n = 4};
+  no_delim.stepping.delimiter = "";
+  bad(no_delim, "");
+  // n = 1 with one sweep is a valid (one-particle) filter; references are not read then.
+  CHECK(particle_gibbs(particle_gibbs_params{.n = 1, .iterations = 1, .references = 0}).run(model, model, p, budget{}, s));
+  const particle_gibbs pg(particle_gibbs_params{.n = 4, .iterations = 3});
+  for (int mode = 0; mode < 3; ++mode) {
+    INFO("mode " << mode);
+    testing::synthetic_model inner(suite);
+    test::hostile_stepping engine(inner);
+    pg_broken_prm prm{mode};
+    auto r = pg.run(engine, prm, p, budget{}, s);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::engine_failure);
+    CHECK(engine.clean());
+  }
+  // The PRM fails in the second sweep, when snapshots and a reference are held.
+  const auto steps = suite->problems[0].steps;
+  testing::synthetic_model inner(suite);
+  test::hostile_stepping engine(inner);
+  pg_broken_prm later{3, static_cast<int>(steps) + 2};
+  auto r = pg.run(engine, later, p, budget{}, s);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("the PRM is down") != std::string::npos);
+  CHECK(engine.forks() > 3 * (steps - 1)); // snapshots were taken
+  CHECK(engine.clean());
+}
+
+TEST_CASE("particle gibbs on a hostile or full engine: errors are results, every sequence released once",
+          "[strategy][particle_gibbs][errors]") {
+  const auto suite = test::shared_suite("mixed", 4);
+  const problem p = suite->problems[0].as_problem();
+  const random_stream s(stream_key{.seed = 3, .problem = p.id});
+  const particle_gibbs pg(particle_gibbs_params{.n = 5, .iterations = 3, .references = 2});
+  const auto fails = [&](test::hostile_modes modes, const char* what) {
+    INFO(what);
+    testing::synthetic_model inner(suite);
+    test::hostile_stepping model(inner, modes);
+    result<strategy_result> r = fail(errc::invalid_argument, "not run");
+    CHECK_NOTHROW(r = pg.run(model, inner, p, budget{}, s));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::engine_failure);
+    CHECK(model.clean());
+    CHECK(inner.live_sequences() == 0);
+  };
+  fails(test::hostile_modes{.forks_before_failure = 2}, "a start fork fails");
+  fails(test::hostile_modes{.forks_before_failure = 6}, "a snapshot fork fails in sweep 1");
+  fails(test::hostile_modes{.forks_before_failure = 40}, "a fork fails in a later sweep");
+  fails(test::hostile_modes{.throw_extend_at = 2}, "extend throws");
+  fails(test::hostile_modes{.fail_extend_at = 12}, "extend fails in a later sweep");
+  fails(test::hostile_modes{.short_extend_at = 9}, "extend returns a step too few");
+  // Nothing ever finishes: the capped particles (and references) compete; or all finish at once.
+  for (const bool never : {true, false}) {
+    testing::synthetic_model inner(suite);
+    test::hostile_stepping model(inner, test::hostile_modes{.never_done = never, .done_at_first_step = !never});
+    auto r = particle_gibbs(particle_gibbs_params{.n = 5, .iterations = 3, .references = 2, .max_steps = 12})
+                 .run(model, inner, p, budget{}, s);
+    REQUIRE(r);
+    CHECK(r->samples == 5);
+    CHECK(pg_trace_has(*r, "sweep 3: 12 steps") == never);
+    CHECK(model.clean());
+  }
+  // A full engine: snapshot forks and reference copies refused for capacity are dropped offspring.
+  for (const std::size_t cap : {6U, 9U, 14U}) {
+    INFO("capacity " << cap);
+    testing::synthetic_params tight;
+    tight.capacity = cap;
+    testing::synthetic_model model(suite, tight);
+    auto r = pg.run(model, model, p, budget{}, s);
+    REQUIRE(r);
+    CHECK(r->answer.has_value());
+    CHECK(r->cost.peak_live_sequences <= cap);
+    CHECK(pg_trace_has(*r, "no capacity"));
+    CHECK(model.live_sequences() == 0);
+  }
+}
+
+TEST_CASE("particle gibbs stops within every budget limit, answering from the last sweep that ran",
+          "[strategy][particle_gibbs][budget]") {
+  const auto suite = test::shared_suite("hard", 4);
+  const auto& q = suite->problems[1];
+  const problem p = q.as_problem();
+  const random_stream s(stream_key{.seed = 5, .problem = p.id});
+  testing::synthetic_model model(suite);
+  const particle_gibbs pg(particle_gibbs_params{.n = 6, .iterations = 3});
+  auto full = pg.run(model, model, p, budget{}, s);
+  REQUIRE(full);
+  REQUIRE_FALSE(full->stopped_by);
+  const std::uint64_t g = full->cost.generated_tokens;
+  for (const std::uint64_t cap : {g / 5, g / 2, 4 * g / 5}) {
+    INFO("generated cap " << cap);
+    auto r = pg.run(model, model, p, budget{.max_generated_tokens = cap}, s);
+    REQUIRE(r);
+    CHECK(r->cost.generated_tokens <= cap);
+    REQUIRE(r->stopped_by);
+    CHECK(*r->stopped_by == stop_reason::generated_tokens);
+    CHECK(model.live_sequences() == 0);
+  }
+  const std::uint64_t t = full->cost.total_tokens();
+  auto total = pg.run(model, model, p, budget{.max_total_tokens = t / 2}, s);
+  REQUIRE(total);
+  CHECK(total->cost.total_tokens() <= t / 2);
+  CHECK(*total->stopped_by == stop_reason::total_tokens);
+  // Engine calls: sweep 1 takes q.steps; the budget ends sweep 2 after its second step.
+  auto calls = pg.run(model, model, p, budget{.max_engine_calls = q.steps + 2}, s);
+  REQUIRE(calls);
+  CHECK(calls->cost.engine_calls == q.steps + 2);
+  CHECK(*calls->stopped_by == stop_reason::engine_calls);
+  CHECK(pg_trace_has(*calls, "sweep 2: "));
+  CHECK_FALSE(pg_trace_has(*calls, "sweep 3: "));
+  // PRM calls: two whole sweeps, then the third may not start.
+  auto prm = pg.run(model, model, p, budget{.max_prm_calls = 2 * q.steps}, s);
+  REQUIRE(prm);
+  CHECK(prm->cost.prm_calls == 2 * q.steps);
+  CHECK(*prm->stopped_by == stop_reason::prm_calls);
+  CHECK(pg_trace_has(*prm, "sweep 3 not started: prm_calls"));
+  CHECK(prm->answer.has_value());
+  for (const budget none : {budget{.max_generated_tokens = 0}, budget{.max_prm_calls = 0}, budget{.max_engine_calls = 0}}) {
+    auto r = pg.run(model, model, p, none, s);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::budget_exhausted);
+  }
+  CHECK(model.live_sequences() == 0);
 }
