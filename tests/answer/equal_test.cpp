@@ -28,7 +28,8 @@ TEST_CASE("answers_equal: same key, same exact value, or within tolerance", "[an
   CHECK_FALSE(answers_equal("0.5", "50\\%"));              // percent policy: the sign is dropped
   CHECK_FALSE(answers_equal("(1,2)", "[1,2]"));
   CHECK_FALSE(answers_equal("(1,2)", "(1,2,3)"));
-  CHECK_FALSE(answers_equal("x+1", "1+x"));
+  CHECK(answers_equal("x+1", "1+x")); // the symbolic layer (#15.4) sees one function
+  CHECK_FALSE(answers_equal("x+1", "x+2"));
   CHECK_FALSE(answers_equal("\\frac{\\pi}{2}", "1.5708"));
   CHECK(answers_equal("\\frac{\\pi}{2}", "1.5708", 1e-4));
   CHECK_FALSE(answers_equal("0", "1e-12"));
@@ -79,4 +80,57 @@ TEST_CASE("answers_equal rejects a bad tolerance", "[answer][equal]") {
   CHECK_THROWS_AS(answers_equal(a, a, std::numeric_limits<double>::quiet_NaN()), reckon::exception);
   CHECK_THROWS_AS(answers_equal("1", "1", std::numeric_limits<double>::infinity()), reckon::exception);
   CHECK(answers_equal(a, a, 0.0));
+}
+
+TEST_CASE("regression #15.2: number forms a model writes equal the plain number", "[answer][equal]") {
+  // Each pair failed before #15: a decimal comma, a leading dot, spaced or `\!` digit groups,
+  // an approximation after the value, an assignment, a choice letter in text.
+  CHECK(answers_equal(".4", "0.4"));
+  CHECK(answers_equal("1 000", "1000"));
+  CHECK(answers_equal("11,\\!111", "11111"));
+  CHECK(answers_equal("1000,99", "1000.99"));
+  CHECK(answers_equal("2,74", "2.74"));
+  CHECK(answers_equal("-2,5", "-2.5") == false); // one digit each side: a list, not -2.5
+  CHECK(answers_equal("1,000", "1000"));          // a three-digit group is thousands
+  CHECK(answers_equal("1000,5", "1000.5"));
+  CHECK(answers_equal("x = 1/3 \\approx 0.33", "\\frac13"));
+  CHECK(answers_equal("x \\approx 0.33", "0.33"));
+  CHECK(answers_equal("k = \\frac{1}{3}", "\\frac13"));
+  CHECK(answers_equal("x_{1} = 3", "3"));
+  CHECK(answers_equal("\\text{(C)}", "C"));
+  CHECK(answers_equal("\\textbf{(B)}", "B"));
+  CHECK_FALSE(answers_equal("(C)", "D"));
+  CHECK(answers_equal("\\binom{5}{2} = 10", "10"));
+  CHECK(answers_equal("x \\approx 3.14", "3.14"));
+  CHECK(answers_equal("5 \\text{ apples}", "5"));
+}
+
+TEST_CASE("regression #15.3: structures compare as intervals, sets and matrices", "[answer][equal]") {
+  CHECK(answers_equal("(1, +\\infty)", "(1,\\infty)"));
+  CHECK(answers_equal("(-\\infty, 2) \\cup (3, \\infty)", "(3,\\infty)\\cup(-\\infty,2)"));
+  CHECK_FALSE(answers_equal("(-\\infty,2)\\cup(3,\\infty)", "(-\\infty,2]\\cup(3,\\infty)"));
+  CHECK(answers_equal("\\{1,2,3\\}", "3, 2, 1")); // a set and a bare list are both unordered
+  CHECK_FALSE(answers_equal("\\{1,2\\}", "\\{1,2,3\\}"));
+  CHECK(answers_equal("\\{\\frac{\\sqrt2}{2}, 1\\}", "1, \\frac{1}{\\sqrt2}")); // matched by value
+  CHECK(answers_equal("(1, 4.5)", "(1,\\frac92)"));
+  CHECK_FALSE(answers_equal("(4.5, 1)", "(1,\\frac92)")); // tuples are ordered
+  CHECK(answers_equal("x \\geq 5", "5 \\leq x"));
+  CHECK(answers_equal("x >= 5", "x \\ge 5"));
+  CHECK(answers_equal("x \\geq 5", "[5, \\infty)"));
+  CHECK(answers_equal("x < 5", "(-\\infty,5)"));
+  CHECK_FALSE(answers_equal("x > 5", "x \\geq 5"));
+  CHECK(answers_equal("-2 \\le x \\le 7", "x \\in [-2,7]"));
+  CHECK(answers_equal("7 > x \\geq -2", "[-2, 7)"));
+  CHECK(answers_equal("x \\neq 3", "x != 3"));
+  CHECK(answers_equal("x \\ne 3", "3 \\neq x"));
+  CHECK(answers_equal("(p,q)=(3,2)", "(3,2)"));
+  CHECK_FALSE(answers_equal("(a,b) = (2,3)", "(3,2)"));
+  CHECK(answers_equal("x = 2, x = 3", "3, 2"));
+  CHECK(answers_equal("\\pm 1", "\\{-1, 1\\}"));
+  CHECK(answers_equal("1 \\pm \\sqrt{2}", "1-\\sqrt2, 1+\\sqrt2"));
+  CHECK(answers_equal("\\left[\\begin{array}{cc}1&2\\\\3&4\\end{array}\\right]",
+                      "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"));
+  CHECK(answers_equal("\\begin{pmatrix} 0.5 \\\\ 1 \\end{pmatrix}", "\\begin{bmatrix}\\frac12\\\\1\\end{bmatrix}"));
+  CHECK_FALSE(answers_equal("\\begin{pmatrix}1&2\\\\3&5\\end{pmatrix}", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"));
+  CHECK_FALSE(answers_equal("\\begin{pmatrix}1&2\\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"));
 }

@@ -29,6 +29,9 @@ struct canonical_answer {
   std::optional<numeric_value> value;      ///< numeric value of a scalar answer, when it has one
   std::vector<canonical_answer> elements;  ///< elements of a composite answer; empty for scalars
   std::string shape;                       ///< composite layout with `#` per element; "" for scalars
+  /// The name(s) a leading assignment gave the answer (`y` for `y = 2x + 1`, `(p,q)` for
+  /// `(p,q) = (3,2)`), so that an equation can still be compared with it; "" when none.
+  std::string assigned;
 };
 
 namespace detail::canon {
@@ -67,7 +70,8 @@ constexpr bool one_of(std::string_view s, const std::string_view (&list)[N]) noe
   return false;
 }
 
-// Rule: Unicode minus and dashes become '-', and π ∞ ° √ × · and no-break/thin spaces become TeX.
+// Rule: Unicode minus and dashes become '-', and π ∞ ° √ × · ≈ ≤ ≥ ≠ ∈ ∪ ± and no-break/thin
+// spaces become TeX.
 inline std::string clean(std::string_view in, context& cx) {
   struct repl {
     std::string_view from, to;
@@ -78,6 +82,9 @@ inline std::string clean(std::string_view in, context& cx) {
       {"\xE2\x88\x9E", " \\infty "}, {"\xC2\xB0", "^\\circ "},      {"\xE2\x88\x9A", "\\sqrt "},
       {"\xC3\x97", " \\times "},     {"\xC2\xB7", " \\cdot "},      {"\xE2\x8B\x85", " \\cdot "},
       {"\xC2\xA0", " "},             {"\xE2\x80\x89", " "},         {"\xE2\x80\xAF", " "},
+      {"\xE2\x89\x88", " \\approx "}, {"\xE2\x89\xA4", " \\leq "},    {"\xE2\x89\xA5", " \\geq "},
+      {"\xE2\x89\xA0", " \\neq "},    {"\xE2\x88\x88", " \\in "},     {"\xE2\x88\xAA", " \\cup "},
+      {"\xC2\xB1", " \\pm "},
   };
   std::string out;
   out.reserve(in.size() + 8);
@@ -215,10 +222,13 @@ inline std::vector<token> rewrite(const std::vector<token>& in, context& cx) {
       {"\\rvert", "|", tk::symbol},         {"\\varnothing", "\\emptyset", tk::command},
       {"\\ast", "*", tk::symbol},           {"\\times", "*", tk::symbol},
       {"\\cdot", "*", tk::symbol},          {"\\varpi", "\\pi", tk::command},
-      {"\\infin", "\\infty", tk::command}};
+      {"\\infin", "\\infty", tk::command},   {"\\geqq", "\\geq", tk::command},
+      {"\\leqq", "\\leq", tk::command},     {"\\gt", ">", tk::symbol},
+      {"\\lt", "<", tk::symbol},              {"\\mp", "\\pm", tk::command}};
   static constexpr std::string_view infinity_words[] = {"infinity", "Infinity", "inf", "Inf", "infty"};
   static constexpr std::string_view degree_words[] = {"degrees", "degree", "deg"};
-  static constexpr std::string_view matrix_envs[] = {"bmatrix", "matrix", "smallmatrix", "Bmatrix"};
+  static constexpr std::string_view matrix_envs[] = {"bmatrix", "matrix", "smallmatrix", "Bmatrix", "vmatrix",
+                                                     "array"};
 
   const std::size_t n = in.size();
   const auto match = match_pairs(in, true, cx);
@@ -262,16 +272,27 @@ inline std::vector<token> rewrite(const std::vector<token>& in, context& cx) {
         out.push_back(t);
         out.push_back(in[i + 1]);
         token env = in[i + 2];
+        const bool array = env.text == "array";
         if (one_of(env.text, matrix_envs)) env.text = "pmatrix";
         out.push_back(env);
         out.push_back(in[i + 3]);
         i += 3;
+        // `\begin{array}{cc|c}`: the column layout is no part of the value.
+        if (array && t.text == "\\begin" && i + 1 < n && in[i + 1].kind == tk::open && match[i + 1] > 0)
+          i = static_cast<std::size_t>(match[i + 1]);
         continue;
       }
       break;
     }
     case tk::symbol:
       if (t.text == "$" || t.text == "%" || t.text == "~") continue;
+      // Plain-text relations: `>=` -> `\geq`, `<=` -> `\leq`, `!=` and `=/=` -> `\neq`.
+      if ((t.text == ">" || t.text == "<" || t.text == "!") && i + 1 < n && in[i + 1].sym("=")) {
+        t.kind = tk::command;
+        t.text = t.text == ">" ? "\\geq" : t.text == "<" ? "\\leq" : "\\neq";
+        ++i;
+        break;
+      }
       if (t.text == "^") {
         if (is_circ(i + 1)) {
           ++i;
@@ -308,28 +329,89 @@ inline std::vector<token> rewrite(const std::vector<token>& in, context& cx) {
 
 // Whole-answer rules:
 // - a trailing '.' goes: `5.` -> `5`.
-// - a leading single-variable assignment goes when it is the only '=': `x = 5` -> `5`,
-//   `\theta=\frac{\pi}{2}` -> `\frac{\pi}{2}`; `x + y = 1` is kept.
+// - an approximation after the value goes, then a leading assignment (see below).
 // - trailing unit words after a number or a closing brace/parenthesis go (words of two or more
 //   letters, or any word from `\text{}`): `10 cm` -> `10`, `5\text{ m}` -> `5`,
 //   `12 \mbox{ square feet}` -> `12`, `3 cm^2` -> `3`; `5i` and `2x` are kept.
 // - thousands separators: a whole answer `-?d{1,3}(,ddd)+(.d+)?` drops its commas:
 //   `1,000` -> `1000`, `\$1,234.50` -> `1234.5`; but `(1,000)` is a pair and `1,2` a list.
-inline void finish_top(std::vector<token>& t, std::string& arena, context& cx) {
+inline void finish_top(std::vector<token>& t, std::string& arena, std::string& arena_comma, std::string& assigned,
+                       context& cx) {
   while (!t.empty() && t.back().sym(".")) t.pop_back();
   std::size_t stray = 0; // leading unbalanced '}', e.g. "}5"
   while (stray < t.size() && t[stray].kind == tk::close) ++stray;
   t.erase(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(stray));
 
-  // Leading "x =".
-  if (t.size() >= 3 && t[1].sym("=") &&
-      ((t[0].kind == tk::word && t[0].text.size() == 1) || (t[0].kind == tk::command && t[0].text.size() > 2))) {
-    std::size_t eq = 0;
-    for (const auto& k : t) {
-      ++cx.steps;
-      eq += k.sym("=") ? 1 : 0;
+  // An approximation after the value goes: `x = 1/3 \approx 0.33` -> `x = 1/3`; after a lone
+  // name it is the value: `x \approx 0.33` -> `0.33`.
+  for (std::size_t q = 1; q < t.size(); ++q) {
+    ++cx.steps;
+    if (t[q].is(tk::command, "\\approx") || t[q].is(tk::command, "\\sim")) {
+      // `x \approx 0.33`: a lone name before it has no value, so the approximation is the answer.
+      if (q == 1 && q + 1 < t.size() && (t[0].kind == tk::command || (t[0].kind == tk::word && t[0].text.size() == 1))) {
+        t.erase(t.begin(), t.begin() + 2);
+        break;
+      }
+      t.resize(q);
+      while (!t.empty() && (t.back().sym("=") || t.back().sym("."))) t.pop_back();
+      break;
     }
-    if (eq == 1) t.erase(t.begin(), t.begin() + 2);
+  }
+
+  // A leading assignment goes when its '=' is the only one: `x = 5`, `\theta = \frac{\pi}{2}`,
+  // `x_1 = 3`, `f(x) = x^2`, `(p,q) = (3,2)` -> the right-hand side. The left-hand side must be
+  // names only (letters, commands, subscripts, commas, brackets): `x + y = 1` and `2x = 4` stay.
+  if (t.size() >= 3) {
+    std::size_t eq = 0, at = 0;
+    for (std::size_t q = 0; q < t.size(); ++q) {
+      ++cx.steps;
+      if (t[q].sym("=")) {
+        ++eq;
+        at = q;
+      }
+    }
+    bool names = eq == 1 && at > 0 && at + 1 < t.size();
+    bool any_name = false, after_sub = false;
+    for (std::size_t q = 0; names && q < at; ++q) {
+      const token& k = t[q];
+      if (k.kind == tk::word) {
+        names = k.text.size() == 1 || after_sub;
+        any_name = true;
+      } else if (k.kind == tk::command) {
+        names = k.text.size() > 2 && !k.text.starts_with("\\frac") && !k.text.starts_with("\\sqrt");
+        any_name = true;
+      } else if (k.kind == tk::number) {
+        names = after_sub;
+      } else if (k.kind == tk::symbol) {
+        names = k.sym("_") || k.sym(",") || k.sym("(") || k.sym(")") || k.sym("'");
+      }
+      after_sub = k.sym("_") || (after_sub && (k.kind == tk::open || k.kind == tk::word || k.kind == tk::number));
+    }
+    if (names && any_name) {
+      assigned.clear();
+      for (std::size_t q = 0; q < at; ++q) assigned += t[q].text;
+      t.erase(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(at + 1));
+    }
+  }
+
+  // A decimal comma: a whole answer `-?d+,d+` (one comma, no spaces) whose digits after the
+  // comma are not a three-digit group, with 2+ digits after it or 4+ before it: `2,74` -> 2.74,
+  // `1000,99` -> 1000.99, `1000,5` -> 1000.5. `1,000` stays a thousands group, and `1,5`,
+  // `12,5` and `1, 25` stay lists.
+  {
+    const std::size_t k0 = (!t.empty() && t[0].sym("-")) ? 1 : 0;
+    if (t.size() == k0 + 3 && t[k0].kind == tk::number && t[k0 + 1].sym(",") && t[k0 + 2].kind == tk::number &&
+        !t[k0 + 1].space_before && !t[k0 + 2].space_before) {
+      const auto a = t[k0].text, b = t[k0 + 2].text;
+      const bool plain = a.find('.') == std::string_view::npos && b.find('.') == std::string_view::npos;
+      if (plain && b.size() != 3 && (b.size() >= 2 || a.size() >= 4)) {
+        arena_comma = std::string(a) + "." + std::string(b);
+        token merged = t[k0];
+        merged.text = arena_comma;
+        t.resize(k0);
+        t.push_back(merged);
+      }
+    }
   }
 
   // Trailing units.
@@ -940,11 +1022,152 @@ inline void scalar(std::string_view s, canonical_answer& a, context& cx) {
   a.key = std::move(e);
 }
 
+inline bool has(std::string_view s, std::string_view w) noexcept { return s.find(w) != std::string_view::npos; }
+
+// Where `word` first occurs at bracket depth 0 (as a whole command when it is one), and how often.
+inline std::pair<std::size_t, std::size_t> find_top(std::string_view s, std::string_view word, context& cx) {
+  int depth = 0;
+  std::size_t first = std::string_view::npos, count = 0;
+  for (std::size_t p = 0; p < s.size();) {
+    ++cx.steps;
+    if (depth == 0 && s.substr(p, word.size()) == word &&
+        (word[0] != '\\' || p + word.size() >= s.size() || !alpha(s[p + word.size()]))) {
+      if (count++ == 0) first = p;
+    }
+    const auto st = bracket_at(s, p);
+    depth += st.delta;
+    p += st.len;
+  }
+  return {first, count};
+}
+
+// A name an answer may be given: a letter or a letter-named command (`\alpha`, not `\pi` or
+// `\infty`), with an optional subscript: `x`, `\theta`, `a_{1}`, `x_1`.
+inline bool is_name(std::string_view s) noexcept {
+  std::size_t p = 0;
+  if (s.empty()) return false;
+  if (alpha(s[0])) {
+    p = 1;
+  } else if (s[0] == '\\') {
+    p = 1;
+    while (p < s.size() && alpha(s[p])) ++p;
+    const auto name = s.substr(0, p);
+    if (p < 3 || name == "\\pi" || name == "\\infty" || name == "\\frac" || name == "\\sqrt") return false;
+  } else {
+    return false;
+  }
+  if (p == s.size()) return true;
+  if (s[p] != '_' || p + 1 >= s.size()) return false;
+  if (s[p + 1] == '{') return s.back() == '}' && s.find('}', p) == s.size() - 1;
+  return p + 2 == s.size();
+}
+
+// Relation operators at depth 0, in order, with the text between them.
+struct relation_parts {
+  std::vector<std::string_view> sides;
+  std::vector<std::string_view> ops; // "<", ">", "\\leq", "\\geq", "=", "\\neq", "\\in"
+};
+inline relation_parts split_relations(std::string_view s, context& cx) {
+  static constexpr std::string_view words[] = {"\\leq", "\\geq", "\\neq", "\\in"};
+  relation_parts r;
+  int depth = 0;
+  std::size_t from = 0;
+  for (std::size_t p = 0; p < s.size();) {
+    ++cx.steps;
+    if (depth == 0) {
+      std::string_view op;
+      if (s[p] == '<' || s[p] == '>' || s[p] == '=') op = s.substr(p, 1);
+      for (auto w : words)
+        if (s.substr(p, w.size()) == w && (p + w.size() >= s.size() || !alpha(s[p + w.size()]))) op = w;
+      if (!op.empty()) {
+        r.sides.push_back(s.substr(from, p - from));
+        r.ops.push_back(op);
+        p += op.size();
+        from = p;
+        continue;
+      }
+    }
+    const auto st = bracket_at(s, p);
+    depth += st.delta;
+    p += st.len;
+  }
+  r.sides.push_back(s.substr(from));
+  for (auto& side : r.sides)
+    while (!side.empty() && side.front() == ' ') side.remove_prefix(1); // `\\leq x`
+  return r;
+}
+
+// Whether a side is a constant bound: no letters outside commands, or +-\infty.
+inline bool is_constant(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  for (std::size_t p = 0; p < s.size(); ++p) {
+    if (s[p] == '\\') {
+      std::size_t e = p + 1;
+      while (e < s.size() && alpha(s[e])) ++e;
+      const auto name = s.substr(p, e - p);
+      static constexpr std::string_view known[] = {"\\frac", "\\sqrt", "\\pi",  "\\infty", "\\binom",
+                                                   "\\sin",  "\\cos",  "\\tan", "\\ln",    "\\log"};
+      if (e > p + 1 && !one_of(name, known)) return false;
+      p = e - 1;
+    } else if (alpha(s[p])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Rules for relations whose variable stands alone:
+// - `x \in S` -> S: `x\in[-2,7]` -> `[-2,7]`.
+// - `name = c` inside a list -> c: `x=2,x=3` -> `2,3` (the top-level one went earlier).
+// - `c1 = c2`, both constant -> c2: `\binom{5}{2}=10` -> `10`.
+// - one bound: `x\geq5`, `5\leq x` -> `[5,\infty)`; `x<5` -> `(-\infty,5)`.
+// - two bounds around the variable: `-2\leq x<7` -> `[-2,7)`; `7>x\geq-2` -> `[-2,7)`.
+// Relations of anything else (`x+y=1`, `x^{2}<4`) are left to answers_equal's relation layer.
+inline std::optional<std::string> relation_rewrite(std::string_view s, context& cx) {
+  const auto r = split_relations(s, cx);
+  if (r.ops.empty() || r.ops.size() > 2) return std::nullopt;
+  auto less = [](std::string_view op) { return op == "<" || op == "\\leq"; };
+  auto more = [](std::string_view op) { return op == ">" || op == "\\geq"; };
+  auto strict = [](std::string_view op) { return op == "<" || op == ">"; };
+  if (r.ops.size() == 1) {
+    const auto lhs = r.sides[0], rhs = r.sides[1], op = r.ops[0];
+    if (op == "\\in" && is_name(lhs) && !rhs.empty()) return std::string(rhs);
+    if (op == "=" && is_name(lhs) && !rhs.empty()) return std::string(rhs);
+    // A computation's result: `\binom{5}{2}=10` -> `10` (both sides constant).
+    if (op == "=" && is_constant(lhs) && is_constant(rhs)) return std::string(rhs);
+    if (!less(op) && !more(op)) return std::nullopt;
+    std::string_view bound;
+    bool upper = false; // the bound is an upper bound on the variable
+    if (is_name(lhs) && is_constant(rhs)) {
+      bound = rhs;
+      upper = less(op);
+    } else if (is_name(rhs) && is_constant(lhs)) {
+      bound = lhs;
+      upper = more(op);
+    } else {
+      return std::nullopt;
+    }
+    std::string out;
+    if (upper) out = "(-\\infty," + std::string(bound) + (strict(op) ? ")" : "]");
+    else out = std::string(strict(op) ? "(" : "[") + std::string(bound) + ",\\infty)";
+    return out;
+  }
+  const auto lo = r.sides[0], mid = r.sides[1], hi = r.sides[2];
+  if (!is_name(mid) || !is_constant(lo) || !is_constant(hi)) return std::nullopt;
+  if (less(r.ops[0]) && less(r.ops[1]))
+    return std::string(strict(r.ops[0]) ? "(" : "[") + std::string(lo) + "," + std::string(hi) +
+           (strict(r.ops[1]) ? ")" : "]");
+  if (more(r.ops[0]) && more(r.ops[1]))
+    return std::string(strict(r.ops[1]) ? "(" : "[") + std::string(hi) + "," + std::string(lo) +
+           (strict(r.ops[0]) ? ")" : "]");
+  return std::nullopt;
+}
+
 inline canonical_answer build(std::string_view s, int depth, context& cx) {
   canonical_answer a;
   if (depth < max_structure_depth && !s.empty()) {
     auto compose = [&](std::vector<std::string_view> parts, std::string_view open, std::string_view close,
-                       bool sort) {
+                       bool sort, std::string_view sep = ",") {
       for (auto part : parts) a.elements.push_back(build(part, depth + 1, cx));
       if (sort)
         std::sort(a.elements.begin(), a.elements.end(),
@@ -953,8 +1176,8 @@ inline canonical_answer build(std::string_view s, int depth, context& cx) {
       a.shape = open;
       for (std::size_t q = 0; q < a.elements.size(); ++q) {
         if (q) {
-          a.key += ',';
-          a.shape += ',';
+          a.key += sep;
+          a.shape += sep;
         }
         a.key += a.elements[q].key;
         a.shape += '#';
@@ -997,10 +1220,23 @@ inline canonical_answer build(std::string_view s, int depth, context& cx) {
     // Rule: tuples and intervals keep their brackets and order, elementwise canonical:
     // `\left( 3, \frac{\pi}{2} \right)` -> `(3,\frac{\pi}{2})`, `[-2, 1)` -> `[-2,1)`;
     // sets `\{3, 1\}` are sorted: `\{1,3\}`; one parenthesised scalar loses them: `(5)` -> `5`.
+    // Rule: a union of intervals or sets is unordered: `(3,\infty)\cup(-\infty,2)` ->
+    // `(-\infty,2)\cup(3,\infty)`.
+    // (Each rule below first checks for its operator with one find, so that the common answer
+    // pays a memchr, not a counted scan per nesting level.)
+    if (auto parts = has(s, "\\cup") ? split_top(s, "\\cup", cx) : std::vector<std::string_view>{};
+        parts.size() >= 2) {
+      compose(std::move(parts), "", "", true, "\\cup");
+      return a;
+    }
     if (auto w = wrapped(s, cx)) {
       const auto open = s.substr(0, w->first);
       const auto close = s.substr(s.size() - w->second);
       const auto inner = s.substr(w->first, s.size() - w->first - w->second);
+      // Rule: brackets around one matrix go: `\left[\begin{array}{cc}1&2\end{array}\right]`.
+      if ((open == "(" || open == "[") && inner.starts_with(mb) && inner.ends_with(me) &&
+          split_top(inner, ",", cx).size() == 1)
+        return build(inner, depth + 1, cx);
       auto parts = split_top(inner, ",", cx);
       if (parts.size() >= 2) {
         compose(std::move(parts), open, close, open == "\\{");
@@ -1015,6 +1251,19 @@ inline canonical_answer build(std::string_view s, int depth, context& cx) {
       compose(std::move(parts), "", "", true);
       return a;
     }
+    // Rule: one `\pm` makes two answers: `\pm 2` -> `-2,2`, `1\pm\sqrt{2}` ->
+    // `1+\sqrt{2},1-\sqrt{2}` (an unordered list).
+    if (const auto pm = has(s, "\\pm") ? find_top(s, "\\pm", cx) : std::pair<std::size_t, std::size_t>{};
+        pm.second == 1) {
+      const auto at = pm.first;
+      std::string minus = std::string(s.substr(0, at)) + "-" + std::string(s.substr(at + 3));
+      std::string plus = std::string(s.substr(0, at)) + "+" + std::string(s.substr(at + 3));
+      compose({minus, plus}, "", "", true);
+      return a;
+    }
+    if (s.find_first_of("<>=") != std::string_view::npos || has(s, "\\leq") || has(s, "\\geq") ||
+        has(s, "\\in"))
+      if (auto r = relation_rewrite(s, cx)) return build(*r, depth + 1, cx);
   }
   scalar(s, a, cx);
   return a;
@@ -1035,14 +1284,16 @@ inline canonical_answer canonicalize(std::string_view text, context& cx, std::si
   const std::string cleaned = clean(text, cx);
   if (cleaned.size() > max_bytes) return literal(cleaned, cx);
   auto tokens = rewrite(tokenize(cleaned, cx), cx);
-  std::string arena;
-  finish_top(tokens, arena, cx);
+  std::string arena, arena_comma, assigned;
+  finish_top(tokens, arena, arena_comma, assigned, cx);
   const auto braces = match_pairs(tokens, true, cx);
   const auto squares = match_pairs(tokens, false, cx);
   emitter em{tokens, braces, squares, cx};
   em.seq(tokens.size(), 0);
   if (cx.failed) return literal(cleaned, cx); // nested past max_depth
-  return build(em.out, 0, cx);
+  canonical_answer a = build(em.out, 0, cx);
+  a.assigned = std::move(assigned);
+  return a;
 }
 
 } // namespace detail::canon

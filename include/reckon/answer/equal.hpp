@@ -3,32 +3,100 @@
 #pragma once
 
 #include <reckon/answer/canonical.hpp>
+#include <reckon/answer/expr.hpp>
 #include <reckon/core/result.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 namespace reckon {
 
 namespace detail {
+
+// A list's shape with set braces removed, so that `\{1,2\}` and the bare list `1, 2` (both
+// unordered) compare alike.
+inline std::string_view list_shape(std::string_view shape) noexcept {
+  if (shape.size() >= 4 && shape.substr(0, 2) == "\\{" && shape.substr(shape.size() - 2) == "\\}")
+    return shape.substr(2, shape.size() - 4);
+  return shape;
+}
+// Sets, bare lists and unions are unordered; tuples, intervals and matrices are not.
+inline bool unordered(std::string_view list_shape) noexcept {
+  return list_shape.empty() || (list_shape[0] == '#');
+}
+
+inline bool answers_equal_checked(const canonical_answer& a, const canonical_answer& b, double tolerance);
+
+// Every element of `a` pairs with a distinct equal element of `b` (greedy, first fit); with
+// `answers_equal_checked` symmetric, `matched(a, b) || matched(b, a)` is symmetric too.
+inline bool matched(const canonical_answer& a, const canonical_answer& b, double tolerance) {
+  std::vector<char> used(b.elements.size(), 0);
+  for (const auto& x : a.elements) {
+    bool found = false;
+    for (std::size_t k = 0; k < b.elements.size() && !found; ++k)
+      if (!used[k] && answers_equal_checked(x, b.elements[k], tolerance)) {
+        used[k] = 1;
+        found = true;
+      }
+    if (!found) return false;
+  }
+  return true;
+}
+
+// The relation an answer states: its top-level `lhs op rhs`, or `assigned = key` when a leading
+// assignment was dropped (`y = 2x+1` keeps `y`), so that equations compare with it.
+inline std::optional<expr::relation> relation_of(const canonical_answer& a, bool other_is_relation) {
+  canon::context cx;
+  const auto r = canon::split_relations(a.key, cx);
+  if (r.ops.size() == 1) return expr::parse_relation(r.sides[0], r.ops[0], r.sides[1]);
+  if (r.ops.empty() && other_is_relation && !a.assigned.empty()) return expr::parse_relation(a.assigned, "=", a.key);
+  return std::nullopt;
+}
+
+// The symbolic layer (see answers_equal): relations by proportional one-sided forms, other
+// expressions by their values at shared sample points.
+inline bool symbolic_equal(const canonical_answer& a, const canonical_answer& b, double tolerance) {
+  if (a.key.size() > expr::max_bytes || b.key.size() > expr::max_bytes) return false;
+  canon::context cx;
+  const bool ra = canon::split_relations(a.key, cx).ops.size() == 1;
+  const bool rb = canon::split_relations(b.key, cx).ops.size() == 1;
+  if (ra || rb) {
+    auto x = relation_of(a, rb);
+    auto y = relation_of(b, ra);
+    if (!x || !y || x->op != y->op) return false;
+    return expr::proportional(x->diff, y->diff, x->op == "<" || x->op == "\\leq", tolerance);
+  }
+  auto x = expr::parse(a.key);
+  if (!x) return false;
+  auto y = expr::parse(b.key);
+  if (!y) return false;
+  return expr::same_function(*x, *y, tolerance);
+}
+
 inline bool answers_equal_checked(const canonical_answer& a, const canonical_answer& b, double tolerance) {
   if (a.key == b.key) return true;
   if (!a.elements.empty() || !b.elements.empty()) {
-    if (a.shape != b.shape || a.elements.size() != b.elements.size()) return false;
+    const auto sa = list_shape(a.shape), sb = list_shape(b.shape);
+    if (sa != sb || a.elements.size() != b.elements.size()) return false;
+    if (unordered(sa)) return matched(a, b, tolerance) || matched(b, a, tolerance);
     for (std::size_t i = 0; i < a.elements.size(); ++i)
       if (!answers_equal_checked(a.elements[i], b.elements[i], tolerance)) return false;
     return true;
   }
-  if (!a.value || !b.value) return false;
-  const auto& x = *a.value;
-  const auto& y = *b.value;
-  if (x.exact && y.exact) {
-    if (*x.exact == *y.exact) return true;
-    if (x.exact->is_integer() && y.exact->is_integer()) return false; // distinct integers never match
+  if (a.value && b.value) {
+    const auto& x = *a.value;
+    const auto& y = *b.value;
+    if (x.exact && y.exact) {
+      if (*x.exact == *y.exact) return true;
+      if (x.exact->is_integer() && y.exact->is_integer()) return false; // distinct integers never match
+    }
+    return std::abs(x.approx - y.approx) <= tolerance * std::max(std::abs(x.approx), std::abs(y.approx));
   }
-  return std::abs(x.approx - y.approx) <= tolerance * std::max(std::abs(x.approx), std::abs(y.approx));
+  return symbolic_equal(a, b, tolerance);
 }
 } // namespace detail
 

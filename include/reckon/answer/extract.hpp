@@ -65,7 +65,8 @@ constexpr bool command_at(std::string_view s, std::size_t pos, std::string_view 
   return end == s.size() || !is_alpha(s[end]);
 }
 
-/// `a = b = c` -> `c` (two or more `=` outside braces and brackets); anything else whole.
+/// `a = b = c` -> `c` (two or more `=` outside braces and brackets, and no top-level comma);
+/// anything else whole.
 /// `\leq`, `<`, `\approx` and friends stop the chain: `$0 < x = 3$` is kept.
 inline std::optional<std::string> last_of_chain(std::string_view s) {
   int depth = 0;
@@ -83,6 +84,8 @@ inline std::optional<std::string> last_of_chain(std::string_view s) {
     else if (c == '=' && depth == 0) {
       ++count;
       last = p;
+    } else if (c == ',' && depth == 0) {
+      return non_empty(s); // a list of assignments, `x = 2, x = 3`, is an answer whole
     }
   }
   if (count >= 2) return non_empty(s.substr(last + 1));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <reckon/answer/canonical.hpp>
+#include <reckon/answer/equal.hpp>
 #include <reckon/answer/extract.hpp>
 
 #include <functional>
@@ -29,6 +30,33 @@ template <answer_extractor E = default_extractor>
   canonical_answer a = canonicalize(*raw);
   if (a.key.empty()) return std::nullopt;
   return a;
+}
+
+/// The answer a gold field holds. Datasets store gold as a bare answer (`\frac{1}{2}`), as LaTeX
+/// in math delimiters (`$\frac{1}{2}$`), or as a solution text ending in `\boxed{}` or `####`.
+/// Rule: a gold with a `\boxed{}`/`\fbox{}` gives the box's content (boxes in a row joined, as for
+/// model outputs); else one with "####" gives GSM8K's line; else one with a math delimiter (`$`
+/// not written `\$`, `\(`, `\[`) gives its last math span; else the whole text is the answer.
+/// So a bare gold is never searched for numbers: `x + 1 = 2` and `5 apples` stay whole.
+[[nodiscard]] inline std::string extract_gold(std::string_view gold) {
+  if (auto b = boxed_extractor{}(gold)) return std::move(*b);
+  if (auto g = gsm8k_extractor{}(gold)) return std::move(*g);
+  if (auto m = math_span_extractor{}(gold)) return std::move(*m);
+  return std::string(gold);
+}
+
+/// `canonicalize(extract_gold(gold))`: the gold side, parsed the way outputs are.
+[[nodiscard]] inline canonical_answer canonicalize_gold(std::string_view gold) {
+  return canonicalize(extract_gold(gold));
+}
+
+/// Whether a completion's extracted answer equals the gold answer (`extract_gold` rule), by
+/// `answers_equal`; false when the completion has no answer.
+template <answer_extractor E = default_extractor>
+[[nodiscard]] bool matches_gold(std::string_view text, std::string_view gold, const E& extract = E{},
+                                double tolerance = 1e-9) {
+  auto a = extract_and_canonicalize(text, extract);
+  return a && answers_equal(*a, canonicalize_gold(gold), tolerance);
 }
 
 /// The voting key alone: `extract_and_canonicalize(text, extract)->key`, or nullopt.
