@@ -2,11 +2,18 @@
 # then, only for users with the network, FetchContent (FIND_PACKAGE_ARGS tries find_package first).
 include(FetchContent)
 
-# The headers that make up the `reckon` target (everything under include/ but the opt-in adapters,
-# which get targets of their own when their dependency is found).
+# The headers that make up the `reckon` target: everything under include/ but the opt-in parts,
+# which get targets of their own when their dependency is found: the engine adapters
+# (ReckonAdapters.cmake) and RECKON_EVAL_HEADERS, the headers that read and write JSON with
+# nlohmann_json (reckon::eval: replay, reckon-eval's harness, registry and reports, the
+# compute-optimal table's I/O).
 file(GLOB_RECURSE RECKON_CORE_HEADERS CONFIGURE_DEPENDS
   "${CMAKE_CURRENT_SOURCE_DIR}/include/reckon/*.hpp")
 list(FILTER RECKON_CORE_HEADERS EXCLUDE REGEX "/include/reckon/adapters/")
+set(_reckon_eval_regex "/include/reckon/(eval/.*|testing/replay_model\\.hpp|strategy/compute_optimal_io\\.hpp)$")
+set(RECKON_EVAL_HEADERS ${RECKON_CORE_HEADERS})
+list(FILTER RECKON_EVAL_HEADERS INCLUDE REGEX "${_reckon_eval_regex}")
+list(FILTER RECKON_CORE_HEADERS EXCLUDE REGEX "${_reckon_eval_regex}")
 
 # Says, before a FetchContent clone that fails offline, which package would have avoided it.
 function(reckon_hint_fetch package debian_package)
@@ -58,4 +65,22 @@ if(NOT TARGET fmt::fmt)
     GIT_SHALLOW TRUE
     FIND_PACKAGE_ARGS 9)
   FetchContent_MakeAvailable(fmt)
+endif()
+
+# nlohmann_json, for reckon::eval (and reckon::openai): used when installed. reckon's own tests and
+# examples need it, so for them alone it is fetched when missing (RECKON_JSON_FETCHED says so: a
+# fetched copy is not installed, so reckon::eval is then left out of the install).
+set(RECKON_JSON_FETCHED OFF)
+if(NOT TARGET nlohmann_json::nlohmann_json)
+  find_package(nlohmann_json 3.9 QUIET CONFIG)
+  if(NOT nlohmann_json_FOUND AND (RECKON_BUILD_TESTS OR RECKON_BUILD_EXAMPLES))
+    reckon_hint_fetch(nlohmann_json nlohmann-json3-dev)
+    FetchContent_Declare(nlohmann_json
+      GIT_REPOSITORY https://github.com/nlohmann/json.git
+      GIT_TAG v3.11.3
+      GIT_SHALLOW TRUE)
+    set(JSON_BuildTests OFF CACHE BOOL "" FORCE)
+    FetchContent_MakeAvailable(nlohmann_json)
+    set(RECKON_JSON_FETCHED ON)
+  endif()
 endif()

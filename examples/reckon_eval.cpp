@@ -36,7 +36,12 @@ constexpr const char* usage = R"(usage:
   reckon-eval frontier --suite S --strategies X,Y,... --budgets B1,B2,... [--seed K] [--problems N]
                        [--threads T] [--csv FILE] [--svg FILE] [--json]
   reckon-eval replay --data FILE --strategy X --n N [--trials K] [--seed K] [--threads T] [--extract]
-                     [--skip-incomplete] [--json]
+                     [--skip-incomplete] [--reward-scale logit|prob] [--json]
+
+--reward-scale: how recorded rewards are read. prob: probabilities in [0, 1], used as they are;
+logit: raw reward-model scores, any finite value, used as sigmoid(x) (best-of-n picks the largest
+raw score either way; weighted votes add the mapped values). Default: prob when every reward in
+the file lies in [0, 1], else logit.
 )";
 
 struct usage_error {
@@ -184,7 +189,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (cmd == "replay") {
-    const auto f = parse_flags(argc, argv, {"--data", "--strategy", "--n", "--trials", "--seed", "--threads"},
+    const auto f = parse_flags(argc, argv, {"--data", "--strategy", "--n", "--trials", "--seed", "--threads", "--reward-scale"},
                                {"--extract", "--skip-incomplete", "--json"});
     reckon::eval::replay_run_params p;
     const std::string path = required(f, "--data");
@@ -194,8 +199,17 @@ int run(int argc, char** argv) {
     p.seed = number_or(f, "--seed", 0, false);
     p.threads = number_or(f, "--threads", 0, true);
     p.extract = f.count("--extract") != 0;
-    auto data = check(reckon::testing::load_replay(path, reckon::testing::replay_params{f.count("--skip-incomplete") != 0}));
+    reckon::testing::replay_params rp;
+    rp.skip_incomplete = f.count("--skip-incomplete") != 0;
+    if (const auto it = f.find("--reward-scale"); it != f.end()) {
+      if (it->second == "logit") rp.scale = reckon::testing::reward_scale::logit;
+      else if (it->second == "prob") rp.scale = reckon::testing::reward_scale::prob;
+      else throw usage_error{fmt::format("--reward-scale: expected logit or prob, got '{}'", it->second)};
+    }
+    auto data = check(reckon::testing::load_replay(path, rp));
     for (const auto& s : data.skipped) fmt::print(stderr, "reckon-eval: skipped {}\n", s);
+    if (rp.scale == reckon::testing::reward_scale::automatic && data.scale == reckon::testing::reward_scale::logit)
+      fmt::print(stderr, "reckon-eval: rewards outside [0, 1]: read as logits, weighted by sigmoid (--reward-scale)\n");
     p.progress = progress_line();
     const auto row = check(reckon::eval::run_replay(std::make_shared<const reckon::testing::replay_data>(std::move(data)),
                                                     registry, p));

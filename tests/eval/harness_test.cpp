@@ -5,6 +5,9 @@
 
 #include <support/catch.hpp>
 
+#include <fmt/format.h>
+
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -84,6 +87,62 @@ TEST_CASE("replay rejects bad requests clearly", "[eval][replay]") {
   p.strategy = "nope";
   CHECK(run_replay(fixture(), default_registry(), p).error().message == "unknown strategy 'nope'");
   CHECK(!run_replay(nullptr, default_registry(), p));
+}
+
+TEST_CASE("regression #14.7: a recording with raw reward-model logits replays: argmax on the raw score, sigmoid weights",
+          "[eval][replay]") {
+  // The file's rewards run from -3 to 6.1; replay used to reject it ("expected a number in [0, 1]").
+  const auto data = testing::load_replay(RECKON_TEST_DATA_DIR "/replay/logit_rewards.jsonl");
+  REQUIRE(data.has_value());
+  CHECK(data->scale == testing::reward_scale::logit);
+  const auto shared = std::make_shared<const testing::replay_data>(*data);
+  replay_run_params p;
+  p.n = 4;
+  p.trials = 2;
+  p.strategy = "best-of-n:orm";
+  // p1: the largest raw score, 4.0, is a wrong "2"; p2: 6.1 is the right "7".
+  CHECK(run_replay(shared, default_registry(), p).value().accuracy == 0.5);
+  // p1: "1" weighs 2 sigmoid(0.5) = 1.245 against "2"'s sigmoid(4) + sigmoid(-3) = 1.029 (raw
+  // scores with negatives clamped would give "2" 4 against 1); p2: "7" 1.267 against 0.195.
+  p.strategy = "weighted-majority";
+  CHECK(run_replay(shared, default_registry(), p).value().accuracy == 1.0);
+  const auto forced = testing::load_replay(RECKON_TEST_DATA_DIR "/replay/logit_rewards.jsonl",
+                                           testing::replay_params{false, testing::reward_scale::prob});
+  REQUIRE(!forced);
+  CHECK(forced.error().message.find("line 1, samples[2].reward: expected a number in [0, 1]") != std::string::npos);
+}
+
+TEST_CASE("regression #14.7: DeepConf offline and online run on a recording with token_confidences", "[eval][replay]") {
+  // Two problems of 24 recorded 3000-token traces: 16 confident (C = 2) with the gold answer, 8
+  // whose confidence drops to 0.5 after token 1000, answering wrong. Whatever the draw, at least 8
+  // of the 16 warm-up traces are confident, so the 90th percentile is 2 and only confident traces
+  // vote: online stops by consensus after the warm-up (16 traces paid), offline keeps the top 10%.
+  std::string text;
+  for (const char* id : {"a", "b"}) {
+    text += fmt::format(R"({{"id": "{}", "gold": "5", "samples": [)", id);
+    for (int i = 0; i < 24; ++i) {
+      const bool good = i < 16;
+      text += fmt::format(R"({}{{"answer": "{}", "token_confidences": [)", i ? ", " : "", good ? "5" : "6");
+      for (int t = 0; t < 3000; ++t) text += (t ? "," : "") + std::string(good || t < 1000 ? "2" : "0.5");
+      text += "]}";
+    }
+    text += "]}\n";
+  }
+  const auto data = std::make_shared<const testing::replay_data>(testing::parse_replay(text).value());
+  replay_run_params p;
+  p.n = 24;
+  p.trials = 2;
+  p.strategy = "deepconf-offline";
+  const auto offline = run_replay(data, default_registry(), p).value();
+  CHECK(offline.errors == 0); // it was an error on every run: recordings had no top-k logprobs
+  CHECK(offline.accuracy == 1.0);
+  CHECK(offline.tokens_mean == 72000.0);
+  p.strategy = "deepconf-online";
+  const auto online = run_replay(data, default_registry(), p).value();
+  INFO(online.first_error);
+  CHECK(online.errors == 0);
+  CHECK(online.accuracy == 1.0);
+  CHECK(online.tokens_mean == 48000.0); // counted through the stepper's ledger (side costs)
 }
 
 TEST_CASE("the grid is identical for any thread count", "[eval][grid]") {

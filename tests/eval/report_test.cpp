@@ -4,6 +4,7 @@
 
 #include <support/catch.hpp>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -35,13 +36,17 @@ std::vector<result_row> rows() {
 TEST_CASE("a JSON row has exactly the documented keys, in order", "[eval][report]") {
   auto r = rows()[0];
   CHECK(to_json(r) == "{\"strategy\":\"majority\",\"budget\":4,\"accuracy\":0.5,\"ci95\":[0.25,0.75],"
-                      "\"tokens_mean\":1200,\"calls_mean\":1,\"prm_calls_mean\":0,\"problems\":300}");
+                      "\"tokens_mean\":1200.0,\"calls_mean\":1.0,\"prm_calls_mean\":0.0,\"problems\":300}");
   r.budget_is_n = true;
   CHECK(to_json(r).find("\"n\":4,") != std::string::npos);
+  r.tokens_mean = std::nan("");
+  CHECK(to_json(r).find("\"tokens_mean\":null,") != std::string::npos);
+  r.strategy = "bad\xff";
+  CHECK(to_json(r).find("\"strategy\":\"bad\xef\xbf\xbd\"") != std::string::npos); // U+FFFD, not a throw
   // And it parses back.
-  auto v = reckon::detail::parse_json(to_json(rows()[2]));
-  REQUIRE(v.has_value());
-  CHECK(v->find("strategy")->string == "best-of-n:<prm>&\"x\"");
+  const auto v = nlohmann::json::parse(to_json(rows()[2]));
+  CHECK(v.at("strategy") == "best-of-n:<prm>&\"x\"");
+  CHECK(v.at("ci95") == nlohmann::json::array({0.25, 0.75}));
 }
 
 TEST_CASE("CSV and table", "[eval][report]") {

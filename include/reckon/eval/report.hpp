@@ -2,10 +2,10 @@
 // Writers for result rows: an aligned text table, CSV, JSON Lines, and an SVG accuracy-vs-tokens plot.
 #pragma once
 
-#include <reckon/detail/json.hpp>
 #include <reckon/eval/harness.hpp>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -19,17 +19,20 @@ namespace reckon::eval {
 
 /// One row as the reckon-eval JSON object, keys in this order: "strategy", "budget" (or "n" for
 /// replay rows), "accuracy", "ci95": [lo, hi], "tokens_mean", "calls_mean", "prm_calls_mean",
-/// "problems". No trailing newline.
+/// "problems". Means are JSON numbers with a fraction (1200.0); a non-finite one is null. No
+/// trailing newline.
 [[nodiscard]] inline std::string to_json(const result_row& r) {
-  std::string out = "{\"strategy\":";
-  reckon::detail::write_json_string(out, r.strategy);
-  out += fmt::format(",\"{}\":{},\"accuracy\":{},\"ci95\":[{},{}],\"tokens_mean\":{},\"calls_mean\":{},"
-                     "\"prm_calls_mean\":{},\"problems\":{}}}",
-                     r.budget_is_n ? "n" : "budget", r.budget, reckon::detail::json_number(r.accuracy),
-                     reckon::detail::json_number(r.ci_low), reckon::detail::json_number(r.ci_high),
-                     reckon::detail::json_number(r.tokens_mean), reckon::detail::json_number(r.calls_mean),
-                     reckon::detail::json_number(r.prm_calls_mean), r.problems);
-  return out;
+  nlohmann::ordered_json j;
+  j["strategy"] = r.strategy;
+  j[r.budget_is_n ? "n" : "budget"] = r.budget;
+  j["accuracy"] = r.accuracy;
+  j["ci95"] = {r.ci_low, r.ci_high};
+  j["tokens_mean"] = r.tokens_mean;
+  j["calls_mean"] = r.calls_mean;
+  j["prm_calls_mean"] = r.prm_calls_mean;
+  j["problems"] = r.problems;
+  // Strict UTF-8 would throw on a name with invalid bytes; replace them instead (a report must print).
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 /// The rows as CSV with a header line (RFC 4180 quoting for the strategy name).
