@@ -3,7 +3,8 @@
 #
 #   reckon::llama_cpp  <reckon/adapters/llama_cpp.hpp>  needs llama.cpp: find_package(llama), or
 #                      RECKON_LLAMA_CPP_DIR = an installed prefix or a build tree of llama.cpp
-#   reckon::openai     <reckon/adapters/openai.hpp>     needs cpp-httplib and nlohmann_json
+#   reckon::openai     <reckon/adapters/openai.hpp>, openai_stepping.hpp, openai_judge.hpp: needs cpp-httplib
+#                      and nlohmann_json; https where cpp-httplib was built with OpenSSL (Debian's is)
 #
 # RECKON_HAS_LLAMA_CPP / RECKON_HAS_OPENAI say which were created.
 
@@ -146,8 +147,9 @@ if(_reckon_httplib_target AND TARGET nlohmann_json::nlohmann_json)
   target_sources(reckon_openai INTERFACE
     FILE_SET HEADERS
     BASE_DIRS "${CMAKE_CURRENT_LIST_DIR}/../include"
-    FILES "${_reckon_adapter_dir}/openai.hpp" "${_reckon_adapter_dir}/detail/openai_wire.hpp"
-          "${_reckon_adapter_dir}/detail/stats.hpp")
+    FILES "${_reckon_adapter_dir}/openai.hpp" "${_reckon_adapter_dir}/openai_stepping.hpp"
+          "${_reckon_adapter_dir}/openai_judge.hpp" "${_reckon_adapter_dir}/detail/openai_client.hpp"
+          "${_reckon_adapter_dir}/detail/openai_wire.hpp" "${_reckon_adapter_dir}/detail/stats.hpp")
   set(RECKON_HAS_OPENAI ON)
   message(STATUS "reckon: cpp-httplib and nlohmann_json found; reckon::openai created")
 else()

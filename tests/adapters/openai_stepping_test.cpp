@@ -1,0 +1,758 @@
+// SPDX-License-Identifier: Apache-2.0
+// reckon::openai::stepping_model and reckon::openai::judge against a real HTTP server on 127.0.0.1 that
+// simulates a served model in vLLM's and llama-server's shapes, with a prefix cache.
+
+// Built only where reckon::openai exists (see openai_test.cpp).
+#if defined(RECKON_TEST_OPENAI)
+
+#include <reckon/adapters/openai_judge.hpp>
+#include <reckon/adapters/openai_stepping.hpp>
+#include <reckon/concepts/logprob_model.hpp>
+#include <reckon/concepts/outcome_reward_model.hpp>
+#include <reckon/concepts/process_reward_model.hpp>
+#include <reckon/concepts/stepping_model.hpp>
+#include <reckon/strategy/beam_search.hpp>
+#include <reckon/strategy/particle_filter.hpp>
+#include <reckon/testing/conformance.hpp>
+
+#include "openai_fixture.hpp"
+#include <support/catch.hpp>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using nlohmann::json;
+using reckon::errc;
+namespace oa = reckon::openai;
+
+static_assert(reckon::stepping_model<oa::stepping_model>);
+static_assert(reckon::logprob_model<oa::stepping_model>);
+static_assert(reckon::process_reward_model<oa::judge>);
+static_assert(reckon::outcome_reward_model<oa::judge>);
+
+enum class dialect { vllm, llama_server };
+
+std::uint64_t fnv1a(const std::string& s, std::uint64_t h = 1469598103934665603ULL) {
+  for (const unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+// Two characters a token (a last odd character is a token too).
+std::uint64_t token_count(std::size_t chars) { return (chars + 1) / 2; }
+
+// A deterministic served model: the continuation of a prompt depends on the prompt and the seed
+// only. Three steps "Step k: v=d." (d from the hash), each ended by the delimiter "\n\n", then
+// "The answer is \boxed{42}." when at least two of the three d are multiples of 3 ("\boxed{7}"
+// otherwise) and EOS. Tokens are two characters; the delimiter and EOS are one token each. The
+// prefix cache holds every prompt + generated text served; a prompt's cached tokens are its longest
+// common prefix with any of them (in whole tokens). It tallies what it served.
+struct step_sim {
+  dialect d = dialect::vllm;
+  bool cache = true;
+  std::mutex m;
+  std::vector<std::string> kv;
+  std::uint64_t ok = 0, generated = 0, prefilled = 0, prompt_total = 0;
+
+  static std::vector<int> values(const std::string& prompt) {
+    std::vector<int> out;
+    for (std::size_t at = prompt.find("v="); at != std::string::npos; at = prompt.find("v=", at + 2))
+      if (at + 2 < prompt.size()) out.push_back(prompt[at + 2] - '0');
+    return out;
+  }
+
+  // A good body; `tally`: counted as served (false for a body the test then breaks).
+  json respond(const json& req, bool tally = true) {
+    const std::string prompt = req.at("prompt").get<std::string>();
+    const auto max_tokens = req.at("max_tokens").get<std::uint64_t>();
+    const std::uint64_t seed = req.at("seed").get<std::uint64_t>();
+    const std::uint32_t k = req.contains("logprobs") ? req.at("logprobs").get<std::uint32_t>() : 0;
+    const std::uint64_t h = fnv1a(prompt, 1469598103934665603ULL ^ (seed * 0x9E3779B97F4A7C15ULL));
+    const auto vs = values(prompt);
+    std::string text;
+    bool eos = false;
+    if (vs.size() < 3) {
+      text = "Step " + std::to_string(vs.size() + 1) + ": v=" + std::to_string((h >> 17) % 10) + ".";
+    } else {
+      const auto good = std::count_if(vs.begin(), vs.end(), [](int v) { return v % 3 == 0; });
+      text = std::string("The answer is \\boxed{") + (good >= 2 ? "42" : "7") + "}.";
+      eos = true;
+    }
+    std::vector<std::string> pieces;
+    for (std::size_t i = 0; i < text.size(); i += 2) pieces.push_back(text.substr(i, 2));
+    std::string finish = "stop";
+    bool terminal = true; // the delimiter or EOS token was generated
+    if (pieces.size() + 1 > max_tokens) {
+      pieces.resize(max_tokens);
+      text.clear();
+      for (const auto& p : pieces) text += p;
+      finish = "length";
+      terminal = false;
+    }
+    const std::uint64_t completion = pieces.size() + (terminal ? 1 : 0);
+
+    std::uint64_t prompt_tokens = token_count(prompt.size());
+    std::uint64_t cached = 0;
+    {
+      std::lock_guard lock(m);
+      if (cache)
+        for (const auto& seen : kv) {
+          const auto lcp = std::mismatch(prompt.begin(), prompt.end(), seen.begin(), seen.end()).first - prompt.begin();
+          cached = std::max<std::uint64_t>(cached, static_cast<std::uint64_t>(lcp) / 2);
+        }
+      // A prompt seen whole is cached whole (its last odd character included).
+      for (const auto& seen : kv)
+        if (cache && seen.size() >= prompt.size() && seen.compare(0, prompt.size(), prompt) == 0) cached = prompt_tokens;
+      cached = std::min(cached, prompt_tokens);
+      if (!tally) return build(text, pieces, finish, terminal, eos, k, prompt_tokens, cached);
+      kv.push_back(prompt + text + (terminal && !eos ? "\n\n" : ""));
+      ++ok;
+      generated += completion;
+      prefilled += prompt_tokens - cached;
+      prompt_total += prompt_tokens;
+    }
+    return build(text, pieces, finish, terminal, eos, k, prompt_tokens, cached);
+  }
+
+  json build(const std::string& text, const std::vector<std::string>& pieces, const std::string& finish, bool terminal,
+             bool eos, std::uint32_t k, std::uint64_t prompt_tokens, std::uint64_t cached) const {
+    const std::uint64_t completion = pieces.size() + (terminal ? 1 : 0);
+
+    // The per-token list: the text's pieces, then the terminal token ("\n\n" or EOS's "").
+    std::vector<std::string> listed = pieces;
+    if (terminal) listed.push_back(eos ? "" : "\n\n");
+    json choice{{"index", 0}, {"text", text}, {"finish_reason", finish}};
+    if (d == dialect::vllm) {
+      choice["stop_reason"] = finish == "stop" && !eos ? json("\n\n") : json(nullptr);
+      if (k > 0) {
+        json tokens = json::array(), lps = json::array(), tops = json::array();
+        for (const auto& t : listed) {
+          tokens.push_back(t);
+          lps.push_back(-0.5);
+          json row = json::object();
+          row[t] = -0.5;
+          if (k > 1) row["zz"] = -1.5;
+          tops.push_back(row);
+        }
+        choice["logprobs"] = {{"tokens", tokens}, {"token_logprobs", lps}, {"top_logprobs", tops}};
+      }
+    } else {
+      // llama-server drops the stop string's tokens from the list, and sends null for an empty list.
+      if (terminal && !eos) listed.pop_back();
+      if (k > 0 && !listed.empty()) {
+        json content = json::array();
+        for (const auto& t : listed) {
+          json top = json::array({json{{"id", 1}, {"token", t}, {"logprob", -0.5}}});
+          if (k > 1) top.push_back({{"id", 2}, {"token", "zz"}, {"logprob", -1.5}});
+          content.push_back({{"id", 1}, {"token", t}, {"logprob", -0.5}, {"top_logprobs", top}});
+        }
+        choice["logprobs"] = {{"content", content}};
+      } else {
+        choice["logprobs"] = nullptr;
+      }
+    }
+    json body{{"object", "text_completion"}, {"choices", json::array({choice})}};
+    body["usage"] = {{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion}};
+    if (d == dialect::vllm) body["usage"]["prompt_tokens_details"] = {{"cached_tokens", cached}};
+    else body["timings"] = {{"cache_n", cached}, {"prompt_n", prompt_tokens - cached}};
+    return body;
+  }
+
+  void serve(const json& req, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(respond(req).dump(), "application/json");
+  }
+};
+
+// The judge's served model: P(yes) from the judged text ("Next step:" or "Solution:" section).
+double judge_truth(const std::string& judged) {
+  if (judged.find("\\boxed{42}") != std::string::npos) return 0.95;
+  if (judged.find("\\boxed{") != std::string::npos) return 0.05;
+  const auto at = judged.rfind("v=");
+  if (at != std::string::npos && at + 2 < judged.size()) return (judged[at + 2] - '0') % 3 == 0 ? 0.9 : 0.2;
+  return 0.5;
+}
+
+std::string judged_text(const std::string& prompt) {
+  for (const auto& [open, close] : {std::pair<std::string, std::string>{"Next step:\n", "\n\nIs the next step correct?"},
+                                    std::pair<std::string, std::string>{"Solution:\n", "\n\nIs the solution correct?"}}) {
+    const auto a = prompt.find(open);
+    const auto b = prompt.rfind(close);
+    if (a != std::string::npos && b != std::string::npos && b >= a + open.size())
+      return prompt.substr(a + open.size(), b - a - open.size());
+  }
+  return {};
+}
+
+// A judge server's 200 body: one token, top logprobs " Yes" / " No" / " Maybe" (0.1 of the mass).
+struct judge_sim {
+  std::mutex m;
+  std::uint64_t ok = 0, generated = 0, prefilled = 0;
+  std::vector<std::string> judged;
+
+  json respond(const json& req) {
+    const bool chat = req.contains("messages");
+    const std::string prompt = chat ? req.at("messages").at(0).at("content").get<std::string>() : req.at("prompt").get<std::string>();
+    const std::string what = judged_text(prompt);
+    const double p = judge_truth(what);
+    {
+      std::lock_guard lock(m);
+      ++ok;
+      generated += 1;
+      prefilled += token_count(prompt.size());
+      judged.push_back(what);
+    }
+    const double ly = std::log(0.9 * p), ln = std::log(0.9 * (1.0 - p)), lm = std::log(0.1);
+    const std::string chosen = p >= 0.5 ? " Yes" : " No";
+    const double lc = p >= 0.5 ? ly : ln;
+    json choice{{"index", 0}, {"finish_reason", "length"}};
+    if (chat) {
+      choice["message"] = {{"role", "assistant"}, {"content", chosen}};
+      json top = json::array({json{{"token", " Maybe"}, {"logprob", lm}}, json{{"token", " No"}, {"logprob", ln}},
+                              json{{"token", " Yes"}, {"logprob", ly}}});
+      choice["logprobs"] = {{"content", json::array({json{{"token", chosen}, {"logprob", lc}, {"top_logprobs", top}}})}};
+    } else {
+      choice["text"] = chosen;
+      choice["logprobs"] = {{"tokens", {chosen}},
+                            {"token_logprobs", {lc}},
+                            {"top_logprobs", json::array({json{{" Maybe", lm}, {" No", ln}, {" Yes", ly}}})}};
+    }
+    return {{"choices", json::array({choice})},
+            {"usage", {{"prompt_tokens", token_count(prompt.size())}, {"completion_tokens", 1}}}};
+  }
+};
+
+oa::client_params quick(const reckon::test::openai_fixture_server& s) {
+  oa::client_params p;
+  p.url = s.url();
+  p.max_retries = 2;
+  p.backoff_seconds = 0.0;
+  p.max_backoff_seconds = 0.05;
+  p.timeout_seconds = 5.0;
+  p.connect_timeout_seconds = 2.0;
+  return p;
+}
+
+const reckon::problem question{.id = 3, .prompt = "Q: what is six times seven?\n\n"};
+
+template <class Sim>
+void check_delivered(Sim& sim, const reckon::usage& delivered) {
+  std::lock_guard lock(sim.m);
+  CHECK(delivered.engine_calls == sim.ok);
+  CHECK(delivered.generated_tokens == sim.generated);
+  CHECK(delivered.prefilled_tokens == sim.prefilled);
+}
+
+} // namespace
+
+TEST_CASE("openai::stepping_model: steps, forks and the measured prefix cache in vLLM's and llama-server's shapes",
+          "[adapters][openai][stepping]") {
+  const dialect d = GENERATE(dialect::vllm, dialect::llama_server);
+  step_sim sim;
+  sim.d = d;
+  reckon::test::openai_fixture_server server([&](const json& req, int, httplib::Response& res) { sim.serve(req, res); });
+  oa::stepping_model m(quick(server));
+
+  auto root = m.begin(question);
+  REQUIRE(root);
+  const oa::stepping_model::sequence s = *root;
+  reckon::step_params sp;
+  sp.max_step_tokens = 64;
+  sp.stats = {.logprobs = true, .entropy = false, .top_k = 2};
+  const std::uint64_t seed = 5;
+  auto first = m.extend(std::span(&s, 1), sp, std::span(&seed, 1));
+  REQUIRE(first);
+  const reckon::step& st = first->steps.at(0);
+  CHECK(st.finish == reckon::finish_reason::step);
+  CHECK_FALSE(st.done);
+  CHECK(st.text.rfind("Step 1: v=", 0) == 0);
+  CHECK(st.text.size() == 14); // "Step 1: v=d." and the delimiter the server stripped
+  CHECK(st.text.substr(12) == "\n\n");
+  // vLLM lists the delimiter's token; llama-server drops it (it is in usage, not in the step).
+  CHECK(st.tokens == (d == dialect::vllm ? 7U : 6U));
+  CHECK(st.stats.logprob.size() == st.tokens);
+  CHECK(st.stats.top_k == 2);
+  CHECK(first->usage.generated_tokens == 7);
+  CHECK(first->usage.prefilled_tokens == token_count(question.prompt.size())); // nothing cached yet
+  {
+    std::lock_guard lock(server.m);
+    const json& req = server.requests.at(0);
+    CHECK(req.at("prompt") == question.prompt);
+    CHECK(req.at("n") == 1);
+    CHECK(req.at("stop") == json::array({"\n\n"}));
+    CHECK(req.at("max_tokens") == 64);
+    CHECK(req.at("seed") == oa::detail::wire_seed(seed));
+    CHECK(server.paths.at(0) == "/v1/completions");
+  }
+
+  // A fork shares the text; both extended with one seed continue alike, and the server had both
+  // prefixes cached: the ledger says so because the server said so.
+  auto child = m.fork(s);
+  REQUIRE(child);
+  const oa::stepping_model::sequence pair[2] = {s, *child};
+  const std::uint64_t seeds[2] = {9, 9};
+  auto both = m.extend(pair, sp, seeds);
+  REQUIRE(both);
+  CHECK(both->steps[0].text == both->steps[1].text);
+  CHECK(both->steps[0].text.rfind("Step 2: v=", 0) == 0);
+  CHECK(both->steps[0].source != both->steps[1].source);
+  CHECK(both->usage.prefilled_tokens == 0);
+  CHECK(both->usage.engine_calls == 2);
+  CHECK(*m.text(s) == question.prompt + st.text + both->steps[0].text);
+  {
+    std::lock_guard lock(server.m);
+    CHECK(server.requests.at(1).at("prompt") == question.prompt + st.text);
+  }
+  m.release(*child);
+  m.release(s);
+  CHECK(m.live_sequences() == 0);
+
+  const auto report = reckon::testing::check_stepping(m, question);
+  CHECK(report.to_string() == "");
+  CHECK(m.live_sequences() == 0);
+  check_delivered(sim, m.totals().delivered);
+}
+
+TEST_CASE("openai::stepping_model: EOS ends a sequence; max_total_tokens caps the request and finishes it",
+          "[adapters][openai][stepping]") {
+  const dialect d = GENERATE(dialect::vllm, dialect::llama_server);
+  step_sim sim;
+  sim.d = d;
+  reckon::test::openai_fixture_server server([&](const json& req, int, httplib::Response& res) { sim.serve(req, res); });
+  oa::stepping_model m(quick(server));
+  auto s = *m.begin(question);
+  reckon::step_params sp;
+  const std::uint64_t seed = 1;
+  std::vector<reckon::step> steps;
+  for (int i = 0; i < 4; ++i) {
+    auto r = m.extend(std::span(&s, 1), sp, std::span(&seed, 1));
+    REQUIRE(r);
+    steps.push_back(r->steps[0]);
+  }
+  for (int i = 0; i < 3; ++i) CHECK(steps[i].finish == reckon::finish_reason::step);
+  CHECK(steps[3].finish == reckon::finish_reason::eos);
+  CHECK(steps[3].done);
+  CHECK(steps[3].text.find("\\boxed{") != std::string::npos);
+  CHECK(m.extend(std::span(&s, 1), sp, std::span(&seed, 1)).error().code == errc::invalid_argument); // done
+  m.release(s);
+
+  // 7 tokens a step: a total cap of 10 leaves 3 for the second step, which ends it.
+  auto t = *m.begin(question);
+  sp.max_total_tokens = 10;
+  auto a = m.extend(std::span(&t, 1), sp, std::span(&seed, 1));
+  REQUIRE(a);
+  CHECK_FALSE(a->steps[0].done);
+  auto b = m.extend(std::span(&t, 1), sp, std::span(&seed, 1));
+  REQUIRE(b);
+  CHECK(b->steps[0].finish == reckon::finish_reason::length);
+  CHECK(b->steps[0].done);
+  CHECK(b->steps[0].tokens == 3);
+  {
+    std::lock_guard lock(server.m);
+    CHECK(server.requests.back().at("max_tokens") == 3);
+  }
+  m.release(t);
+  check_delivered(sim, m.totals().delivered);
+}
+
+TEST_CASE("openai::stepping_model: a particle filter and a beam search run end to end against the server with the judge PRM",
+          "[adapters][openai][stepping][judge]") {
+  const dialect d = GENERATE(dialect::vllm, dialect::llama_server);
+  step_sim sim;
+  sim.d = d;
+  judge_sim jsim;
+  reckon::test::openai_fixture_server policy([&](const json& req, int, httplib::Response& res) { sim.serve(req, res); });
+  reckon::test::openai_fixture_server judging([&](const json& req, int, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(jsim.respond(req).dump(), "application/json");
+  });
+  oa::stepping_model m(quick(policy));
+  oa::judge prm(quick(judging));
+
+  // Unguided, a path ends at 42 when two of its three digits are multiples of 3 (about 35%); the
+  // judge scores such digits 0.9 against 0.2, so both searches find 42 here (seed 11).
+  const reckon::random_stream stream(11, question.id);
+  reckon::particle_filter_params pp;
+  pp.n = 4;
+  pp.max_steps = 8;
+  const reckon::particle_filter pf(pp);
+  auto r = pf.run(m, prm, question, reckon::budget{}, stream);
+  REQUIRE(r);
+  CHECK(r->answer == std::optional<std::string>("42"));
+  CHECK(m.live_sequences() == 0);
+  check_delivered(sim, m.totals().delivered);
+  CHECK(r->cost.generated_tokens == m.totals().delivered.generated_tokens);
+  CHECK(r->cost.prefilled_tokens == m.totals().delivered.prefilled_tokens);
+  CHECK(r->cost.engine_calls == m.totals().delivered.engine_calls);
+  {
+    std::lock_guard lock(sim.m);
+    CHECK(sim.prefilled * 2 < sim.prompt_total); // the prefix cache saved more than half, as measured
+  }
+  check_delivered(jsim, prm.totals().delivered);
+  CHECK(prm.judged().cached > 0); // earlier steps were not judged again
+
+  const auto before = m.totals().delivered;
+  const reckon::beam_search beams(reckon::beam_search_params{.n = 4, .width = 2, .max_steps = 8});
+  auto b = beams.run(m, prm, question, reckon::budget{}, stream);
+  REQUIRE(b);
+  CHECK(b->answer == std::optional<std::string>("42"));
+  CHECK(m.live_sequences() == 0);
+  CHECK(b->cost.generated_tokens == m.totals().delivered.generated_tokens - before.generated_tokens);
+  CHECK(b->cost.prefilled_tokens == m.totals().delivered.prefilled_tokens - before.prefilled_tokens);
+  check_delivered(sim, m.totals().delivered);
+}
+
+TEST_CASE("openai::stepping_model: a particle filter's prefill with the server's prefix cache on and off",
+          "[adapters][openai][stepping][judge]") {
+  // The same run (same seeds, same steps) against a server with and without its prefix cache: the
+  // ledger's prefilled tokens are what each reported.
+  auto prefilled = [](bool cache, std::uint64_t& prompt_total) {
+    step_sim sim;
+    sim.d = dialect::llama_server;
+    sim.cache = cache;
+    judge_sim jsim;
+    reckon::test::openai_fixture_server policy([&](const json& req, int, httplib::Response& res) { sim.serve(req, res); });
+    reckon::test::openai_fixture_server judging([&](const json& req, int, httplib::Response& res) {
+      res.status = 200;
+      res.set_content(jsim.respond(req).dump(), "application/json");
+    });
+    oa::stepping_model m(quick(policy));
+    oa::judge prm(quick(judging));
+    const reckon::particle_filter pf(reckon::particle_filter_params{.n = 8, .max_steps = 8});
+    auto r = pf.run(m, prm, question, reckon::budget{}, reckon::random_stream(4, question.id));
+    REQUIRE(r);
+    std::lock_guard lock(sim.m);
+    prompt_total = sim.prompt_total;
+    CHECK(r->cost.prefilled_tokens == sim.prefilled);
+    return r->cost.prefilled_tokens;
+  };
+  std::uint64_t total_on = 0, total_off = 0;
+  const auto on = prefilled(true, total_on);
+  const auto off = prefilled(false, total_off);
+  CHECK(total_on == total_off); // the same requests
+  CHECK(off == total_off);       // no cache: every prompt token prefilled
+  CHECK(on * 4 < off);           // measured here: see the report; a 4x margin
+}
+
+TEST_CASE("openai::stepping_model: errors lose nothing, count nothing twice and change no sequence",
+          "[adapters][openai][stepping]") {
+  step_sim sim;
+  std::atomic<int> fault{0}; // which fault the next request meets
+  std::atomic<int> faults_left{0};
+  reckon::test::openai_fixture_server server([&](const json& req, int, httplib::Response& res) {
+    if (faults_left.load() > 0 && req.at("prompt").get<std::string>().find("#fail") != std::string::npos) {
+      --faults_left;
+      switch (fault.load()) {
+      case 0:
+        res.status = 429;
+        res.set_header("Retry-After", "0");
+        res.set_content("slow down", "text/plain");
+        return;
+      case 1:
+        res.status = 503;
+        res.set_content("overloaded " + std::to_string(faults_left.load()), "text/plain");
+        return;
+      case 2:
+        res.status = 500;
+        res.set_content("The model produced output that does not match the expected format", "text/plain");
+        return;
+      case 3:
+        std::this_thread::sleep_for(std::chrono::milliseconds(600));
+        res.status = 200; // too late: the client has given up, so the sim does not count it
+        res.set_content(sim.respond(req, false).dump(), "application/json");
+        return;
+      case 4:
+        res.set_content_provider(1000, "application/json", [](std::size_t offset, std::size_t, httplib::DataSink& sink) {
+          if (offset == 0) {
+            sink.write("{\"choices\"", 10);
+            return true;
+          }
+          return false;
+        });
+        return;
+      case 5:
+        res.status = 200;
+        res.set_content(R"({"choices": [{"text": 3}]})", "application/json");
+        return;
+      case 6: { // two choices for n = 1
+        json body = sim.respond(req, false);
+        body["choices"].push_back(body["choices"][0]);
+        body["choices"][1]["index"] = 1;
+        res.status = 200;
+        res.set_content(body.dump(), "application/json");
+        return;
+      }
+      case 7: { // more tokens than max_tokens
+        json body = sim.respond(req, false);
+        body["usage"]["completion_tokens"] = 1000;
+        res.status = 200;
+        res.set_content(body.dump(), "application/json");
+        return;
+      }
+      default: break;
+      }
+    }
+    sim.serve(req, res);
+  });
+  auto p = quick(server);
+  p.timeout_seconds = 0.3;
+  oa::stepping_model m(p);
+  const reckon::problem bad{.id = 4, .prompt = "Q: #fail?\n\n"};
+  auto good = *m.begin(question);
+  auto flaky = *m.begin(bad);
+  const oa::stepping_model::sequence seqs[2] = {good, flaky};
+  const std::uint64_t seeds[2] = {1, 2};
+  const reckon::step_params sp;
+
+  SECTION("429, transient 5xx and a dropped connection are retried") {
+    for (const int f : {0, 1, 4}) {
+      fault = f;
+      faults_left = 1;
+      auto r = m.extend(seqs, sp, seeds);
+      REQUIRE(r);
+      CHECK(r->steps.size() == 2);
+      CHECK(r->usage.engine_calls == 2);
+    }
+    CHECK(m.totals().retries == 3);
+  }
+  SECTION("a deterministic 5xx is re-seeded with a derived seed") {
+    fault = 2;
+    faults_left = 2; // the same body twice
+    auto r = m.extend(seqs, sp, seeds);
+    REQUIRE(r);
+    CHECK(m.totals().reseeded == 1);
+    std::lock_guard lock(server.m);
+    CHECK(server.requests.back().at("seed") == oa::detail::wire_seed(reckon::request_seed(2, 1)));
+  }
+  SECTION("a failure for good leaves every sequence as it was; the next extend works") {
+    const int f = GENERATE(1, 2, 3, 5, 6, 7);
+    fault = f;
+    faults_left = f == 2 ? 100 : 3 + 1; // outlives the retries (and the derived seeds)
+    const std::string good_before = *m.text(good), flaky_before = *m.text(flaky);
+    auto r = m.extend(seqs, sp, seeds);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == (f == 3 ? errc::timeout : errc::engine_failure));
+    CHECK(*m.text(good) == good_before);
+    CHECK(*m.text(flaky) == flaky_before);
+    CHECK(m.totals().failed_calls == 1);
+    faults_left = 0;
+    if (f == 3) std::this_thread::sleep_for(std::chrono::milliseconds(400)); // let the slow handler finish
+    auto again = m.extend(seqs, sp, seeds);
+    REQUIRE(again);
+    CHECK(again->steps[0].text.rfind("Step 1:", 0) == 0);
+    CHECK(again->steps[1].text.rfind("Step 1:", 0) == 0);
+  }
+  m.release(good);
+  m.release(flaky);
+  CHECK(m.live_sequences() == 0);
+  check_delivered(sim, m.totals().delivered); // the good sequence's work in a failed call included
+}
+
+TEST_CASE("openai::stepping_model: a delimiter split by a step's token cap is found across the boundary",
+          "[adapters][openai][stepping]") {
+  // The first step is cut by its cap after "...a\n"; the server, which searches only what it
+  // generates, continues "\nStep 2" without stopping. The step ends at the delimiter.
+  reckon::test::openai_fixture_server server([](const json& req, int call, httplib::Response& res) {
+    const bool first = call == 0;
+    json choice{{"index", 0}, {"text", first ? "a\n" : "\nStep 2"}, {"finish_reason", first ? "length" : "stop"}, {"stop_reason", nullptr}};
+    res.status = 200;
+    res.set_content(json{{"choices", json::array({choice})},
+                         {"usage", {{"prompt_tokens", 4}, {"completion_tokens", 2}}}}
+                        .dump(),
+                    "application/json");
+    (void)req;
+  });
+  oa::stepping_model m(quick(server));
+  auto s = *m.begin(question);
+  reckon::step_params sp;
+  sp.max_step_tokens = 2;
+  const std::uint64_t seed = 1;
+  auto a = m.extend(std::span(&s, 1), sp, std::span(&seed, 1));
+  REQUIRE(a);
+  CHECK(a->steps[0].finish == reckon::finish_reason::length);
+  CHECK_FALSE(a->steps[0].done);
+  auto b = m.extend(std::span(&s, 1), sp, std::span(&seed, 1));
+  REQUIRE(b);
+  CHECK(b->steps[0].text == "\n");
+  CHECK(b->steps[0].finish == reckon::finish_reason::step);
+  CHECK_FALSE(b->steps[0].done);
+  CHECK(b->usage.generated_tokens == 2);
+  m.release(s);
+}
+
+TEST_CASE("openai::stepping_model: llama-server's null logprobs for a stop in the first token is a step, not EOS",
+          "[adapters][openai][stepping]") {
+  reckon::test::openai_fixture_server server([](const json&, int, httplib::Response& res) {
+    json choice{{"index", 0}, {"text", ""}, {"finish_reason", "stop"}, {"logprobs", nullptr}};
+    res.status = 200;
+    res.set_content(json{{"choices", json::array({choice})},
+                         {"usage", {{"prompt_tokens", 4}, {"completion_tokens", 1}}},
+                         {"timings", {{"prompt_n", 1}}}}
+                        .dump(),
+                    "application/json");
+  });
+  oa::stepping_model m(quick(server));
+  auto s = *m.begin(question);
+  reckon::step_params sp;
+  sp.stats.logprobs = true;
+  const std::uint64_t seed = 1;
+  auto r = m.extend(std::span(&s, 1), sp, std::span(&seed, 1));
+  REQUIRE(r);
+  CHECK(r->steps[0].finish == reckon::finish_reason::step);
+  CHECK(r->steps[0].text == "\n\n");
+  CHECK(r->steps[0].tokens == r->steps[0].stats.logprob.size()); // statistics and tokens agree
+  CHECK(r->usage.generated_tokens == 1);
+  CHECK(r->usage.prefilled_tokens == 1); // timings.prompt_n, not prompt_tokens
+  m.release(s);
+}
+
+TEST_CASE("openai::stepping_model: misuse is refused before any request", "[adapters][openai][stepping]") {
+  step_sim sim;
+  reckon::test::openai_fixture_server server([&](const json& req, int, httplib::Response& res) { sim.serve(req, res); });
+  oa::stepping_model m(quick(server));
+  auto s = *m.begin(question);
+  const std::uint64_t seeds[2] = {1, 2};
+  reckon::step_params sp;
+  CHECK(m.extend(std::span(&s, 1), sp, seeds).error().code == errc::invalid_argument);
+  const oa::stepping_model::sequence twice[2] = {s, s};
+  CHECK(m.extend(twice, sp, seeds).error().code == errc::invalid_argument);
+  const oa::stepping_model::sequence unknown = 999;
+  CHECK(m.extend(std::span(&unknown, 1), sp, std::span(seeds, 1)).error().code == errc::invalid_argument);
+  CHECK(m.fork(unknown).error().code == errc::invalid_argument);
+  sp.stats.top_k = 21;
+  CHECK(m.extend(std::span(&s, 1), sp, std::span(seeds, 1)).error().code == errc::invalid_argument);
+  sp = {};
+  sp.delimiter.clear();
+  CHECK(m.extend(std::span(&s, 1), sp, std::span(seeds, 1)).error().code == errc::invalid_argument);
+  m.release(s);
+  m.release(s); // a second release is harmless
+  CHECK(server.calls.load() == 0);
+}
+
+TEST_CASE("openai::judge: P(yes) / (P(yes) + P(no)) per step, one request per step not yet judged",
+          "[adapters][openai][judge]") {
+  const auto endpoint = GENERATE(oa::api::completions, oa::api::chat_completions);
+  judge_sim jsim;
+  reckon::test::openai_fixture_server server([&](const json& req, int, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(jsim.respond(req).dump(), "application/json");
+  });
+  auto p = quick(server);
+  p.endpoint = endpoint;
+  oa::judge prm(p);
+  const std::vector<std::string> a{"Step 1: v=3.\n\n", "Step 2: v=4.\n\n"};
+  const std::vector<std::string> b{"Step 1: v=3.\n\n", "Step 2: v=4.\n\n", "The answer is \\boxed{42}."};
+  const reckon::solution_view first[1] = {{.steps = a}};
+  auto s1 = prm.score_steps(question, first);
+  REQUIRE(s1);
+  REQUIRE(s1->size() == 1);
+  REQUIRE(s1->at(0).size() == 2);
+  CHECK(s1->at(0)[0] == Approx(0.9));
+  CHECK(s1->at(0)[1] == Approx(0.2));
+  CHECK(server.calls.load() == 2);
+  {
+    std::lock_guard lock(server.m);
+    const json& req = server.requests.at(0);
+    CHECK(req.at("max_tokens") == 1);
+    CHECK(req.at("temperature") == 0.0);
+    if (endpoint == oa::api::completions) {
+      CHECK(req.at("logprobs") == 20);
+      const std::string prompt = req.at("prompt").get<std::string>();
+      CHECK(prompt.find(question.prompt) != std::string::npos);
+      CHECK(prompt.find("Next step:\nStep 1: v=3.") != std::string::npos);
+    } else {
+      CHECK(req.at("top_logprobs") == 20);
+    }
+  }
+  // The same prefix grown by a step, twice in one call: one new request.
+  const reckon::solution_view grown[2] = {{.steps = b}, {.steps = b}};
+  auto s2 = prm.score_steps(question, grown);
+  REQUIRE(s2);
+  CHECK(server.calls.load() == 3);
+  for (const auto& row : *s2) {
+    REQUIRE(row.size() == 3);
+    CHECK(row[0] == Approx(0.9));
+    CHECK(row[2] == Approx(0.95));
+  }
+  CHECK(prm.judged().judged == 3);
+  CHECK(prm.judged().cached == 4);
+  CHECK(reckon::testing::check_process_reward(prm, question, grown).ok());
+
+  auto o = prm.score_outcomes(question, grown);
+  REQUIRE(o);
+  CHECK(o->at(0) == Approx(0.95));
+  CHECK(server.calls.load() == 4);
+  {
+    std::lock_guard lock(jsim.m);
+    CHECK(jsim.judged.back() == b[0] + b[1] + b[2]);
+  }
+  check_delivered(jsim, prm.totals().delivered);
+}
+
+TEST_CASE("openai::judge: neither yes nor no in the top-k gives the stated score; bad answers are errors",
+          "[adapters][openai][judge]") {
+  const int mode = GENERATE(0, 1, 2, 3, 4);
+  reckon::test::openai_fixture_server server([&](const json&, int, httplib::Response& res) {
+    json lp{{"tokens", {" Maybe"}}, {"token_logprobs", {-0.1}}, {"top_logprobs", json::array({json{{" Maybe", -0.1}}})}};
+    json choice{{"index", 0}, {"text", " Maybe"}, {"finish_reason", "length"}, {"logprobs", lp}};
+    if (mode == 1) choice.erase("logprobs");
+    json body{{"choices", json::array({choice})}};
+    if (mode == 2) body["choices"].push_back(choice);
+    if (mode == 3) {
+      res.status = 500;
+      res.set_content("judge down", "text/plain");
+      return;
+    }
+    if (mode == 4) body["choices"][0]["logprobs"]["top_logprobs"][0][" Yes"] = 0.5; // p > 1
+    res.status = 200;
+    res.set_content(body.dump(), "application/json");
+  });
+  oa::judge_params jp;
+  jp.unjudged_score = 0.25;
+  oa::judge prm(quick(server), jp);
+  const std::vector<std::string> steps{"Step 1: v=3.\n\n"};
+  const reckon::solution_view c[1] = {{.steps = steps}};
+  auto r = prm.score_steps(question, c);
+  if (mode == 0) {
+    REQUIRE(r);
+    CHECK(r->at(0).at(0) == Approx(0.25));
+    CHECK(prm.judged().unjudged == 1);
+  } else {
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::engine_failure);
+    CHECK(prm.totals().failed_calls == 1);
+    CHECK(prm.judged().judged == 0);
+  }
+}
+
+TEST_CASE("openai::judge: parameters are checked at construction", "[adapters][openai][judge]") {
+  auto bad = [](auto edit) {
+    oa::judge_params jp;
+    edit(jp);
+    try {
+      oa::judge j(oa::client_params{}, jp);
+    } catch (const reckon::exception& e) {
+      return e.code() == errc::invalid_argument;
+    }
+    return false;
+  };
+  CHECK(bad([](oa::judge_params& jp) { jp.top_k = 0; }));
+  CHECK(bad([](oa::judge_params& jp) { jp.top_k = 21; }));
+  CHECK(bad([](oa::judge_params& jp) { jp.unjudged_score = 1.5; }));
+  CHECK(bad([](oa::judge_params& jp) { jp.yes_tokens.clear(); }));
+  CHECK(bad([](oa::judge_params& jp) { jp.step_template = "no field"; }));
+  CHECK(bad([](oa::judge_params& jp) { jp.outcome_template = "{step}"; }));
+  CHECK_FALSE(bad([](oa::judge_params&) {}));
+}
+
+#endif // RECKON_TEST_OPENAI
