@@ -93,7 +93,8 @@ namespace deepconf {
 /// (invalid_argument) when the trace has no top-k rows of width >= k, or a logprob is NaN or positive.
 [[nodiscard]] inline std::vector<double> token_confidences(const token_stats& stats, std::uint32_t k) {
   detail::require(k >= 1, "deepconf: k must be >= 1");
-  detail::require(stats.top_k >= k, "deepconf: the trace has no top-k logprobs of width k (ask for stats.top_k)");
+  detail::require(stats.top_k >= k, "deepconf: the trace has no top-k logprobs of width k (ask for stats.top_k) and no "
+                                    "token confidences (a recording's token_confidences)");
   const std::size_t tokens = stats.top_logprobs.size() / stats.top_k;
   std::vector<double> out;
   out.reserve(tokens);
