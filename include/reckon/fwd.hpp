@@ -116,6 +116,15 @@ class basic_beam_search;
 template <class Selection = select_weighted, class AnswerKey = canonical_answer_key>
 class basic_dvts;
 
+struct particle_gibbs_params;
+template <class Resampler = multinomial_resampler, class Selection = select_naive, class AnswerKey = canonical_answer_key>
+class basic_particle_gibbs;
+
+struct generated_length;
+struct short_m_at_k_params;
+template <class Length = generated_length, class AnswerKey = canonical_answer_key>
+class basic_short_m_at_k;
+
 struct prism_params;
 template <class Reduce = reduce_last, class AnswerKey = canonical_answer_key>
 class basic_prism;

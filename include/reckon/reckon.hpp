@@ -36,6 +36,7 @@
 #include <reckon/budget/ledger.hpp>
 #include <reckon/budget/metered.hpp>
 
+#include <reckon/aggregate/length_filter.hpp>
 #include <reckon/aggregate/reduce.hpp>
 #include <reckon/aggregate/vote.hpp>
 
@@ -53,10 +54,12 @@
 #include <reckon/strategy/deepconf.hpp>
 #include <reckon/strategy/odar.hpp>
 #include <reckon/strategy/particle_filter.hpp>
+#include <reckon/strategy/particle_gibbs.hpp>
 #include <reckon/strategy/prism.hpp>
 #include <reckon/strategy/rebase.hpp>
 #include <reckon/strategy/result.hpp>
 #include <reckon/strategy/self_consistency.hpp>
+#include <reckon/strategy/short_m_at_k.hpp>
 #include <reckon/strategy/stopping.hpp>
 #include <reckon/strategy/zip_rc.hpp>
 

@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 using namespace reckon;
@@ -315,4 +316,8 @@ TEST_CASE("short-m@k on whole samples: the m shortest finished vote, the cost co
   auto t = short_m_at_k(short_m_at_k_params{.k = 3, .m = 2}).run(thrower, p, budget{}, random_stream{});
   REQUIRE_FALSE(t);
   CHECK(t.error().code == errc::engine_failure);
+}
+
+TEST_CASE("short-m@k: the friendly name is the default policies", "[strategy][short_m_at_k]") {
+  CHECK(std::is_same_v<short_m_at_k, basic_short_m_at_k<>>);
 }

@@ -13,7 +13,9 @@
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/beam_search.hpp>
 #include <reckon/strategy/particle_filter.hpp>
+#include <reckon/strategy/particle_gibbs.hpp>
 #include <reckon/strategy/prism.hpp>
+#include <reckon/strategy/short_m_at_k.hpp>
 #include <reckon/strategy/rebase.hpp>
 
 #include <algorithm>
@@ -66,6 +68,31 @@ struct prism_runner {
   return params;
 }
 
+/// Particle Gibbs for a budget of n particles in all (its_hub's budget): 2 sweeps of n / 2
+/// particles with 1 reference from n = 4 on, the particle filter of n below.
+[[nodiscard]] inline particle_gibbs_params gibbs_for(std::uint32_t n) {
+  particle_gibbs_params params;
+  params.iterations = n >= 4 ? 2 : 1;
+  params.n = n / params.iterations;
+  params.references = 1;
+  return params;
+}
+
+/// short-m@k with k = the budget (n) chains on a stepping model; m is capped at k.
+struct short_runner {
+  std::uint32_t m = 1; ///< finished chains that stop the rest and vote
+
+  template <class M>
+    requires stepping_model<M>
+  result<run_outcome> operator()(M& model, const problem& p, const run_config& c) const {
+    if (c.budget == 0) return fail(errc::invalid_argument, "budget (n) must be > 0");
+    const short_m_at_k strategy(short_m_at_k_params{.k = c.budget, .m = std::min(m, c.budget)});
+    auto r = strategy.run(model, p, budget{}, random_stream(stream_key{c.seed, p.id, 0, 0}));
+    if (!r) return r.error();
+    return run_outcome{r.value().answer};
+  }
+};
+
 } // namespace builtin
 
 /// Registers `particle-filter`, `prism`, `beam-search`, `dvts` and `rebase` (budget = n particles, population,
@@ -90,6 +117,12 @@ inline void register_search_strategies(strategy_registry& r) {
           params.width = n;
           return rebase(params);
         }});
+  r.add("particle-gibbs", "Particle Gibbs: 2 sweeps of n/2 particles, 1 reference particle cut back and resampled, the heaviest particle's answer (budget: n in all)",
+        builtin::search_runner{[](std::uint32_t n) { return particle_gibbs(builtin::gibbs_for(n)); }});
+  r.add("short-1", "short-1@k: k = n chains stepped in parallel, all stopped when the first finishes; its answer (budget: n)",
+        builtin::short_runner{1});
+  r.add("short-3", "short-3@k: k = n chains stepped in parallel, the rest stopped once 3 finish; majority, ties to the shortest (budget: n)",
+        builtin::short_runner{3});
 }
 
 } // namespace reckon::eval
