@@ -248,6 +248,7 @@ TEST_CASE("rebase_allocate and rebase reject bad input clearly", "[strategy][reb
       {rebase_params{.truncate_ratio = 2.0}, "truncate_ratio"},
       {rebase_params{.reduction = static_cast<step_reduction>(9)}, "reduction"},
       {zero_tokens, "max_step_tokens"},
+      {rebase_params{.vote = vote_params{static_cast<tie_break>(7)}}, "tie_break"},
   };
   for (const auto& [params, what] : bad) {
     INFO(what);

@@ -150,6 +150,8 @@ namespace detail {
   if (!(p.truncate_ratio > 0.0 && p.truncate_ratio <= 1.0))
     return fail(errc::invalid_argument, "rebase: truncate_ratio must be in (0, 1]");
   if (to_string(p.reduction) == "unknown") return fail(errc::invalid_argument, "rebase: unknown reduction");
+  if (p.vote.tie_break != tie_break::first_seen && p.vote.tie_break != tie_break::lexicographic)
+    return fail(errc::invalid_argument, "rebase: unknown vote.tie_break");
   return validate(p.stepping);
 }
 
