@@ -165,8 +165,10 @@ TEST_CASE("rebase_allocate: the code's sequential ceil, summing to the width, ti
   // Ties: the code's stable ascending sort reversed puts the later node first, so it gets the ceil.
   CHECK(allocate({0.8, 0.8}, 3, 0.2) == v{1, 2});
   // Three equal scores over 4: 4/3 -> 2 to the last node, then exactly 2 x 1/2 = 1 and 1. (The
-  // code's float arithmetic can make 2 x e / (3e - e) land above 1 and give 0 2 2; a quotient
-  // within 1e-9 of an integer is that integer here.)
+  // marked exception: select_softmax itself, in float64 Python, gives 0 2 2, because its running
+  // sum 3e - e lands just below 2e and 2e / (3e - e) just above 1 rounds up to 2. Here the top
+  // score is subtracted before exp, each tail is summed afresh, and a quotient within 1e-9 of an
+  // integer counts as that integer.)
   CHECK(allocate({0.5, 0.5, 0.5}, 4, 0.2) == v{1, 1, 2});
   CHECK(allocate({0.5, 0.5, 0.5, 0.5}, 4, 0.2) == v{1, 1, 1, 1});
   // A dominant node takes everything: ceil(4 / (1 + 3 e^-4)) = 4.
