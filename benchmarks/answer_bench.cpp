@@ -52,6 +52,18 @@ void BM_extract_and_canonicalize_4kb_answer_is(benchmark::State& state) {
 }
 BENCHMARK(BM_extract_and_canonicalize_4kb_answer_is);
 
+// No box and no answer phrase: the default extractor reaches the last math span (issue 15's
+// target: under 5 us for 4 KB).
+void BM_extract_and_canonicalize_4kb_math_span(benchmark::State& state) {
+  std::string text = chain_of_thought();
+  text.resize(text.rfind("Therefore"));
+  text += "Therefore, we obtain $\\frac{1+\\sqrt{5}}{2}$.";
+  for (auto _ : state) benchmark::DoNotOptimize(reckon::extract_and_canonicalize(text));
+  state.SetLabel(std::to_string(text.size()) + " bytes");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_extract_and_canonicalize_4kb_math_span);
+
 void BM_boxed_extract_4kb(benchmark::State& state) {
   const std::string text = chain_of_thought();
   for (auto _ : state) benchmark::DoNotOptimize(reckon::boxed_extractor{}(text));
@@ -97,5 +109,30 @@ void BM_answers_equal_strings(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_answers_equal_strings);
+
+// The symbolic layer: both sides parsed and evaluated at the sample points (target: < 50 us).
+void BM_answers_equal_symbolic(benchmark::State& state) {
+  const auto a = reckon::canonicalize("\\sec^2(y) + \\frac{x}{7}+\\frac{2}{7}");
+  const auto b = reckon::canonicalize("\\tan^2(y)+1 + \\frac{x+2}{7}");
+  for (auto _ : state) benchmark::DoNotOptimize(reckon::answers_equal(a, b));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_answers_equal_symbolic);
+
+void BM_answers_equal_equation(benchmark::State& state) {
+  const auto a = reckon::canonicalize("2x+4y-3=0");
+  const auto b = reckon::canonicalize("y=-\\frac{1}{2}x+\\frac{3}{4}");
+  for (auto _ : state) benchmark::DoNotOptimize(reckon::answers_equal(a, b));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_answers_equal_equation);
+
+// From texts to a verdict: extraction on both sides, canonicalisation, symbolic comparison.
+void BM_matches_gold_symbolic(benchmark::State& state) {
+  const std::string out = "We simplify and find $\\frac{1}{3x^{2/3}}$.";
+  for (auto _ : state) benchmark::DoNotOptimize(reckon::matches_gold(out, "\\frac{1}{3\\sqrt[3]{x}^2}"));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_matches_gold_symbolic);
 
 } // namespace

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <concepts>
+#include <cstring>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -63,6 +64,30 @@ constexpr bool command_at(std::string_view s, std::size_t pos, std::string_view 
   if (s.size() - pos < word.size() || s.substr(pos, word.size()) != word) return false;
   const std::size_t end = pos + word.size();
   return end == s.size() || !is_alpha(s[end]);
+}
+
+/// The last position before `end` holding `c`, or npos: memrchr where the C library has it
+/// (these backward searches run over every completion, so they should cost a memchr).
+inline std::size_t last_char(std::string_view s, char c, std::size_t end) noexcept {
+  end = end < s.size() ? end : s.size();
+#if defined(__GLIBC__)
+  const void* hit = ::memrchr(s.data(), c, end);
+  return hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - s.data()) : std::string_view::npos;
+#else
+  return end == 0 ? std::string_view::npos : s.substr(0, end).rfind(c);
+#endif
+}
+
+/// The start of the last `needle` that ends at or before `end`, searching by its first character.
+inline std::size_t last_of(std::string_view s, std::string_view needle, std::size_t end) noexcept {
+  const std::size_t npos = std::string_view::npos;
+  end = end < s.size() ? end : s.size();
+  if (needle.empty() || end < needle.size()) return npos;
+  for (std::size_t q = last_char(s, needle[0], end - needle.size() + 1); q != npos;
+       q = q == 0 ? npos : last_char(s, needle[0], q)) {
+    if (s.substr(q, needle.size()) == needle) return q;
+  }
+  return npos;
 }
 
 /// `a = b = c` -> `c` (two or more `=` outside braces and brackets, and no top-level comma);
@@ -160,7 +185,7 @@ private:
     std::size_t limit = n;  // the start of the earliest box found unclosed: scans stop there
     while (search >= 3) {
       // One backward scan for "box" finds both "\\boxed" and "\\fbox".
-      const std::size_t q = text.substr(0, search).rfind("box");
+      const std::size_t q = detail::last_of(text, "box", search);
       if (q == npos) break;
       search = q; // "box" cannot overlap itself, so the next one starts before q
       std::size_t p = 0, k = 0;
@@ -220,8 +245,23 @@ struct answer_is_extractor {
     const std::size_t n = text.size();
     std::size_t start = std::string_view::npos;
     constexpr std::string_view word = "answer";
-    // Backwards: the first phrase found is the last in the text, usually near its end.
-    for (std::size_t p = n >= word.size() ? n - word.size() + 1 : 0; p-- > 0;) {
+    // Backwards: the first phrase found is the last in the text, usually near its end. The scan
+    // jumps between the 'w's and 'W's (rare in mathematics) and checks the word around each.
+    std::size_t lower = detail::last_char(text, 'w', n), upper = detail::last_char(text, 'W', n);
+    for (;;) {
+      const std::size_t npos = std::string_view::npos;
+      std::size_t w = 0;
+      if (lower != npos && (upper == npos || lower > upper)) {
+        w = lower;
+        lower = w == 0 ? npos : detail::last_char(text, 'w', w);
+      } else if (upper != npos) {
+        w = upper;
+        upper = w == 0 ? npos : detail::last_char(text, 'W', w);
+      } else {
+        break;
+      }
+      if (w < 3 || w + 3 > n) continue;
+      const std::size_t p = w - 3;
       if ((text[p] | 0x20) != 'a') continue;
       bool match = true;
       for (std::size_t k = 1; k < word.size(); ++k)
@@ -286,46 +326,43 @@ struct answer_is_extractor {
 struct math_span_extractor {
   [[nodiscard]] std::optional<std::string> operator()(std::string_view text) const {
     const std::size_t n = text.size();
+    const std::size_t npos = std::string_view::npos;
     std::string_view best;
-    for (std::size_t i = 0; i < n;) {
-      std::size_t open_len = 0;
-      std::string_view close;
-      if (text[i] == '\\' && i + 1 < n) {
-        if (text[i + 1] == '(') {
-          open_len = 2;
-          close = "\\)";
-        } else if (text[i + 1] == '[') {
-          open_len = 2;
-          close = "\\]";
-        } else {
-          i += 2; // an escape, `\$` included
-          continue;
-        }
-      } else if (text[i] == '$') {
-        const bool display = i + 1 < n && text[i + 1] == '$';
-        open_len = display ? 2 : 1;
-        close = display ? "$$" : "$";
-      } else {
-        ++i;
-        continue;
+    std::size_t best_end = 0;
+    auto consider = [&](std::size_t from, std::size_t to, std::size_t stop) {
+      if (auto inner = detail::trim(text.substr(from, to - from)); !inner.empty() && stop >= best_end) {
+        best = inner;
+        best_end = stop;
       }
-      // Find the closer, skipping escapes, so the scan stays linear.
-      std::size_t j = i + open_len;
-      std::size_t end = std::string_view::npos;
-      while (j < n) {
-        if (text.substr(j, close.size()) == close) {
-          end = j;
-          break;
-        }
-        if (text[j] == '\\' && close[0] == '$') {
-          j += 2;
-          continue;
-        }
-        ++j;
+    };
+    // `$` spans: dollars pair up left to right; a '$' after an odd run of backslashes is `\$`.
+    // (Each search is a memchr, so prose and TeX commands cost little.)
+    auto dollar = [&](std::size_t from) {
+      for (std::size_t j = text.find('$', from); j != npos; j = text.find('$', j + 1)) {
+        std::size_t slashes = 0;
+        while (slashes < j && text[j - 1 - slashes] == '\\') ++slashes;
+        if (slashes % 2 == 0) return j;
       }
-      if (end == std::string_view::npos) break; // open to the end: no later span can close
-      if (auto inner = detail::trim(text.substr(i + open_len, end - i - open_len)); !inner.empty()) best = inner;
-      i = end + close.size();
+      return npos;
+    };
+    for (std::size_t i = dollar(0); i != npos;) {
+      const bool display = i + 1 < n && text[i + 1] == '$';
+      std::size_t end = dollar(i + (display ? 2 : 1));
+      while (display && end != npos && (end + 1 >= n || text[end + 1] != '$')) end = dollar(end + 1);
+      if (end == npos) break; // open to the end: no later span can close
+      const std::size_t close_len = display ? 2 : 1;
+      consider(i + close_len, end, end + close_len);
+      i = dollar(end + close_len);
+    }
+    // `\(...\)` and `\[...\]` spans.
+    for (const char* pair : {"()", "[]"}) {
+      const char open[] = {'\\', pair[0], 0}, close[] = {'\\', pair[1], 0};
+      for (std::size_t i = text.find(open); i != npos;) {
+        const std::size_t end = text.find(close, i + 2);
+        if (end == npos) break;
+        consider(i + 2, end, end + 2);
+        i = text.find(open, end + 2);
+      }
     }
     if (best.empty()) return std::nullopt;
     return detail::last_of_chain(best);
@@ -337,7 +374,7 @@ struct math_span_extractor {
 /// Example: "... 9 * 2 = 18\n#### 18" -> "18".
 struct gsm8k_extractor {
   [[nodiscard]] std::optional<std::string> operator()(std::string_view text) const {
-    const auto p = text.rfind("####");
+    const auto p = detail::last_of(text, "####", text.size());
     if (p == std::string_view::npos) return std::nullopt;
     std::string_view rest = text.substr(p + 4);
     rest = rest.substr(0, rest.find('\n'));
