@@ -396,6 +396,7 @@ TEST_CASE("openai::stepping_model: a particle filter and a beam search run end t
   CHECK(r->cost.engine_calls == m.totals().delivered.engine_calls);
   {
     std::lock_guard lock(sim.m);
+    CHECK(m.totals().prompt_tokens == sim.prompt_total);
     CHECK(sim.prefilled * 2 < sim.prompt_total); // the prefix cache saved more than half, as measured
   }
   check_delivered(jsim, prm.totals().delivered);
@@ -441,7 +442,7 @@ TEST_CASE("openai::stepping_model: a particle filter's prefill with the server's
   const auto off = prefilled(false, total_off);
   CHECK(total_on == total_off); // the same requests
   CHECK(off == total_off);       // no cache: every prompt token prefilled
-  CHECK(on * 4 < off);           // measured here: see the report; a 4x margin
+  CHECK(on * 4 < off);           // measured: 15 against 816 (the simulated cache keeps everything); a 4x margin
 }
 
 TEST_CASE("openai::stepping_model: errors lose nothing, count nothing twice and change no sequence",

@@ -712,7 +712,7 @@ TEST_CASE("openai: top-k token strings are kept in every shape, in the order of 
   CHECK(c.top[0][2] == Approx(-3.5));
 }
 
-TEST_CASE("openai: the API key stays out of every error message", "[adapters][openai]") {
+TEST_CASE("regression #17.5: the API key stays out of every error message", "[adapters][openai]") {
   const std::string key = "sk-test-0123456789abcdef";
   const int mode = GENERATE(0, 1, 2);
   test_server server([&](const json&, int, httplib::Response& res) {

@@ -177,7 +177,7 @@ private:
       got += static_cast<std::uint32_t>(choices.size());
       reseed = 0;
       used += u;
-      transport_.accept(u);
+      transport_.accept(u, parsed->prompt_tokens);
     }
     return {};
   }

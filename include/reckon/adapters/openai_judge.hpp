@@ -258,7 +258,7 @@ private:
     u.engine_calls = 1;
     u.prefilled_tokens = parsed->prefilled();
     u.generated_tokens = c.has_token_list ? c.logprob.size() : parsed->completion_tokens.value_or(1);
-    transport_.accept(u);
+    transport_.accept(u, parsed->prompt_tokens);
     return {};
   }
 

@@ -292,7 +292,7 @@ private:
     used.engine_calls = 1;
     used.prefilled_tokens = parsed->prefilled();
     used.generated_tokens = server_count;
-    transport_.accept(used);
+    transport_.accept(used, parsed->prompt_tokens);
     return {};
   }
 

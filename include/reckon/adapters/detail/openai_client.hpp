@@ -58,6 +58,7 @@ struct counters {
   std::uint64_t isolated = 0;        ///< requests re-sent as n = 1 requests after a deterministic 5xx
   std::uint64_t reseeded = 0;        ///< completions re-requested with a derived seed after a deterministic 5xx
   reckon::usage delivered;           ///< usage of every accepted response, including those of calls that failed later (their results were dropped)
+  std::uint64_t prompt_tokens = 0;   ///< prompt tokens of every accepted response, cached or not: 1 - delivered.prefilled_tokens / prompt_tokens is the prefix cache's measured saving
 };
 
 } // namespace reckon::openai
@@ -262,11 +263,12 @@ public:
     edit(totals_);
   }
 
-  /// Records an accepted response's usage.
-  void accept(const reckon::usage& u) {
+  /// Records an accepted response's usage and its prompt tokens (cached or not).
+  void accept(const reckon::usage& u, std::uint64_t prompt_tokens) {
     count([&](counters& c) {
       ++c.accepted;
       c.delivered += u;
+      c.prompt_tokens += prompt_tokens;
     });
   }
 
