@@ -445,6 +445,48 @@ TEST_CASE("openai::stepping_model: a particle filter's prefill with the server's
   CHECK(on * 4 < off);           // measured: 15 against 816 (the simulated cache keeps everything); a 4x margin
 }
 
+TEST_CASE("openai::stepping_model: a search under a token budget stays within it; a server that dies mid-run releases every sequence",
+          "[adapters][openai][stepping][judge]") {
+  step_sim sim;
+  sim.d = dialect::llama_server; // its usage counts the delimiter's tokens that its per-token list drops
+  judge_sim jsim;
+  std::atomic<int> fail_after{1000000};
+  reckon::test::openai_fixture_server policy([&](const json& req, int call, httplib::Response& res) {
+    if (call >= fail_after.load()) {
+      res.status = 400;
+      res.set_content("the server went away", "text/plain");
+      return;
+    }
+    sim.serve(req, res);
+  });
+  reckon::test::openai_fixture_server judging([&](const json& req, int, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(jsim.respond(req).dump(), "application/json");
+  });
+  oa::stepping_model m(quick(policy));
+  oa::judge prm(quick(judging));
+  const reckon::particle_filter pf(reckon::particle_filter_params{.n = 4, .max_steps = 8});
+  const reckon::random_stream stream(2, question.id);
+
+  const std::uint64_t limit = GENERATE(as<std::uint64_t>{}, 20, 45, 70);
+  reckon::budget b;
+  b.max_generated_tokens = limit;
+  auto r = pf.run(m, prm, question, b, stream);
+  REQUIRE(r);
+  CHECK(r->cost.generated_tokens <= limit);
+  CHECK(r->cost.generated_tokens == m.totals().delivered.generated_tokens);
+  CHECK(m.live_sequences() == 0);
+
+  fail_after = policy.calls.load() + 6; // the second round of four particles fails
+  auto dead = pf.run(m, prm, question, reckon::budget{}, stream);
+  REQUIRE_FALSE(dead);
+  CHECK(dead.error().code == errc::engine_failure);
+  CHECK(dead.error().message.find("went away") != std::string::npos);
+  CHECK(dead.error().message.find("max_n_per_request") == std::string::npos); // n = 1: no hint about n
+  CHECK(m.live_sequences() == 0);
+  check_delivered(sim, m.totals().delivered);
+}
+
 TEST_CASE("openai::stepping_model: errors lose nothing, count nothing twice and change no sequence",
           "[adapters][openai][stepping]") {
   step_sim sim;

@@ -371,6 +371,7 @@ TEST_CASE("openai: a 4xx other than 429 is not retried", "[adapters][openai]") {
   REQUIRE_FALSE(r);
   CHECK(r.error().code == errc::engine_failure);
   CHECK(r.error().message.find("n too large") != std::string::npos);
+  CHECK(r.error().message.find("max_n_per_request") != std::string::npos); // n = 2 was asked
   CHECK(server.calls.load() == 1);
 }
 

@@ -134,7 +134,7 @@ private:
       const auto& cp = transport_.params();
       const std::string body = detail::request_body(cp.endpoint, cp.model, prob.prompt, params, ask, seed, wire_k).dump();
       bool deterministic = false;
-      auto response = transport_.post(client, path_, body, &deterministic);
+      auto response = transport_.post(client, path_, body, &deterministic, ask);
       if (!response) {
         if (!deterministic) return response.error();
         if (ask > 1) { // find the completion that fails: the others are good work

@@ -181,9 +181,10 @@ public:
 
   /// One request with retries; the body of a 200, or why not (redacted). A 5xx whose body repeats
   /// the previous attempt's is deterministic (it follows the request, not the load): no more
-  /// retries, and *deterministic is set.
+  /// retries, and *deterministic is set. `n`: the completions the request asks for (an HTTP 400 to
+  /// n > 1 hints at max_n_per_request).
   result<std::string> post(httplib::Client& client, const std::string& path, const std::string& body,
-                           bool* deterministic) {
+                           bool* deterministic, std::uint32_t n = 1) {
     std::optional<std::string> last_5xx;
     for (std::uint32_t attempt = 0;; ++attempt) {
       {
@@ -218,7 +219,7 @@ public:
         why = fail(errc::engine_failure, "openai: HTTP " + std::to_string(res->status) + " from " + host_ + path + ": " +
                                              excerpt(res->body));
         retry = res->status == 429 || (res->status >= 500 && res->status <= 599);
-        if (res->status == 400 && params_.max_n_per_request > 1)
+        if (res->status == 400 && n > 1)
           why->message += " (if the server caps n per request, as llama-server caps it at its slot count -np, "
                           "set client_params.max_n_per_request to that cap)";
         if (res->status >= 500) {
