@@ -6,10 +6,12 @@
 #include "strategy_fixtures.hpp"
 #include <support/catch.hpp>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 using namespace reckon;
@@ -92,6 +94,29 @@ TEST_CASE("particle gibbs: later sweeps run n - R free particles next to the ref
   REQUIRE(again);
   CHECK(again->answer == r->answer);
   CHECK(again->cost.generated_tokens == r->cost.generated_tokens);
+}
+
+TEST_CASE("particle gibbs at matched compute on hard: no better than the particle filter here",
+          "[strategy][particle_gibbs][statistics]") {
+  // 200 hard problems, seed 1, the default PRM (separation 1). Measured: Particle Gibbs with 8
+  // particles in all (2 sweeps of 4, 1 reference; 2436 generated tokens a problem) 0.78; the
+  // particle filter of 8 (2798 tokens) 0.925; the particle filter of 4, one sweep of the same
+  // size, 0.77 (1393 tokens). Puri et al.'s gain of Particle Gibbs over the filter at matched compute does not
+  // show on this testbed: the answer comes from the last sweep alone, and that sweep is a filter
+  // of 4 particles that starts with the first sweep's pick. Stated margins: the filter of 8 at
+  // least 5 points above Particle Gibbs of 8; Particle Gibbs within 8 points of the filter of 4.
+  const auto suite = test::shared_suite("hard", 200);
+  testing::synthetic_model model(suite);
+  const particle_filter pf8(particle_filter_params{.n = 8});
+  const particle_filter pf4(particle_filter_params{.n = 4});
+  const particle_gibbs pg(particle_gibbs_params{.n = 4, .iterations = 2, .references = 1});
+  const auto a = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return pf8.run(model, model, p, budget{}, s); });
+  const auto b = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return pf4.run(model, model, p, budget{}, s); });
+  const auto c = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return pg.run(model, model, p, budget{}, s); });
+  CHECK(a.accuracy >= c.accuracy + 0.05);
+  CHECK(std::abs(c.accuracy - b.accuracy) <= 0.08);
+  CHECK(c.mean_generated < a.mean_generated); // the reference is not regenerated
+  CHECK(model.live_sequences() == 0);
 }
 
 TEST_CASE("particle gibbs vs the particle filter at matched compute on hard", "[strategy][particle_gibbs][statistics][.measure]") {
@@ -224,9 +249,9 @@ TEST_CASE("particle gibbs on a hostile or full engine: errors are results, every
   };
   fails(test::hostile_modes{.forks_before_failure = 2}, "a start fork fails");
   fails(test::hostile_modes{.forks_before_failure = 6}, "a snapshot fork fails in sweep 1");
-  fails(test::hostile_modes{.forks_before_failure = 40}, "a fork fails in a later sweep");
+  fails(test::hostile_modes{.forks_before_failure = 40}, "a fork fails mid-run (snapshots, resampling)");
   fails(test::hostile_modes{.throw_extend_at = 2}, "extend throws");
-  fails(test::hostile_modes{.fail_extend_at = 12}, "extend fails in a later sweep");
+  fails(test::hostile_modes{.fail_extend_at = 12}, "extend fails mid-run");
   fails(test::hostile_modes{.short_extend_at = 9}, "extend returns a step too few");
   // Nothing ever finishes: the capped particles (and references) compete; or all finish at once.
   for (const bool never : {true, false}) {
@@ -300,4 +325,9 @@ TEST_CASE("particle gibbs stops within every budget limit, answering from the la
     CHECK(r.error().code == errc::budget_exhausted);
   }
   CHECK(model.live_sequences() == 0);
+}
+
+TEST_CASE("particle gibbs: the friendly names are the default policies", "[strategy][particle_gibbs]") {
+  CHECK(std::is_same_v<particle_gibbs, basic_particle_gibbs<>>);
+  CHECK(std::is_same_v<weighted_particle_gibbs, basic_particle_gibbs<multinomial_resampler, select_weighted>>);
 }
