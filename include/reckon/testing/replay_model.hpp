@@ -340,7 +340,10 @@ namespace reckon::testing {
   return data;
 }
 
-/// Serves recorded samples as a sampling model, their rewards as an ORM and a PRM.
+/// Serves recorded samples as a sampling model, their rewards as an ORM and a PRM (on the served
+/// scale: replay_data::served_reward). A recording cannot step (a PRM search would score prefixes
+/// it has no rewards for); testing::replay_stepper steps through recorded traces for strategies
+/// that only stop them early.
 ///
 /// Each problem's pool is shuffled by a permutation keyed by (trial seed, problem), and sample()
 /// hands out the next n samples of it, so within one model samples are drawn without replacement
