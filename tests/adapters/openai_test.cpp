@@ -713,6 +713,19 @@ TEST_CASE("openai: top-k token strings are kept in every shape, in the order of 
   CHECK(c.top[0][2] == Approx(-3.5));
 }
 
+TEST_CASE("regression #17: a prompt that is not UTF-8 is an engine failure, not std::terminate in a worker thread",
+          "[adapters][openai]") {
+  test_server server([&](const json& req, int, httplib::Response& res) { server.serve(shape::legacy, req, 1, res); });
+  auto p = fast_params(server);
+  p.max_n_per_request = 1; // two requests: the fan-out runs on worker threads
+  oa::model m(p);
+  auto r = m.sample({.id = 1, .prompt = "caf\xe9"}, {}, 2);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::engine_failure);
+  CHECK(r.error().message.find("UTF-8") != std::string::npos);
+  CHECK(server.calls.load() == 0);
+}
+
 TEST_CASE("regression #17.5: the API key stays out of every error message", "[adapters][openai]") {
   const std::string key = "sk-test-0123456789abcdef";
   const int mode = GENERATE(0, 1, 2);

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -146,19 +147,29 @@ public:
 
   /// Runs `job(client, i)` for i in [0, count) on at most max_in_flight threads, each with its own
   /// connection; after the first failure no new job starts. @returns the first failing job's error
-  /// (lowest index), if any. `job` returns result<void> and must not throw.
+  /// (lowest index), if any. `job` returns result<void>; an exception it throws (e.g. nlohmann's
+  /// type_error for a prompt that is not UTF-8) becomes that job's engine_failure, since it cannot
+  /// leave a worker thread.
   template <class Job>
   std::optional<reckon::error> for_each(std::size_t count, Job&& job) const {
     std::vector<std::optional<reckon::error>> errors(count);
     std::atomic<std::size_t> next{0};
     std::atomic<bool> stop{false};
     auto worker = [&] {
-      const auto client = open();
+      std::unique_ptr<httplib::Client> client;
       for (;;) {
         if (stop.load()) return;
         const std::size_t i = next.fetch_add(1);
         if (i >= count) return;
-        auto done = job(*client, i);
+        result<void> done;
+        try {
+          if (!client) client = open();
+          done = job(*client, i);
+        } catch (const std::exception& e) {
+          done = fail(errc::engine_failure, std::string("openai: ") + e.what());
+        } catch (...) {
+          done = fail(errc::engine_failure, "openai: unknown exception");
+        }
         if (!done) {
           errors[i] = done.error();
           stop.store(true);
