@@ -151,3 +151,21 @@ TEST_CASE("expression parser is total and bounded on hostile text", "[answer][ex
   CHECK(answers_equal(longsum, "1001x"));
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
 }
+
+TEST_CASE("regression #15.4: fuzz findings (a lone '.', ratio symmetry under a loose tolerance)", "[answer][expr]") {
+  // A '.' with no digits parsed as 0 without moving on: an endless implicit product.
+  CHECK_FALSE(reckon::detail::expr::parse("2.{25"));
+  CHECK_FALSE(answers_equal("2^02}-", ".{25"));
+  // Ratios of one-sided relations were compared with an absolute floor, so swapping the sides
+  // (which inverts every ratio) could change the verdict at tolerance 1e-4.
+  const char* a = "0.2378\\ge890";
+  const char* b = "1.23456789012345678\\ge23456D7890";
+  CHECK(answers_equal(a, b, 1e-4) == answers_equal(b, a, 1e-4));
+  std::mt19937_64 rng(4);
+  std::uniform_real_distribution<double> scale(1e-6, 1e6);
+  for (int k = 0; k < 200; ++k) {
+    const std::string c = std::to_string(scale(rng));
+    const std::string x = c + "x+1\\geq 0", y = "x+" + std::to_string(scale(rng)) + "\\geq 0";
+    CHECK(answers_equal(x, y, 1e-4) == answers_equal(y, x, 1e-4));
+  }
+}

@@ -342,7 +342,7 @@ struct parser {
         ++p;
         while (p < s.size() && digit(s[p])) ++p;
       }
-      auto v = canon::parse_decimal(s.substr(b, p - b));
+      auto v = p > b ? canon::parse_decimal(s.substr(b, p - b)) : std::nullopt; // a lone '.' is none
       if (!v) {
         bad = true;
         return -1;
@@ -619,6 +619,14 @@ inline bool close(const num& x, const num& y, double tol) {
   return d <= tol * std::max({1.0, std::abs(x.ap), std::abs(y.ap)});
 }
 
+/// Ratios agree relative to the larger one, with no absolute floor: |1/x - 1/y| <= tol *
+/// max(|1/x|, |1/y|) exactly when |x - y| <= tol * max(|x|, |y|), so swapping the sides of a
+/// comparison (which inverts every ratio) gives the same verdict.
+inline bool same_ratio(const num& x, const num& y, double tol) {
+  if (x.ex && y.ex) return *x.ex == *y.ex;
+  return std::abs(x.ap - y.ap) <= tol * std::max(std::abs(x.ap), std::abs(y.ap));
+}
+
 /// The values of two trees at the shared sample points (one vector per tree), over the union of
 /// their variables; a point is nullopt where either side is undefined.
 inline void values_at_points(const tree& a, const tree& b, std::vector<std::optional<num>>& va,
@@ -674,7 +682,7 @@ inline bool proportional(const tree& a, const tree& b, bool positive, double tol
     if (!r) return false;
     if (positive && r->ap <= 0) return false;
     if (!ratio) ratio = r;
-    else if (!close(*ratio, *r, tol)) return false;
+    else if (!same_ratio(*ratio, *r, tol)) return false;
   }
   return valid >= min_valid;
 }
