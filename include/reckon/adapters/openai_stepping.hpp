@@ -57,8 +57,14 @@ namespace reckon::openai {
 ///   the delimiter (servers strip the stop string). Which "stop" it was is read from vLLM's
 ///   stop_reason or SGLang's matched_stop (the string: the delimiter; a token id or null: EOS). For
 ///   llama-server, which says neither, a "stop" whose usage.completion_tokens exceeds the per-token
-///   list is the delimiter (llama-server drops the stop string's tokens from that list) and one
-///   whose counts agree is EOS;
+///   list is the delimiter (llama-server drops the stop string's tokens from that list), as is a
+///   "stop" with "logprobs": null when logprobs were asked (the stop string took every token), and
+///   one whose counts agree is EOS (read from llama-server's source, not yet checked against a
+///   running llama-server). A server that says neither and ignores logprobs has every "stop" read
+///   as the delimiter: its sequences then end by max_total_tokens or the strategy's step cap;
+/// - a delimiter split across a step cut by its token cap ("\n" | "\n") is found on the client,
+///   since a server searches only the text it generates: the step ends there and the rest of
+///   what came back is dropped (its tokens stay in usage);
 /// - EOS: finish = eos, done;
 /// - "length": finish = length; done when the sequence reached max_total_tokens;
 /// - reaching max_total_tokens finishes the sequence whatever ended the step (as llama_cpp does).
@@ -69,7 +75,10 @@ namespace reckon::openai {
 /// a delimiter's dropped tokens are in usage but not in the step), the server's count otherwise.
 ///
 /// Usage: engine_calls counts accepted HTTP responses (one per sequence per extend, not one per
-/// extend: each is a separate engine request); prefilled_tokens as above.
+/// extend: each is a separate engine request); prefilled_tokens as above; totals().prompt_tokens
+/// sums all prompt tokens sent, so 1 - delivered.prefilled_tokens / prompt_tokens is the prefix
+/// cache's measured saving. Sequences are client state: there is no capacity limit and fork never
+/// fails for lack of a slot.
 ///
 /// Errors: on any error no sequence changes (the call is all or nothing); what the server did is
 /// still in totals().delivered. Errors never contain client_params.api_key.
