@@ -119,26 +119,6 @@ TEST_CASE("particle gibbs at matched compute on hard: no better than the particl
   CHECK(model.live_sequences() == 0);
 }
 
-TEST_CASE("particle gibbs vs the particle filter at matched compute on hard", "[strategy][particle_gibbs][statistics][.measure]") {
-  const auto suite = test::shared_suite("hard", 200);
-  for (const double sep : {1.0, 3.0}) {
-    testing::synthetic_params sp;
-    sp.prm.separation = sep;
-    testing::synthetic_model model(suite, sp);
-    const particle_filter pf(particle_filter_params{.n = 8});
-    const particle_gibbs pg(particle_gibbs_params{.n = 4, .iterations = 2, .references = 1});
-    const particle_gibbs pg4(particle_gibbs_params{.n = 8, .iterations = 4, .references = 1});
-    const particle_filter pf32(particle_filter_params{.n = 32});
-    const auto a = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return pf.run(model, model, p, budget{}, s); });
-    const auto b = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return pg.run(model, model, p, budget{}, s); });
-    const auto c = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return pg4.run(model, model, p, budget{}, s); });
-    const auto d = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return pf32.run(model, model, p, budget{}, s); });
-    WARN("sep " << sep << ": pf8 " << a.accuracy << " (" << a.mean_generated << ") pg4x2 " << b.accuracy << " ("
-                << b.mean_generated << ") pg8x4 " << c.accuracy << " (" << c.mean_generated << ") pf32 " << d.accuracy
-                << " (" << d.mean_generated << ")");
-  }
-}
-
 namespace {
 /// Scores an unfinished prefix 0.01 and a finished solution 0.99, so that a reference's partial
 /// weight (0.01) and its final weight (0.99) are 9801x apart in odds.

@@ -323,45 +323,6 @@ TEST_CASE("short-m@k: the friendly name is the default policies", "[strategy][sh
   CHECK(std::is_same_v<short_m_at_k, basic_short_m_at_k<>>);
 }
 
-TEST_CASE("short-m@k vs majority@k on hard, measured", "[strategy][short_m_at_k][statistics][.measure]") {
-  const auto suite = test::shared_suite("hard", 200);
-  for (const double factor : {1.0, 1.3}) {
-    testing::synthetic_params sp;
-    sp.error_length_factor = factor;
-    testing::synthetic_model model(suite, sp);
-    for (const std::uint32_t m : {1U, 3U, 8U}) {
-      const short_m_at_k smk(short_m_at_k_params{.k = 8, .m = m});
-      const auto a = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return smk.run(model, p, budget{}, s); });
-      const auto b = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return smk.run_whole_samples(model, p, budget{}, s); });
-      WARN("factor " << factor << " m " << m << ": stepping " << a.accuracy << " (" << a.mean_generated << ") whole "
-                     << b.accuracy << " (" << b.mean_generated << ")");
-    }
-    for (const std::uint32_t n : {1U, 3U, 8U}) {
-      const self_consistency sc(self_consistency_params{.n = n});
-      const auto c = test::run_suite(*suite, [&](const problem& p, const random_stream& s) { return sc.run(model, p, budget{}, s); });
-      WARN("factor " << factor << " majority@" << n << " " << c.accuracy << " (" << c.mean_generated << ")");
-    }
-    // Length-filtered vote over 8 whole samples: keep the shortest half.
-    double lf = 0, mv = 0;
-    for (const auto& q : suite->problems) {
-      const problem p = q.as_problem();
-      sampling_params spp;
-      spp.seed = 11;
-      auto batch = model.sample(p, spp, 8);
-      REQUIRE(batch);
-      std::vector<std::optional<std::string>> answers;
-      std::vector<std::uint32_t> lengths;
-      for (const auto& c : batch->completions) {
-        answers.push_back(canonical_answer_key{}(c));
-        lengths.push_back(c.tokens);
-      }
-      lf += length_filtered_vote(answers, lengths, {0.5}).winner() == q.gold ? 1 : 0;
-      mv += plurality_vote(answers).winner() == q.gold ? 1 : 0;
-    }
-    WARN("factor " << factor << " length-filtered(0.5)@8 " << lf / 200 << " majority@8 " << mv / 200);
-  }
-}
-
 TEST_CASE("short-m@k and the length filter gain where wrong chains run longer, and only there",
           "[strategy][short_m_at_k][statistics]") {
   // 200 hard problems, k = 8, seed 1. Measured with error_length_factor 1.3 (wrong chains' steps
