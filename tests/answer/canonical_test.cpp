@@ -393,3 +393,52 @@ TEST_CASE("canonicalize takes 1 MB inputs of braces and backslashes in stride", 
   }
   CHECK(reckon::canonicalize(std::string(5000, ' ') + std::string(9000, '1')).key == std::string(9000, '1'));
 }
+
+TEST_CASE("regression #15.2: canonical keys of number forms, assignments and approximations", "[answer][canonical]") {
+  using reckon::canonicalize;
+  CHECK(canonicalize("2,74").key == "2.74");
+  CHECK(canonicalize("1000,99").key == "1000.99");
+  CHECK(canonicalize("-1000,5").key == "-1000.5");
+  CHECK(canonicalize("1,5").key == "1,5");       // a list
+  CHECK(canonicalize("1, 25").key == "1,25");    // spaced: a list
+  CHECK(canonicalize("1,000").key == "1000");
+  CHECK(canonicalize("11,\\!111").key == "11111");
+  CHECK(canonicalize(".4").key == "0.4");
+  CHECK(canonicalize("x = 1/3 \\approx 0.33").key == "\\frac{1}{3}");
+  CHECK(canonicalize("x \\approx 0.33").key == "0.33");
+  CHECK(canonicalize("3 \xE2\x89\x88 3.0").key == "3");
+  const auto tuple = canonicalize("(p,q)=(3,2)");
+  CHECK(tuple.key == "(3,2)");
+  CHECK(tuple.assigned == "(p,q)");
+  const auto line = canonicalize("y = 2x + 1");
+  CHECK(line.key == "2x+1");
+  CHECK(line.assigned == "y");
+  CHECK(canonicalize("f(x) = x^2").key == "x^{2}");
+  CHECK(canonicalize("x_{1} = 3").key == "3");
+  CHECK(canonicalize("x + y = 1").key == "x+y=1"); // not names only: kept
+  CHECK(canonicalize("2x = 4").key == "2x=4");
+  CHECK(canonicalize("x = 2 = y").key == "x=2=y"); // two '=': kept
+  CHECK(canonicalize("\\binom{5}{2} = 10").key == "10");
+  CHECK(canonicalize("\\text{(C)}").key == "C");
+}
+
+TEST_CASE("regression #15.3: canonical keys of relations, intervals, unions and matrices", "[answer][canonical]") {
+  using reckon::canonicalize;
+  CHECK(canonicalize("x \\geq 5").key == "[5,\\infty)");
+  CHECK(canonicalize("5 \\leq x").key == "[5,\\infty)");
+  CHECK(canonicalize("x >= 5").key == "[5,\\infty)");
+  CHECK(canonicalize("x < \\frac12").key == "(-\\infty,0.5)");
+  CHECK(canonicalize("-2 \\le x < 7").key == "[-2,7)");
+  CHECK(canonicalize("7 > x \\geq -2").key == "[-2,7)");
+  CHECK(canonicalize("x \\in [-2,7]").key == "[-2,7]");
+  CHECK(canonicalize("\\theta \xE2\x89\xA5 0").key == "[0,\\infty)");
+  CHECK(canonicalize("x^2 < 4").key == "x^{2}<4");   // not a lone variable: a relation
+  CHECK(canonicalize("-2 < x > 7").key == "-2<x>7"); // mixed directions: no interval
+  CHECK(canonicalize("x != 3").key == "x\\neq3");
+  CHECK(canonicalize("\\pm 2").key == "-2,2");
+  CHECK(canonicalize("(3,\\infty)\\cup(-\\infty,2)").key == "(-\\infty,2)\\cup(3,\\infty)");
+  CHECK(canonicalize("(3,\\infty)\\cup(-\\infty,2)").shape == "#\\cup#");
+  CHECK(canonicalize("\\left[\\begin{array}{cc}1&2\\\\3&4\\end{array}\\right]").key ==
+        "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}");
+  CHECK(canonicalize("\\begin{array}{c|c}1&2\\end{array}").key == "\\begin{pmatrix}1&2\\end{pmatrix}");
+}

@@ -29,3 +29,21 @@ TEST_CASE("no answer and empty answers never vote", "[answer][pipeline]") {
   CHECK(reckon::extract_answer_key("x ANSWER: 0.250", custom) == std::optional<std::string>("0.25"));
   CHECK_FALSE(reckon::extract_answer_key("x", custom));
 }
+
+TEST_CASE("regression #15.5: gold answers are extracted when they are not bare", "[answer][pipeline]") {
+  using reckon::extract_gold;
+  CHECK(extract_gold("\\frac{1}{2}") == "\\frac{1}{2}");                     // bare: whole
+  CHECK(extract_gold("x + 1 = 2") == "x + 1 = 2");                           // never searched for numbers
+  CHECK(extract_gold("5 apples") == "5 apples");
+  CHECK(extract_gold("$\\frac{1}{2}$") == "\\frac{1}{2}");                   // LaTeX in delimiters
+  CHECK(extract_gold("\\(3\\sqrt2\\)") == "3\\sqrt2");
+  CHECK(extract_gold("so the sum is $\\boxed{12}$.") == "12");               // a solution with a box
+  CHECK(extract_gold("\\$5 each, $x=2$ and \\boxed{7}") == "7");              // the box wins
+  CHECK(extract_gold("9 * 2 = 18\n#### 18") == "18");                        // GSM8K
+  CHECK(extract_gold("costs \\$5") == "costs \\$5");                         // money is no delimiter
+  CHECK(reckon::answers_equal(reckon::canonicalize_gold("The answer is $\\boxed{0.5}$."),
+                              reckon::canonicalize("\\frac12")));
+  CHECK(reckon::matches_gold("we get $\\frac12$", "$0.5$"));
+  CHECK_FALSE(reckon::matches_gold("we get $\\frac13$", "$0.5$"));
+  CHECK_FALSE(reckon::matches_gold("no answer here", "5"));
+}

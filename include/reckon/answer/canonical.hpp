@@ -1315,13 +1315,28 @@ inline canonical_answer canonicalize(std::string_view text, context& cx, std::si
 /// - text and units: `\text{Evelyn}` -> `Evelyn`, `10\text{ cm}` -> `10`, `5 dollars` -> `5`.
 /// - money and percent: `\$1,000` -> `1000`; `50\%` -> `50` (the sign is dropped; `50\%` is not
 ///   `0.5`).
-/// - thousands separators vs tuples: `1,000` -> `1000`, `(1,000)` -> `(1,0)`, `1,2` -> list.
-/// - a leading variable: `x = 5`, `y=5` -> `5` (only when it is the only `=`).
+/// - thousands separators vs tuples: `1,000` -> `1000`, `11,\!111` -> `11111`, `1 000` -> `1000`,
+///   `(1,000)` -> `(1,0)`, `1,2` -> list.
+/// - decimal comma: a whole answer `d+,d+` with no spaces whose digits after the comma are not a
+///   three-digit group, with two or more of them or four or more digits before: `2,74` -> `2.74`,
+///   `1000,99` -> `1000.99`; `1,5` and `12,5` stay lists, `1,000` is a thousand.
+/// - an approximation goes: `x = 1/3 \approx 0.33` -> `\frac{1}{3}`; `x \approx 0.33` -> `0.33`.
+/// - a leading assignment, when its `=` is the only one and its left side is names only:
+///   `x = 5`, `k=\frac13`, `x_{1} = 5`, `f(x) = x^2`, `(p,q) = (3,2)` -> the right side (the
+///   names are kept in `assigned`); `x + y = 1` and `2x = 4` stay. In a list: `x=2, x=3` -> `2,3`.
+/// - a computation's result: `\binom{5}{2} = 10` -> `10` (both sides constant).
+/// - a variable alone against constant bounds becomes an interval: `x \geq 5`, `5 \leq x`,
+///   `x >= 5` -> `[5,\infty)`; `-2 \le x < 7`, `x \in [-2,7)` -> `[-2,7)`. `>=`, `<=`, `!=` are
+///   `\geq`, `\leq`, `\neq`. Other relations are kept for answers_equal's relation layer.
+/// - `\pm` makes two answers: `\pm 2` -> `-2,2`; `1 \pm \sqrt{2}` -> a two-element list.
+/// - unions are unordered: `(3,\infty)\cup(-\infty,2)` -> `(-\infty,2)\cup(3,\infty)`.
+/// - choice letters: `\text{(C)}`, `\textbf{(C)}`, `(C)` -> `C`.
 /// - `\pi`, `π`, `\infty`, `∞`, "infinity" -> `\pi`, `\infty`; `\frac{\pi}{2}` keeps its text and
 ///   gets `value->approx` = 1.5707963...
 /// - tuples and intervals elementwise, brackets kept: `( 1, 2 ]` -> `(1,2]`; sets and bare lists
 ///   sorted: `\{3,1\}` -> `\{1,3\}`, `3, 1` -> `1,3`.
-/// - matrices: `\begin{bmatrix} 1 & 2 \end{bmatrix}` -> `\begin{pmatrix}1&2\end{pmatrix}`.
+/// - matrices: `\begin{bmatrix} 1 & 2 \end{bmatrix}`, and `\begin{array}{cc}...\end{array}` inside
+///   `\left[ \right]` -> `\begin{pmatrix}1&2\end{pmatrix}`.
 /// @param text the raw answer (e.g. an extractor's output)
 /// @returns the canonical answer; `key` is empty only when nothing but spacing was given
 [[nodiscard]] inline canonical_answer canonicalize(std::string_view text) {

@@ -593,6 +593,18 @@ inline std::optional<num> eval(const tree& t, std::int32_t k, const std::vector<
 }
 
 /// Number of points each comparison evaluates, and how many must be in both domains.
+///
+/// False positives. Two different functions compare equal only when their difference vanishes
+/// (within the tolerance) at every sample point in both domains. For a difference that is a
+/// nonzero rational function whose numerator has total degree d, evaluated exactly, the
+/// Schwartz-Zippel lemma bounds the chance that one point is a root by d/281 (each coordinate
+/// takes one of 281 distinct values) for expressions chosen independently of the points, so by
+/// (d/281)^3 with the minimum 3 valid points (d = 10: 4.6e-5) and (d/281)^8 with all 8 valid
+/// (d = 10: 3.4e-12). The points are a fixed function of the variables' names: a polynomial
+/// built to vanish on them would pass, inputs not built that way have the bound. Where doubles
+/// are used (roots, trigonometry, logarithms, overflow), differences below
+/// tolerance * max(1, |value|) at every point also pass (`x` vs `x + 10^{-12}`). Measured:
+/// 0 of 1500 seeded random non-identities (tests/answer/expr_test.cpp).
 inline constexpr int points = 8;
 inline constexpr int min_valid = 3;
 
