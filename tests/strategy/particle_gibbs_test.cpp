@@ -6,6 +6,7 @@
 #include "strategy_fixtures.hpp"
 #include <support/catch.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
@@ -299,7 +300,13 @@ TEST_CASE("particle gibbs stops within every budget limit, answering from the la
   CHECK(*prm->stopped_by == stop_reason::prm_calls);
   CHECK(pg_trace_has(*prm, "sweep 3 not started: prm_calls"));
   CHECK(prm->answer.has_value());
-  for (const budget none : {budget{.max_generated_tokens = 0}, budget{.max_prm_calls = 0}, budget{.max_engine_calls = 0}}) {
+  // PRM tokens: a limit inside the second sweep ends it there, unscored steps unused.
+  auto prm_tokens = pg.run(model, model, p, budget{.max_prm_tokens = full->cost.prm_tokens / 2}, s);
+  REQUIRE(prm_tokens);
+  CHECK(*prm_tokens->stopped_by == stop_reason::prm_tokens);
+  CHECK(prm_tokens->cost.prm_calls < full->cost.prm_calls);
+  for (const budget none : {budget{.max_generated_tokens = 0}, budget{.max_prm_calls = 0}, budget{.max_engine_calls = 0},
+                            budget{.max_prm_tokens = 0}, budget::deadline_in(std::chrono::seconds(-1))}) {
     auto r = pg.run(model, model, p, none, s);
     REQUIRE_FALSE(r);
     CHECK(r.error().code == errc::budget_exhausted);

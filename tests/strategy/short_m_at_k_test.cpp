@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -212,7 +213,8 @@ TEST_CASE("short-m@k: capacity, budgets, the step cap and hostile engines", "[st
     REQUIRE(prm);
     CHECK(prm->answer == full->answer);
     for (const budget none : {budget{.max_generated_tokens = 0}, budget{.max_engine_calls = 0},
-                              budget{.max_total_tokens = suite->problems[0].prompt_tokens}}) {
+                              budget{.max_total_tokens = suite->problems[0].prompt_tokens},
+                              budget::deadline_in(std::chrono::seconds(-1))}) {
       auto r = smk.run(model, p, none, s);
       REQUIRE_FALSE(r);
       CHECK(r.error().code == errc::budget_exhausted);
