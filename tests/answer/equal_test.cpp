@@ -134,3 +134,12 @@ TEST_CASE("regression #15.3: structures compare as intervals, sets and matrices"
   CHECK_FALSE(answers_equal("\\begin{pmatrix}1&2\\\\3&5\\end{pmatrix}", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"));
   CHECK_FALSE(answers_equal("\\begin{pmatrix}1&2\\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"));
 }
+
+TEST_CASE("regression #15.3: finite-set unions, 'or'/'and' lists and Unicode Greek letters", "[answer][equal]") {
+  CHECK(answers_equal("\\{1,3\\} \\cup \\{2,4\\}", "\\{1,2,3,4\\}"));
+  CHECK_FALSE(answers_equal("\\{1,3\\} \\cup \\{2\\}", "\\{1,2,3,4\\}"));
+  CHECK(answers_equal("x=2 \\text{ or } x=-2", "\\pm 2"));
+  CHECK(answers_equal("2 \\text{ and } 3", "\\{3, 2\\}"));
+  CHECK(answers_equal("\xCE\xB1 + \xCE\xB2", "\\beta + \\alpha"));
+  CHECK(answers_equal("2\xCF\x80", "2\\pi"));
+}

@@ -70,8 +70,8 @@ constexpr bool one_of(std::string_view s, const std::string_view (&list)[N]) noe
   return false;
 }
 
-// Rule: Unicode minus and dashes become '-', and π ∞ ° √ × · ≈ ≤ ≥ ≠ ∈ ∪ ± and no-break/thin
-// spaces become TeX.
+// Rule: Unicode minus and dashes become '-', and π ∞ ° √ × · ≈ ≤ ≥ ≠ ∈ ∪ ±, the common Greek
+// letters (α β γ δ θ λ μ σ φ ω) and no-break/thin spaces become TeX.
 inline std::string clean(std::string_view in, context& cx) {
   struct repl {
     std::string_view from, to;
@@ -85,6 +85,10 @@ inline std::string clean(std::string_view in, context& cx) {
       {"\xE2\x89\x88", " \\approx "}, {"\xE2\x89\xA4", " \\leq "},    {"\xE2\x89\xA5", " \\geq "},
       {"\xE2\x89\xA0", " \\neq "},    {"\xE2\x88\x88", " \\in "},     {"\xE2\x88\xAA", " \\cup "},
       {"\xC2\xB1", " \\pm "},
+      {"\xCE\xB1", " \\alpha "},   {"\xCE\xB2", " \\beta "},    {"\xCE\xB3", " \\gamma "},
+      {"\xCE\xB4", " \\delta "},   {"\xCE\xB8", " \\theta "},   {"\xCE\xBB", " \\lambda "},
+      {"\xCE\xBC", " \\mu "},      {"\xCF\x83", " \\sigma "},   {"\xCF\x86", " \\phi "},
+      {"\xCF\x89", " \\omega "},
   };
   std::string out;
   out.reserve(in.size() + 8);
@@ -317,6 +321,10 @@ inline std::vector<token> rewrite(const std::vector<token>& in, context& cx) {
         t.text = "\\infty";
       } else if (one_of(t.text, degree_words)) {
         continue;
+      } else if ((t.text == "or" || t.text == "and") && !out.empty() && i + 1 < n) {
+        // `2 \text{ or } 3`, `x = 2 and x = 3`: a list of answers.
+        t.kind = tk::symbol;
+        t.text = ",";
       }
       break;
     default:
@@ -1226,6 +1234,19 @@ inline canonical_answer build(std::string_view s, int depth, context& cx) {
     // pays a memchr, not a counted scan per nesting level.)
     if (auto parts = has(s, "\\cup") ? split_top(s, "\\cup", cx) : std::vector<std::string_view>{};
         parts.size() >= 2) {
+      // A union of finite sets is the set of all their elements: `\{1,3\}\cup\{2\}` -> `\{1,2,3\}`.
+      bool sets = true;
+      for (auto part : parts) sets = sets && part.size() >= 4 && part.starts_with("\\{") && part.ends_with("\\}");
+      if (sets) {
+        std::vector<std::string_view> all;
+        for (auto part : parts)
+          for (auto e : split_top(part.substr(2, part.size() - 4), ",", cx))
+            if (!e.empty()) all.push_back(e);
+        if (all.size() >= 2) {
+          compose(std::move(all), "\\{", "\\}", true);
+          return a;
+        }
+      }
       compose(std::move(parts), "", "", true, "\\cup");
       return a;
     }
