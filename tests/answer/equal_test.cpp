@@ -143,3 +143,15 @@ TEST_CASE("regression #15.3: finite-set unions, 'or'/'and' lists and Unicode Gre
   CHECK(answers_equal("\xCE\xB1 + \xCE\xB2", "\\beta + \\alpha"));
   CHECK(answers_equal("2\xCF\x80", "2\\pi"));
 }
+
+TEST_CASE("regression #15.2: a decimal with six or more places equals what rounds to it", "[answer][equal]") {
+  CHECK(answers_equal("0.333333", "\\frac13"));
+  CHECK(answers_equal("\\frac13", "0.333333"));
+  CHECK(answers_equal("0.707107", "\\frac{\\sqrt2}{2}"));
+  CHECK(answers_equal("0.900969", "\\cos\\frac{\\pi}{7}"));
+  CHECK(answers_equal("-3.141593", "-\\pi"));
+  CHECK_FALSE(answers_equal("0.333334", "\\frac13")); // rounds elsewhere
+  CHECK_FALSE(answers_equal("0.3333", "\\frac13"));   // four places: a coarser, different answer
+  CHECK_FALSE(answers_equal("2.0000001", "2"));
+  CHECK_FALSE(answers_equal("0.333333", "0.333334"));
+}

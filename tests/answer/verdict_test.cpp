@@ -2,7 +2,7 @@
 // A broad table of model-output-style answers against gold answers, with the verdict a careful
 // grader gives, covering each class of issue #15: extraction, number forms, structures,
 // relations, symbolic identities, and gold written as text. Written for reckon (no case comes
-// from another grader's suite). Before #15 reckon agreed on 171 of the 350 comparisons below.
+// from another grader's suite). Before #15 reckon agreed on 174 of the 359 comparisons below.
 #include <reckon/answer/pipeline.hpp>
 
 #include <support/catch.hpp>
@@ -81,7 +81,10 @@ const verdict15_case verdict15_cases[] = {
     {"-\\frac{3}{4}", "-0.75", true, 1},
     {"\\frac{-3}{4}", "-\\frac34", true, 1},
     {"2,50", "2, 50", false, 1},
-    {"\\sqrt{2}", "1.41421356", false, 1},
+    {"\\sqrt{2}", "1.41421356", true, 1},
+    {"\\sqrt{2}", "1.4142", false, 1},
+    {"\\frac{1}{7}", "0.142857", true, 1},
+    {"\\frac{1}{7}", "0.142858", false, 1},
     // --- structures ---
     {"[0,1)", "[0, 1)", true, 1},
     {"[0,1)", "[0,1]", false, 1},

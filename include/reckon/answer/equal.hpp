@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string_view>
 #include <cstddef>
 #include <optional>
 #include <string_view>
@@ -31,6 +32,38 @@ inline bool unordered(std::string_view list_shape) noexcept {
 }
 
 inline bool answers_equal_checked(const canonical_answer& a, const canonical_answer& b, double tolerance);
+
+// The digits after the point when a key is a plain decimal (`-0.333333` -> 6), else -1.
+inline int decimal_places(std::string_view key) noexcept {
+  std::size_t p = !key.empty() && key[0] == '-' ? 1 : 0;
+  const std::size_t int_begin = p;
+  while (p < key.size() && canon::digit(key[p])) ++p;
+  if (p == int_begin || p >= key.size() || key[p] != '.') return -1;
+  const std::size_t frac_begin = ++p;
+  while (p < key.size() && canon::digit(key[p])) ++p;
+  if (p != key.size() || p == frac_begin) return -1;
+  return static_cast<int>(p - frac_begin);
+}
+
+// Rule: a decimal written with k >= 6 places (k <= 15) stands for any value that rounds to it
+// at k places: `0.333333` == `\frac13`, `0.707107` == `\frac{\sqrt2}{2}`; `0.3333` and `0.33`
+// are not `\frac13` (fewer places are a different, coarser answer; the tolerance still applies).
+inline bool rounds_to(const canonical_answer& literal, double other) noexcept {
+  const int k = decimal_places(literal.key);
+  if (k < 6 || k > 15 || !literal.value) return false;
+  return std::abs(literal.value->approx - other) <= 0.5 * std::pow(10.0, -k) * (1 + 1e-6);
+}
+
+// The value of an answer with no variables that only the expression layer can evaluate
+// (`\cos\frac{\pi}{7}`, `\log_2 10`).
+inline std::optional<double> constant_value(const canonical_answer& a) {
+  if (a.value) return a.value->approx;
+  auto t = expr::parse(a.key);
+  if (!t || !t->vars.empty()) return std::nullopt;
+  auto v = expr::eval(*t, t->root, {});
+  if (!v) return std::nullopt;
+  return v->ap;
+}
 
 // Every element of `a` pairs with a distinct equal element of `b` (greedy, first fit); with
 // `answers_equal_checked` symmetric, `matched(a, b) || matched(b, a)` is symmetric too.
@@ -88,6 +121,12 @@ inline bool answers_equal_checked(const canonical_answer& a, const canonical_ans
       if (!answers_equal_checked(a.elements[i], b.elements[i], tolerance)) return false;
     return true;
   }
+  if ((a.value || b.value) && decimal_places((a.value ? a : b).key) >= 6) {
+    const auto& literal = a.value ? a : b;
+    const auto& other = a.value ? b : a;
+    if (auto v = constant_value(other); v && rounds_to(literal, *v)) return true;
+  }
+  if (a.value && b.value && decimal_places(b.key) >= 6 && rounds_to(b, a.value->approx)) return true;
   if (a.value && b.value) {
     const auto& x = *a.value;
     const auto& y = *b.value;
@@ -110,6 +149,8 @@ inline bool answers_equal_checked(const canonical_answer& a, const canonical_ans
 /// 3. two numbers (both have `value`): equal exact rationals, or (unless both are integers, which
 ///    must match exactly) |x - y| <= tolerance * max(|x|, |y|). `\frac{\sqrt{2}}{2}` ==
 ///    `\frac{1}{\sqrt{2}}`; `0.3333333333333` == `\frac13`; `1000000000` != `1000000001`.
+///    A decimal written with 6 to 15 places also equals any number (or constant expression) that
+///    rounds to it: `0.333333` == `\frac13`, `0.900969` == `\cos\frac{\pi}{7}`; `0.33` != `\frac13`.
 /// 4. relations (one top-level `=`, `\neq`, `<`, `>`, `\leq`, `\geq`): both sides moved to one
 ///    side and `>`/`\geq` turned round, then equal when the operators match and the one-sided
 ///    forms are proportional at every sample point (any constant for `=` and `\neq`, a positive
