@@ -155,3 +155,14 @@ TEST_CASE("regression #15.2: a decimal with six or more places equals what round
   CHECK_FALSE(answers_equal("2.0000001", "2"));
   CHECK_FALSE(answers_equal("0.333333", "0.333334"));
 }
+
+TEST_CASE("regression #15.4: an equation with a constant side equals that number", "[answer][equal]") {
+  CHECK(answers_equal("m+n=17", "17"));
+  CHECK(answers_equal("17", "m+n=17"));
+  CHECK(answers_equal("\\angle ABC = 60^\\circ", "60"));
+  CHECK(answers_equal("a+b+c = \\frac{3}{2}", "1.5"));
+  CHECK_FALSE(answers_equal("m+n=17", "18"));
+  CHECK_FALSE(answers_equal("x+y=1", "x+y")); // an expression with variables is no reported value
+  CHECK(answers_equal("f^{-1}(x) = \\frac{x-3}{2}", "\\frac{x}{2}-\\frac32"));
+  CHECK(answers_equal("\\frac{-1 \\pm \\sqrt{5}}{2}", "\\frac{-1+\\sqrt5}{2}, \\frac{-1-\\sqrt5}{2}"));
+}

@@ -176,3 +176,12 @@ TEST_CASE("extractors are linear on 1 MB adversarial inputs", "[answer][extract]
   }
   CHECK(reckon::last_number_extractor{}(std::string(n, '9'))->size() == n);
 }
+
+TEST_CASE("regression #15.3: math spans in a row assigning one name are one listed answer", "[answer][extract]") {
+  const reckon::math_span_extractor span;
+  CHECK(span("The solutions are $x = 1$ and $x = -3$.") == opt("x = 1, x = -3"));
+  CHECK(span("so $x=1$, $x=2$ or $x=3$") == opt("x=1, x=2, x=3"));
+  CHECK(span("We have $a = 2$ and $b = 3$.") == opt("b = 3"));         // different names
+  CHECK(span("$x = 1$ and then we check $x = 2$") == opt("x = 2"));     // words between
+  CHECK(span("$x = 1$ and $2$") == opt("2"));
+}

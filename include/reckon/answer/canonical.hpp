@@ -367,7 +367,7 @@ inline void finish_top(std::vector<token>& t, std::string& arena, std::string& a
   }
 
   // A leading assignment goes when its '=' is the only one: `x = 5`, `\theta = \frac{\pi}{2}`,
-  // `x_1 = 3`, `f(x) = x^2`, `(p,q) = (3,2)` -> the right-hand side. The left-hand side must be
+  // `x_1 = 3`, `f(x) = x^2`, `f^{-1}(x) = 2x`, `(p,q) = (3,2)` -> the right-hand side. The left-hand side must be
   // names only (letters, commands, subscripts, commas, brackets): `x + y = 1` and `2x = 4` stay.
   if (t.size() >= 3) {
     std::size_t eq = 0, at = 0;
@@ -382,6 +382,12 @@ inline void finish_top(std::vector<token>& t, std::string& arena, std::string& a
     bool any_name = false, after_sub = false;
     for (std::size_t q = 0; names && q < at; ++q) {
       const token& k = t[q];
+      // An inverse function's name, `f^{-1}(x)`: the one superscript a name may carry.
+      if (k.sym("^") && q + 4 < at && t[q + 1].kind == tk::open && t[q + 2].sym("-") && t[q + 3].is(tk::number, "1") &&
+          t[q + 4].kind == tk::close) {
+        q += 4;
+        continue;
+      }
       if (k.kind == tk::word) {
         names = k.text.size() == 1 || after_sub;
         any_name = true;
@@ -1032,23 +1038,6 @@ inline void scalar(std::string_view s, canonical_answer& a, context& cx) {
 
 inline bool has(std::string_view s, std::string_view w) noexcept { return s.find(w) != std::string_view::npos; }
 
-// Where `word` first occurs at bracket depth 0 (as a whole command when it is one), and how often.
-inline std::pair<std::size_t, std::size_t> find_top(std::string_view s, std::string_view word, context& cx) {
-  int depth = 0;
-  std::size_t first = std::string_view::npos, count = 0;
-  for (std::size_t p = 0; p < s.size();) {
-    ++cx.steps;
-    if (depth == 0 && s.substr(p, word.size()) == word &&
-        (word[0] != '\\' || p + word.size() >= s.size() || !alpha(s[p + word.size()]))) {
-      if (count++ == 0) first = p;
-    }
-    const auto st = bracket_at(s, p);
-    depth += st.delta;
-    p += st.len;
-  }
-  return {first, count};
-}
-
 // A name an answer may be given: a letter or a letter-named command (`\alpha`, not `\pi` or
 // `\infty`), with an optional subscript: `x`, `\theta`, `a_{1}`, `x_1`.
 inline bool is_name(std::string_view s) noexcept {
@@ -1274,9 +1263,9 @@ inline canonical_answer build(std::string_view s, int depth, context& cx) {
     }
     // Rule: one `\pm` makes two answers: `\pm 2` -> `-2,2`, `1\pm\sqrt{2}` ->
     // `1+\sqrt{2},1-\sqrt{2}` (an unordered list).
-    if (const auto pm = has(s, "\\pm") ? find_top(s, "\\pm", cx) : std::pair<std::size_t, std::size_t>{};
-        pm.second == 1) {
-      const auto at = pm.first;
+    // (The `\pm` may sit inside a fraction: `\frac{-1\pm\sqrt{5}}{2}` is two roots.)
+    if (const auto at = s.find("\\pm"); at != std::string_view::npos && s.find("\\pm", at + 3) == std::string_view::npos &&
+                                          (at + 3 >= s.size() || !alpha(s[at + 3]))) {
       std::string minus = std::string(s.substr(0, at)) + "-" + std::string(s.substr(at + 3));
       std::string plus = std::string(s.substr(0, at)) + "+" + std::string(s.substr(at + 3));
       compose({minus, plus}, "", "", true);

@@ -98,6 +98,22 @@ inline bool symbolic_equal(const canonical_answer& a, const canonical_answer& b,
   canon::context cx;
   const bool ra = canon::split_relations(a.key, cx).ops.size() == 1;
   const bool rb = canon::split_relations(b.key, cx).ops.size() == 1;
+  if (ra != rb) {
+    // Rule: `m+n=17` or `\angle ABC = 60` against a number: the equation's constant side is the
+    // answer it reports (so `x+y=1` also equals `1`; an equation never equals an expression
+    // with variables).
+    const auto& rel = ra ? a : b;
+    const auto& other = ra ? b : a;
+    const auto r = canon::split_relations(rel.key, cx);
+    if (r.ops[0] == "=" && constant_value(other)) {
+      for (auto side : {r.sides[1], r.sides[0]}) {
+        if (!canon::is_constant(side)) continue;
+        const auto c = canonicalize(side);
+        return c.key == other.key || (c.value && other.value && answers_equal_checked(c, other, tolerance)) ||
+               (constant_value(c) && answers_equal_checked(c, other, tolerance));
+      }
+    }
+  }
   if (ra || rb) {
     auto x = relation_of(a, rb);
     auto y = relation_of(b, ra);

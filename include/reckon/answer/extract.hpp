@@ -90,6 +90,29 @@ inline std::size_t last_of(std::string_view s, std::string_view needle, std::siz
   return npos;
 }
 
+/// The name a span `name = value` assigns (`x` for `x = -3`), or "" when it is no such span:
+/// one '=', and a left side of at most 12 characters with no operator or digit first.
+inline std::string_view assigned_name(std::string_view s) noexcept {
+  const auto eq = s.find('=');
+  if (eq == std::string_view::npos || eq == 0 || s.find('=', eq + 1) != std::string_view::npos) return {};
+  const auto name = trim(s.substr(0, eq));
+  if (name.empty() || name.size() > 12 || is_digit(name[0])) return {};
+  for (char c : name)
+    if (c == '+' || c == '-' || c == '*' || c == '/' || c == '<' || c == '>' || c == ' ') return {};
+  return name;
+}
+
+/// Whether text between two answers only separates them: spaces, ',', ';', "and", "or".
+inline bool only_separators(std::string_view s) noexcept {
+  for (std::size_t p = 0; p < s.size();) {
+    if (is_space(s[p]) || s[p] == ',' || s[p] == ';') ++p;
+    else if (s.substr(p, 3) == "and" && (p + 3 == s.size() || !is_alpha(s[p + 3]))) p += 3;
+    else if (s.substr(p, 2) == "or" && (p + 2 == s.size() || !is_alpha(s[p + 2]))) p += 2;
+    else return false;
+  }
+  return true;
+}
+
 /// `a = b = c` -> `c` (two or more `=` outside braces and brackets, and no top-level comma);
 /// anything else whole.
 /// `\leq`, `<`, `\approx` and friends stop the chain: `$0 < x = 3$` is kept.
@@ -320,7 +343,10 @@ struct answer_is_extractor {
 /// (`\$` is a dollar sign, not a delimiter; a span left open at the end is ignored). When the
 /// span is a chain with two or more top-level `=` (`$\sqrt{100-49} = \sqrt{51} = 7.14$`), the
 /// text after the last `=` is the answer; a single `=` is kept, so `$x = 3$` and `$2x+4y=3$`
-/// reach the canonicaliser whole (it drops a single-variable assignment). Time: one forward scan.
+/// reach the canonicaliser whole (it drops a single-variable assignment). Spans in a row that
+/// assign the same name, separated only by ',', ';', "and" or "or", are one list:
+/// "the roots are $x = 1$ and $x = -3$" -> "x = 1, x = -3" (different names, as in "$a = 2$ and
+/// $b = 3$", are not joined: the last is the answer). Time: one forward scan.
 ///
 /// Example: "so the ratio is $\frac13$, done" -> "\frac13"; "$a = b = 5$" -> "5".
 struct math_span_extractor {
@@ -345,6 +371,11 @@ struct math_span_extractor {
       }
       return npos;
     };
+    // Spans in a row that assign the same name, joined by ',' or "and"/"or" ("the solutions are
+    // $x = 1$ and $x = -3$"), are one listed answer; `run` holds the current row.
+    std::vector<std::string_view> run;
+    std::size_t run_stop = 0, dollar_stop = 0;
+    std::string_view run_name;
     for (std::size_t i = dollar(0); i != npos;) {
       const bool display = i + 1 < n && text[i + 1] == '$';
       std::size_t end = dollar(i + (display ? 2 : 1));
@@ -352,6 +383,15 @@ struct math_span_extractor {
       if (end == npos) break; // open to the end: no later span can close
       const std::size_t close_len = display ? 2 : 1;
       consider(i + close_len, end, end + close_len);
+      const auto inner = detail::trim(text.substr(i + close_len, end - i - close_len));
+      const auto name = detail::assigned_name(inner);
+      if (!run.empty() && !name.empty() && name == run_name && detail::only_separators(text.substr(run_stop, i - run_stop))) {
+        run.push_back(inner);
+      } else {
+        run.assign(1, inner);
+        run_name = name;
+      }
+      run_stop = dollar_stop = end + close_len;
       i = dollar(end + close_len);
     }
     // `\(...\)` and `\[...\]` spans.
@@ -365,6 +405,14 @@ struct math_span_extractor {
       }
     }
     if (best.empty()) return std::nullopt;
+    if (run.size() > 1 && !run_name.empty() && best_end == dollar_stop && run.size() <= 16) {
+      std::string joined;
+      for (auto part : run) {
+        if (!joined.empty()) joined += ", ";
+        joined += part;
+      }
+      return joined;
+    }
     return detail::last_of_chain(best);
   }
 };
