@@ -166,3 +166,15 @@ TEST_CASE("regression #15.4: an equation with a constant side equals that number
   CHECK(answers_equal("f^{-1}(x) = \\frac{x-3}{2}", "\\frac{x}{2}-\\frac32"));
   CHECK(answers_equal("\\frac{-1 \\pm \\sqrt{5}}{2}", "\\frac{-1+\\sqrt5}{2}, \\frac{-1-\\sqrt5}{2}"));
 }
+
+TEST_CASE("regression #15.2: repeating decimals, binomials of a variable, \\pm in a tuple", "[answer][equal]") {
+  CHECK(answers_equal("0.\\overline{3}", "\\frac13"));
+  CHECK(answers_equal("0.1\\overline{6}", "\\frac16"));
+  CHECK(answers_equal("-1.\\overline{142857}", "-\\frac87"));
+  CHECK_FALSE(answers_equal("0.\\overline{3}", "0.3"));
+  CHECK(answers_equal("\\binom{n}{2}", "\\frac{n(n-1)}{2}"));
+  CHECK(answers_equal("\\binom{n+1}{3}", "\\frac{(n+1)n(n-1)}{6}"));
+  CHECK_FALSE(answers_equal("\\binom{n}{2}", "\\frac{n(n+1)}{2}"));
+  CHECK(answers_equal("(\\pm 3, 0)", "(3,0),(-3,0)"));
+  CHECK_FALSE(answers_equal("(\\pm 3, 0)", "(3,0),(0,-3)"));
+}

@@ -1017,9 +1017,42 @@ inline std::string slash_to_frac(std::string_view s, context& cx) {
   return out;
 }
 
+// Rule: a repeating decimal `-?I.F\overline{R}` is the rational it stands for:
+// `0.\overline{3}` = 1/3, `0.1\overline{6}` = 1/6, `1.\overline{142857}` = 8/7.
+inline std::optional<num> repeating_decimal(std::string_view s) {
+  std::size_t p = 0;
+  const bool neg = !s.empty() && s[0] == '-';
+  if (neg) ++p;
+  auto digits = [&](std::size_t& q) {
+    const std::size_t b = q;
+    while (q < s.size() && digit(s[q])) ++q;
+    return s.substr(b, q - b);
+  };
+  const auto whole = digits(p);
+  if (whole.empty() || p >= s.size() || s[p] != '.') return std::nullopt;
+  ++p;
+  const auto fixed = digits(p);
+  constexpr std::string_view over = "\\overline{";
+  if (s.substr(p, over.size()) != over) return std::nullopt;
+  p += over.size();
+  const auto rep = digits(p);
+  if (rep.empty() || rep.size() > 9 || fixed.size() > 9 || p + 1 != s.size() || s[p] != '}') return std::nullopt;
+  // I.F(R) = I + F/10^f + R/((10^r - 1) 10^f)
+  std::int64_t ten_f = 1, ten_r = 1;
+  for (std::size_t q = 0; q < fixed.size(); ++q) ten_f *= 10;
+  for (std::size_t q = 0; q < rep.size(); ++q) ten_r *= 10;
+  auto w = parse_decimal(whole), r = parse_decimal(rep);
+  auto f = fixed.empty() ? std::optional<num>(from_rational(rational{0, 1})) : parse_decimal(fixed);
+  auto v = combine(w, combine(f, from_rational(rational{ten_f, 1}), '/'), '+');
+  v = combine(v, combine(r, from_rational(rational{(ten_r - 1) * ten_f, 1}), '/'), '+');
+  if (v && neg) v = combine(num{rational{0, 1}, 0.0}, v, '-');
+  return v;
+}
+
 inline void scalar(std::string_view s, canonical_answer& a, context& cx) {
   std::string e = slash_to_frac(s, cx);
   std::optional<num> v = mixed_number(e);
+  if (!v) v = repeating_decimal(e);
   if (!v) {
     evaluator ev{e, cx};
     v = ev.expr();
@@ -1183,6 +1216,16 @@ inline canonical_answer build(std::string_view s, int depth, context& cx) {
       a.shape += close;
     };
 
+    // Rule: one `\pm` makes two answers: `\pm 2` -> `-2,2`, `1\pm\sqrt{2}` ->
+    // `1+\sqrt{2},1-\sqrt{2}` (an unordered list).
+    // The `\pm` may sit anywhere: `\frac{-1\pm\sqrt{5}}{2}` is two roots, `(\pm 3, 0)` two points.
+    if (const auto at = s.find("\\pm"); at != std::string_view::npos && s.find("\\pm", at + 3) == std::string_view::npos &&
+                                          (at + 3 >= s.size() || !alpha(s[at + 3]))) {
+      std::string minus = std::string(s.substr(0, at)) + "-" + std::string(s.substr(at + 3));
+      std::string plus = std::string(s.substr(0, at)) + "+" + std::string(s.substr(at + 3));
+      compose({minus, plus}, "", "", true);
+      return a;
+    }
     // Rule: simple matrices, `\begin{pmatrix}a&b\\c&d\end{pmatrix}` (bmatrix -> pmatrix),
     // compare cell by cell.
     constexpr std::string_view mb = "\\begin{pmatrix}", me = "\\end{pmatrix}";
@@ -1259,16 +1302,6 @@ inline canonical_answer build(std::string_view s, int depth, context& cx) {
     auto parts = split_top(s, ",", cx);
     if (parts.size() >= 2) {
       compose(std::move(parts), "", "", true);
-      return a;
-    }
-    // Rule: one `\pm` makes two answers: `\pm 2` -> `-2,2`, `1\pm\sqrt{2}` ->
-    // `1+\sqrt{2},1-\sqrt{2}` (an unordered list).
-    // (The `\pm` may sit inside a fraction: `\frac{-1\pm\sqrt{5}}{2}` is two roots.)
-    if (const auto at = s.find("\\pm"); at != std::string_view::npos && s.find("\\pm", at + 3) == std::string_view::npos &&
-                                          (at + 3 >= s.size() || !alpha(s[at + 3]))) {
-      std::string minus = std::string(s.substr(0, at)) + "-" + std::string(s.substr(at + 3));
-      std::string plus = std::string(s.substr(0, at)) + "+" + std::string(s.substr(at + 3));
-      compose({minus, plus}, "", "", true);
       return a;
     }
     if (s.find_first_of("<>=") != std::string_view::npos || has(s, "\\leq") || has(s, "\\geq") ||

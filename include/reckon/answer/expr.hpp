@@ -533,7 +533,19 @@ inline std::optional<num> eval(const tree& t, std::int32_t k, const std::vector<
   case op::binom: {
     auto a = eval(t, n.a, at);
     auto b = eval(t, n.b, at);
-    if (!a || !b || !a->ex || !b->ex || !a->ex->is_integer() || !b->ex->is_integer()) return std::nullopt;
+    if (!a || !b || !b->ex || !b->ex->is_integer()) return std::nullopt;
+    if (!a->ex || !a->ex->is_integer()) {
+      // binom(n, k) for any n and a small integer k: n(n-1)...(n-k+1) / k!, so `\binom{n}{2}`
+      // is the polynomial n(n-1)/2.
+      const auto count = b->ex->num;
+      if (count < 0 || count > 20) return std::nullopt;
+      std::optional<num> r = canon::from_rational(rational{1, 1});
+      for (std::int64_t j = 0; j < count && r; ++j) {
+        auto factor = canon::combine(a, canon::from_rational(rational{j, 1}), '-');
+        r = canon::combine(canon::combine(r, factor, '*'), canon::from_rational(rational{j + 1, 1}), '/');
+      }
+      return r;
+    }
     const auto m = a->ex->num, c = b->ex->num;
     if (m < 0 || c < 0 || c > m || m > 66) return std::nullopt;
     std::int64_t r = 1;
