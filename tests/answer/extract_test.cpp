@@ -166,8 +166,25 @@ TEST_CASE("extractors are linear on 1 MB adversarial inputs", "[answer][extract]
         return s;
       }(),
       std::string(n, '9'),
+      std::string(n, '$'),
+      [&] {
+        std::string s;
+        while (s.size() < n) s += "$x=1$ and ";
+        return s;
+      }(),
+      [&] {
+        std::string s;
+        while (s.size() < n) s += "\\(\\[\\$";
+        return s;
+      }(),
+      [&] {
+        std::string s;
+        while (s.size() < n) s += "\\boxed{1}, ";
+        return s;
+      }(),
   };
   for (const auto& s : inputs) {
+    (void)reckon::math_span_extractor{}(s);
     (void)reckon::boxed_extractor{}(s);
     (void)reckon::answer_is_extractor{}(s);
     (void)reckon::gsm8k_extractor{}(s);
