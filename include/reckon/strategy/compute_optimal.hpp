@@ -10,7 +10,7 @@
 // sample-and-aggregate strategies (majority vote, ORM- or PRM-weighted vote, best-of-n by ORM or
 // PRM `last`) and ODAR's free-energy fusion, each at n in {probe.., powers of 2.., budget}; the probe
 // samples are reused, so a run draws at most `budget` samples. fit_compute_optimal makes the table
-// (JSON round trip: to_json / compute_optimal_table::from_json).
+// (JSON round trip: <reckon/strategy/compute_optimal_io.hpp>, opt-in, target reckon::eval).
 // Selection per bin (fit_compute_optimal): Snell et al. select per bin on one half of the problems
 // and evaluate on the other (two-fold cross-validation, averaged). A fixed cell's two-fold accuracy
 // is just its in-sample accuracy, so what is cross-validated here is the *rule*: "the bin's own
@@ -40,7 +40,6 @@
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
 #include <reckon/fwd.hpp>
-#include <reckon/detail/json.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/answer_key.hpp>
 #include <reckon/strategy/best_of_n.hpp>
@@ -80,7 +79,7 @@ inline constexpr std::array<co_method, 6> all_co_methods{co_method::majority,   
                                                          co_method::best_orm,     co_method::weighted_prm,
                                                          co_method::best_prm,     co_method::free_energy};
 
-/// The JSON name of a method, e.g. "weighted-orm".
+/// The name of a method (as the table's JSON writes it), e.g. "weighted-orm".
 [[nodiscard]] constexpr std::string_view to_string(co_method m) noexcept {
   switch (m) {
   case co_method::majority: return "majority";
@@ -132,61 +131,6 @@ struct compute_optimal_table {
     for (const auto& c : bins)
       if (c.n == 0 || c.n > budget) return fail(errc::invalid_argument, "compute_optimal_table: a bin's n is outside [1, budget]");
     return {};
-  }
-
-  /// The table as JSON: {"budget":8,"probe":2,"edges":[...],"bins":[{"method":"majority","n":8,"accuracy":0.9},...]}.
-  [[nodiscard]] std::string to_json() const {
-    std::string out = fmt::format("{{\"budget\":{},\"probe\":{},\"edges\":[", budget, probe);
-    for (std::size_t i = 0; i < edges.size(); ++i) out += (i ? "," : "") + detail::json_number(edges[i]);
-    out += "],\"bins\":[";
-    for (std::size_t i = 0; i < bins.size(); ++i) {
-      out += i ? ",{\"method\":" : "{\"method\":";
-      detail::write_json_string(out, to_string(bins[i].method));
-      out += fmt::format(",\"n\":{},\"accuracy\":{}}}", bins[i].n, detail::json_number(bins[i].accuracy));
-    }
-    out += "]}";
-    return out;
-  }
-
-  /// Reads a table written by to_json; errors (invalid_argument) name the field.
-  [[nodiscard]] static result<compute_optimal_table> from_json(std::string_view text) {
-    auto doc = detail::parse_json(text);
-    if (!doc) return fail(errc::invalid_argument, "compute_optimal_table: " + doc.error().message);
-    using kind = detail::json_value::kind;
-    auto count = [](const detail::json_value* v, const char* name) -> result<std::uint32_t> {
-      if (v == nullptr || v->type != kind::number || v->number < 0 || v->number > 4294967295.0 ||
-          v->number != std::floor(v->number))
-        return fail(errc::invalid_argument, fmt::format("compute_optimal_table: '{}' must be a non-negative integer", name));
-      return static_cast<std::uint32_t>(v->number);
-    };
-    compute_optimal_table t;
-    if (doc->type != kind::object) return fail(errc::invalid_argument, "compute_optimal_table: expected an object");
-    auto b = count(doc->find("budget"), "budget");
-    if (!b) return b.error();
-    auto pr = count(doc->find("probe"), "probe");
-    if (!pr) return pr.error();
-    t.budget = *b;
-    t.probe = *pr;
-    const detail::json_value* edges = doc->find("edges");
-    if (edges == nullptr || edges->type != kind::array) return fail(errc::invalid_argument, "compute_optimal_table: 'edges' must be an array");
-    for (const auto& e : edges->items) {
-      if (e.type != kind::number) return fail(errc::invalid_argument, "compute_optimal_table: 'edges' must hold numbers");
-      t.edges.push_back(e.number);
-    }
-    const detail::json_value* bins = doc->find("bins");
-    if (bins == nullptr || bins->type != kind::array) return fail(errc::invalid_argument, "compute_optimal_table: 'bins' must be an array");
-    for (const auto& e : bins->items) {
-      const detail::json_value* m = e.find("method");
-      if (m == nullptr || m->type != kind::string) return fail(errc::invalid_argument, "compute_optimal_table: a bin needs a 'method' string");
-      const auto method = parse_co_method(m->string);
-      if (!method) return fail(errc::invalid_argument, fmt::format("compute_optimal_table: unknown method '{}'", m->string));
-      auto n = count(e.find("n"), "n");
-      if (!n) return n.error();
-      const detail::json_value* acc = e.find("accuracy");
-      t.bins.push_back(co_choice{*method, *n, acc && acc->type == kind::number ? acc->number : 0.0});
-    }
-    if (auto ok = t.check(); !ok) return ok.error();
-    return t;
   }
 };
 
