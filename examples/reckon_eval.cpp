@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // reckon-eval: evaluate strategies on the synthetic suites or on recorded samples (JSON Lines).
+#include <reckon/eval/determinism.hpp>
 #include <reckon/eval/harness.hpp>
 #include <reckon/eval/strategies.hpp>
 #include <reckon/eval/report.hpp>
 #include <reckon/testing/replay_model.hpp>
 #include <reckon/testing/suite.hpp>
+#include <reckon/testing/synthetic_model.hpp>
 
 #include <fmt/format.h>
 
@@ -37,11 +39,17 @@ constexpr const char* usage = R"(usage:
                        [--threads T] [--csv FILE] [--svg FILE] [--json]
   reckon-eval replay --data FILE --strategy X --n N [--trials K] [--seed K] [--threads T] [--extract]
                      [--skip-incomplete] [--reward-scale logit|prob] [--json]
+  reckon-eval determinism --suite S [--problems N] [--steps K] [--batch B] [--seed K] [--json]
 
 --reward-scale: how recorded rewards are read. prob: probabilities in [0, 1], used as they are;
 logit: raw reward-model scores, any finite value, used as sigmoid(x) (best-of-n picks the largest
 raw score either way; weighted votes add the mapped values). Default: prob when every reward in
 the file lies in [0, 1], else logit.
+
+determinism: the reproducibility audit on the synthetic model: each problem's sequence is stepped
+alone, then inside a batch of B live sequences, and compared (text, answer, token count, the first
+token whose logprob differs, the largest logprob difference). The synthetic model must show none;
+run reckon::eval::audit_determinism on an engine adapter to measure an engine.
 )";
 
 struct usage_error {
@@ -214,6 +222,32 @@ int run(int argc, char** argv) {
     const auto row = check(reckon::eval::run_replay(std::make_shared<const reckon::testing::replay_data>(std::move(data)),
                                                     registry, p));
     print_rows({row}, f.count("--json") != 0);
+    return 0;
+  }
+  if (cmd == "determinism") {
+    const auto f = parse_flags(argc, argv, {"--suite", "--problems", "--steps", "--batch", "--seed"}, {"--json"});
+    const auto suite = check(reckon::testing::make_suite(required(f, "--suite"), reckon::testing::default_suite_seed));
+    const std::size_t n = std::min<std::size_t>(number_or(f, "--problems", 64, true), suite.problems.size());
+    const std::uint64_t seed = number_or(f, "--seed", 0, false);
+    std::vector<reckon::eval::determinism_request> requests;
+    for (std::size_t i = 0; i < n; ++i) requests.push_back({suite.problems[i].as_problem(), seed * 1000003 + i});
+    reckon::eval::determinism_params dp;
+    dp.steps = static_cast<std::uint32_t>(number_or(f, "--steps", 16, true));
+    dp.batch = static_cast<std::uint32_t>(number_or(f, "--batch", 8, true));
+    if (dp.batch < 2) throw usage_error{"--batch: expected at least 2"};
+    reckon::testing::synthetic_model alone(suite), batched(suite);
+    const auto r = check(reckon::eval::audit_determinism(alone, batched, requests, dp));
+    if (f.count("--json") != 0) {
+      fmt::print("{{\"engine\":\"synthetic\",\"requests\":{},\"batch\":{},\"steps\":{},\"text_changed\":{},"
+                 "\"answer_changed\":{},\"tokens_changed\":{},\"numerics_changed\":{},\"max_logprob_diff\":{}}}\n",
+                 r.rows.size(), dp.batch, dp.steps, r.text_changed, r.answer_changed, r.tokens_changed, r.numerics_changed,
+                 r.max_logprob_diff);
+    } else {
+      fmt::print("synthetic model, {} requests, {} steps, batch {}: text changed {:.3f}, answer {:.3f}, tokens {:.3f}, "
+                 "logprobs {:.3f}; largest logprob difference {:.3g}\n",
+                 r.rows.size(), dp.steps, dp.batch, r.text_changed, r.answer_changed, r.tokens_changed, r.numerics_changed,
+                 r.max_logprob_diff);
+    }
     return 0;
   }
   throw usage_error{fmt::format("unknown command '{}'", cmd)};
