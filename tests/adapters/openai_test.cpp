@@ -805,4 +805,56 @@ TEST_CASE("openai: without TLS in cpp-httplib, an https URL is refused at constr
 }
 #endif
 
+TEST_CASE("regression #21.4/#21.5: llama-server's stop finishes, and a choice without logprobs keeps tokens and statistics equal",
+          "[adapters][openai]") {
+  // llama-server shapes: finish_reason "stop" with no stop_reason; the stop string's tokens left
+  // out of logprobs.content, or "logprobs": null when the stop string took the first token.
+  int mode = 0;
+  test_server server([&](const json&, int, httplib::Response& res) {
+    json choice{{"index", 0}, {"finish_reason", "stop"}};
+    std::uint64_t reported = 0;
+    if (mode == 0) {
+      choice["text"] = "x0x0";
+      choice["logprobs"] = {{"content", json::array({token_entry(2), token_entry(2)})}};
+      reported = 3; // the third token was the stop string's
+    } else {
+      choice["text"] = "";
+      choice["logprobs"] = nullptr;
+      reported = 1;
+    }
+    const json body{{"choices", json::array({choice})},
+                    {"usage", {{"prompt_tokens", 5}, {"completion_tokens", reported}, {"total_tokens", 5 + reported}}}};
+    res.status = 200;
+    res.set_content(body.dump(), "application/json");
+  });
+  oa::model m(fast_params(server));
+  reckon::sampling_params sp;
+  sp.stop = {"\n\n"};
+  sp.stats.logprobs = true;
+  sp.stats.top_k = 2;
+
+  auto a = m.sample({.id = 1, .prompt = "p"}, sp, 1);
+  REQUIRE(a);
+  CHECK(a->completions[0].finish == reckon::finish_reason::stop);
+  CHECK(a->completions[0].tokens == 2);
+  CHECK(a->completions[0].stats.logprob.size() == 2);
+  CHECK(a->usage.generated_tokens == 3); // the stop string's token is still work done
+
+  mode = 1;
+  auto b = m.sample({.id = 1, .prompt = "p"}, sp, 1);
+  REQUIRE(b);
+  CHECK(b->completions[0].finish == reckon::finish_reason::stop);
+  CHECK(b->completions[0].tokens == 0);
+  CHECK(b->completions[0].stats.logprob.empty());
+  CHECK(b->completions[0].stats.top_logprobs.empty());
+  CHECK(b->usage.generated_tokens == 1);
+
+  // No stop strings sent: "stop" is EOS.
+  mode = 0;
+  sp.stop.clear();
+  auto c = m.sample({.id = 1, .prompt = "p"}, sp, 1);
+  REQUIRE(c);
+  CHECK(c->completions[0].finish == reckon::finish_reason::eos);
+}
+
 #endif // RECKON_TEST_OPENAI

@@ -50,6 +50,14 @@ namespace reckon::openai {
 /// totals().reseeded: that completion no longer follows params.seed alone); after those the call
 /// fails with the server's status and body.
 ///
+/// A choice with no per-token list though statistics were asked for (llama-server sends
+/// "logprobs": null when a stop string ends the first token) has tokens = 0 and empty statistics,
+/// so the two always have the same length; its tokens are still counted in usage. With stop
+/// strings sent, a lone choice that llama-server reports as "stop" without naming the string is a
+/// stop-string finish when its per-token list is shorter than its token count (the server drops
+/// the stop string's tokens) or missing; several choices in one response keep eos (their counts
+/// are not reported per choice).
+///
 /// Usage: `engine_calls` counts accepted responses; `prefilled_tokens` sums each response's
 /// prompt_tokens less its cached_tokens (llama-server: its timings.prompt_n, the prompt tokens it
 /// evaluated); `generated_tokens` sums the completions' token counts
@@ -164,13 +172,30 @@ private:
       u.engine_calls = 1;
       u.prefilled_tokens = parsed->prefilled();
       for (std::size_t i = 0; i < choices.size(); ++i) {
+        const bool listed = choices[i].has_token_list;
+        const std::size_t listed_tokens = choices[i].logprob.size();
+        const bool stop_named = choices[i].stop_reason_listed;
         completion c;
         try {
           c = detail::to_completion(std::move(choices[i]), want, hints[i]);
         } catch (const reckon::exception& e) {
           return fail(errc::engine_failure, "malformed logprobs (" + e.error().message + "): " + detail::excerpt(*response));
         }
-        u.generated_tokens += c.tokens;
+        // llama-server names no stop string, and drops a stop string's tokens from the per-token
+        // list (sending "logprobs": null when it took every token): with stop strings sent, a
+        // lone choice whose list is shorter than its count, or missing though asked for, ended
+        // at a stop string, not at EOS.
+        if (!params.stop.empty() && c.finish == finish_reason::eos && !stop_named && choices.size() == 1 && wire_k > 0) {
+          const std::uint64_t n_reported = parsed->completion_tokens.value_or(0);
+          if (listed ? n_reported > listed_tokens : n_reported > 0) c.finish = finish_reason::stop;
+        }
+        // Without a per-token list there are no statistics: a completion that asked for them
+        // reports 0 tokens, so that its tokens and its statistics keep the same length; the
+        // server's count still goes to usage.
+        // A lone choice's reported count also covers a stop string's tokens the list leaves out.
+        const std::uint64_t reported = choices.size() == 1 ? parsed->completion_tokens.value_or(0) : 0;
+        u.generated_tokens += std::max<std::uint64_t>(c.tokens, reported);
+        if (!listed && !want.none()) c.tokens = 0;
         c.source = first + got + i;
         state.out[first + got + i] = std::move(c);
       }
