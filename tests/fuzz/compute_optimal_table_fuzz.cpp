@@ -1,13 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// libFuzzer target: the compute-optimal table reader on any bytes. A table it accepts passes
+// libFuzzer target: the compute-optimal table reader (compute_optimal_io.hpp) on any bytes. A table it accepts passes
 // check(), and writing it out and reading it back gives the same table (the accuracy, which is
 // informative only, where it is finite).
-#if __has_include(<reckon/strategy/compute_optimal_io.hpp>)
-#include <reckon/strategy/compute_optimal_io.hpp> // the opt-in nlohmann_json reader (issue 19 item 1)
-#define RECKON_FUZZ_CO_IO 1
-#else
-#include <reckon/strategy/compute_optimal.hpp>
-#endif
+#include <reckon/strategy/compute_optimal_io.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -17,14 +12,6 @@
 #include <string_view>
 
 namespace {
-
-#ifdef RECKON_FUZZ_CO_IO
-auto read_table(std::string_view text) { return reckon::compute_optimal_table_from_json(text); }
-std::string write_table(const reckon::compute_optimal_table& t) { return reckon::compute_optimal_table_to_json(t); }
-#else
-auto read_table(std::string_view text) { return reckon::compute_optimal_table::from_json(text); }
-std::string write_table(const reckon::compute_optimal_table& t) { return t.to_json(); }
-#endif
 
 bool same(const reckon::compute_optimal_table& a, const reckon::compute_optimal_table& b) {
   if (a.budget != b.budget || a.probe != b.probe || a.edges != b.edges || a.bins.size() != b.bins.size()) return false;
@@ -41,7 +28,7 @@ bool same(const reckon::compute_optimal_table& a, const reckon::compute_optimal_
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto table = read_table(text);
+  auto table = reckon::compute_optimal_table_from_json(text);
   if (!table) {
     if (table.error().code != reckon::errc::invalid_argument || table.error().message.empty()) std::abort();
     return 0;
@@ -49,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!table->check()) std::abort();
   for (const auto& c : table->bins)
     if (reckon::to_string(c.method).empty()) std::abort();
-  const auto again = read_table(write_table(*table));
+  const auto again = reckon::compute_optimal_table_from_json(reckon::compute_optimal_table_to_json(*table));
   if (!again || !same(*table, *again)) std::abort();
   return 0;
 }
