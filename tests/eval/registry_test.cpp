@@ -51,13 +51,16 @@ TEST_CASE("registration checks names and dispatches on capabilities", "[eval][re
 }
 
 TEST_CASE("answers are extracted and compared canonically", "[eval][answers]") {
-  CHECK(extract_answer("so \\boxed{\\frac{1}{2}} and \\boxed{ 1,234 }.").value() == "1234");
+  CHECK(extract_answer("first \\boxed{\\frac{1}{2}}. Checking again, it is \\boxed{ 1,234 }.").value() == "1234");
+  CHECK(reckon::answers_equal(extract_answer("so \\boxed{1} and \\boxed{2}").value(), "\\{2, 1\\}")); // boxes in a row: one list
   CHECK(extract_answer("The answer is 17.").value() == "17");
   CHECK(extract_answer("we get 3 then -4.5 apples").value() == "-4.5");
   CHECK(!extract_answer("no digits here"));
   CHECK(answers_match(std::string("12.0"), "12"));
   CHECK(answers_match(std::string("$12$"), " 12 "));
   CHECK(!answers_match(std::nullopt, "12"));
+  CHECK(answers_match(std::string("0.5"), "so the answer is $\\boxed{\\frac12}$")); // a gold with a box is read like a completion
+  CHECK(answers_match(std::string("72"), "she sold 48 + 24 clips\n#### 72"));
   completion c;
   c.text = "\\boxed{3}";
   c.answer = "4";

@@ -2,8 +2,9 @@
 // The evaluation harness's answer handling: a completion's canonical answer, and comparison with gold.
 #pragma once
 
-// Thin wrappers over reckon/answer/ (the default extractor: \boxed{}, "the answer is", "####",
-// last number; then canonicalize), so that the harness and the built-in runners agree on one rule.
+// Thin wrappers over reckon/answer/ (the default extractor: the last \boxed{}, "the answer is",
+// "####", the last math span, a bare number outside TeX; then canonicalize; gold answers through
+// canonicalize_gold), so that the harness and the built-in runners agree on one rule.
 
 #include <reckon/answer/canonical.hpp>
 #include <reckon/answer/equal.hpp>
@@ -33,9 +34,11 @@ namespace reckon::eval {
   return extract_answer(c.text);
 }
 
-/// Whether `answer` is the gold answer (reckon::answers_equal: canonical keys, then numeric value).
+/// Whether `answer` is the gold answer: reckon::answers_equal of the answer and the gold read by
+/// canonicalize_gold (a gold holding \boxed{} or "####", as many datasets write it, is extracted
+/// from; a bare gold is taken whole).
 [[nodiscard]] inline bool answers_match(const std::optional<std::string>& answer, std::string_view gold) {
-  return answer.has_value() && answers_equal(*answer, gold);
+  return answer.has_value() && answers_equal(canonicalize(*answer), canonicalize_gold(gold));
 }
 
 } // namespace reckon::eval
