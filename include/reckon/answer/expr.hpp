@@ -160,7 +160,7 @@ struct parser {
   struct level {
     int& d;
     bool ok;
-    explicit level(int& depth) : d(depth), ok(++depth <= max_depth) {}
+    explicit level(int& counter) : d(counter), ok(++counter <= max_depth) {}
     ~level() { --d; }
   };
 
