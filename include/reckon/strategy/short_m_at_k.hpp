@@ -156,13 +156,7 @@ private:
     step_params sp = params_.stepping;
     std::uint32_t steps = 0;
     for (std::uint32_t k = 0; k < params_.max_steps && finished.size() < want; ++k) {
-      live.clear();
-      ids.clear();
-      for (std::size_t i = 0; i < set.paths.size(); ++i)
-        if (set.paths[i].handle && !set.paths[i].done) {
-          live.push_back(i);
-          ids.push_back(static_cast<std::uint32_t>(i));
-        }
+      set.live_slots(live, &ids);
       if (live.empty()) break;
       if (auto why = set.afford(limit, m.ledger(), live.size(), params_.stepping.max_step_tokens, sp)) {
         out.stopped_by = why;

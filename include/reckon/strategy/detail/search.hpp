@@ -291,6 +291,18 @@ public:
     return afford_extend(limit, spent, sequences, cap, sp, pending_prefill_);
   }
 
+  /// The slots of the paths the engine still holds that are not done (those an extend may step),
+  /// in slot order, into `live`; with `ids`, each one's seed id (its slot).
+  void live_slots(std::vector<std::size_t>& live, std::vector<std::uint32_t>* ids = nullptr) const {
+    live.clear();
+    if (ids != nullptr) ids->clear();
+    for (std::size_t i = 0; i < paths.size(); ++i)
+      if (paths[i].handle && !paths[i].done) {
+        live.push_back(i);
+        if (ids != nullptr) ids->push_back(static_cast<std::uint32_t>(i));
+      }
+  }
+
   /// Releases a path's sequence (if the engine still holds it).
   void release(path& q) noexcept {
     if (q.handle) {
@@ -334,13 +346,7 @@ result<std::uint32_t> finish_paths(path_set<M>& set, metered<M&>& m, metered<R&>
   std::vector<std::uint32_t> ids;
   std::uint32_t rounds = 0;
   for (; rounds < max_rounds; ++rounds) {
-    live.clear();
-    ids.clear();
-    for (std::size_t i = 0; i < set.paths.size(); ++i)
-      if (set.paths[i].handle && !set.paths[i].done) {
-        live.push_back(i);
-        ids.push_back(static_cast<std::uint32_t>(i));
-      }
+    set.live_slots(live, &ids);
     if (live.empty()) break;
     if (auto why = set.afford(limit, combined_ledger(m, prm), live.size(), sp.max_step_tokens, round_sp)) {
       out.stopped_by = why;
@@ -409,9 +415,7 @@ result<strategy_result> search_run(metered<M&>& m, metered<R&>& prm, const probl
   std::uint32_t steps = 0;
   bool over = false;
   for (std::uint32_t k = 0; k < shape.max_steps && !over; ++k) {
-    live.clear();
-    for (std::size_t i = 0; i < set.paths.size(); ++i)
-      if (set.paths[i].handle && !set.paths[i].done) live.push_back(i);
+    set.live_slots(live);
     if (live.empty()) break;
     hooks.seeds(c, std::span<const std::size_t>(live), ids);
     if (auto why = set.afford(limit, c.spent(), live.size(), shape.stepping.max_step_tokens, sp)) {
