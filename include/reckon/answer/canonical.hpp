@@ -40,6 +40,26 @@ constexpr bool space(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 constexpr bool digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+/// The run of digits of `s` from `p` (possibly empty); `p` moves past it.
+constexpr std::string_view digit_run(std::string_view s, std::size_t& p) noexcept {
+  const std::size_t b = p;
+  while (p < s.size() && digit(s[p])) ++p;
+  return s.substr(b, p - b);
+}
+
+/// A decimal literal `D*` or `D*.D+` of `s` from `p` (empty when none: a lone '.' is none, and the
+/// caller decides what follows); `p` moves past it. The number parsers of canonicalisation and of
+/// the expression layer read numbers by this one rule.
+constexpr std::string_view decimal_run(std::string_view s, std::size_t& p) noexcept {
+  const std::size_t b = p;
+  digit_run(s, p);
+  if (p + 1 < s.size() && s[p] == '.' && digit(s[p + 1])) {
+    ++p;
+    digit_run(s, p);
+  }
+  return s.substr(b, p - b);
+}
 constexpr bool alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 inline constexpr int max_depth = 48;           // brace / parenthesis nesting the parser follows
@@ -863,14 +883,9 @@ struct evaluator {
     if (p >= s.size()) return std::nullopt;
     const char c = s[p];
     if (digit(c) || c == '.') {
-      const std::size_t b = p;
-      while (p < s.size() && digit(s[p])) ++p;
-      if (p + 1 < s.size() && s[p] == '.' && digit(s[p + 1])) {
-        ++p;
-        while (p < s.size() && digit(s[p])) ++p;
-      }
+      const std::string_view literal = decimal_run(s, p);
       if (p < s.size() && s[p] == '.') return std::nullopt; // "1.2.3" is no number
-      return parse_decimal(s.substr(b, p - b));
+      return parse_decimal(literal);
     }
     if (c == '(') return group('(', ')');
     if (c == '{') return group('{', '}');
@@ -931,18 +946,13 @@ inline std::optional<num> mixed_number(std::string_view s) {
   std::size_t p = 0;
   const bool neg = !s.empty() && s[0] == '-';
   if (neg) ++p;
-  auto digits = [&](std::size_t& q) {
-    const std::size_t b = q;
-    while (q < s.size() && digit(s[q])) ++q;
-    return s.substr(b, q - b);
-  };
-  const auto whole = digits(p);
+  const auto whole = digit_run(s, p);
   if (whole.empty() || s.substr(p, 6) != "\\frac{") return std::nullopt;
   p += 6;
-  const auto a = digits(p);
+  const auto a = digit_run(s, p);
   if (a.empty() || s.substr(p, 2) != "}{") return std::nullopt;
   p += 2;
-  const auto b = digits(p);
+  const auto b = digit_run(s, p);
   if (b.empty() || p + 1 != s.size() || s[p] != '}') return std::nullopt;
   auto w = parse_decimal(whole), x = parse_decimal(a), y = parse_decimal(b);
   auto v = combine(w, combine(x, y, '/'), '+');
@@ -1023,19 +1033,14 @@ inline std::optional<num> repeating_decimal(std::string_view s) {
   std::size_t p = 0;
   const bool neg = !s.empty() && s[0] == '-';
   if (neg) ++p;
-  auto digits = [&](std::size_t& q) {
-    const std::size_t b = q;
-    while (q < s.size() && digit(s[q])) ++q;
-    return s.substr(b, q - b);
-  };
-  const auto whole = digits(p);
+  const auto whole = digit_run(s, p);
   if (whole.empty() || p >= s.size() || s[p] != '.') return std::nullopt;
   ++p;
-  const auto fixed = digits(p);
+  const auto fixed = digit_run(s, p);
   constexpr std::string_view over = "\\overline{";
   if (s.substr(p, over.size()) != over) return std::nullopt;
   p += over.size();
-  const auto rep = digits(p);
+  const auto rep = digit_run(s, p);
   if (rep.empty() || rep.size() > 9 || fixed.size() > 9 || p + 1 != s.size() || s[p] != '}') return std::nullopt;
   // I.F(R) = I + F/10^f + R/((10^r - 1) 10^f)
   std::int64_t ten_f = 1, ten_r = 1;

@@ -336,13 +336,8 @@ struct parser {
     }
     const char c = s[p];
     if (digit(c) || c == '.') {
-      const std::size_t b = p;
-      while (p < s.size() && digit(s[p])) ++p;
-      if (p + 1 < s.size() && s[p] == '.' && digit(s[p + 1])) {
-        ++p;
-        while (p < s.size() && digit(s[p])) ++p;
-      }
-      auto v = p > b ? canon::parse_decimal(s.substr(b, p - b)) : std::nullopt; // a lone '.' is none
+      const std::string_view literal = canon::decimal_run(s, p);
+      auto v = !literal.empty() ? canon::parse_decimal(literal) : std::nullopt; // a lone '.' is none
       if (!v) {
         bad = true;
         return -1;
