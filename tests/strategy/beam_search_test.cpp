@@ -6,6 +6,7 @@
 #include <reckon/strategy/self_consistency.hpp>
 
 #include "hostile_stepping.hpp"
+#include "scripted_search.hpp"
 #include "strategy_fixtures.hpp"
 #include <support/catch.hpp>
 
@@ -16,6 +17,8 @@
 using namespace reckon;
 
 namespace {
+
+using reckon::test::scripted_search;
 /// A PRM that answers 0.5 for every step, broken in a chosen way.
 struct broken_beam_prm {
   using reckon_model_concept = process_reward_model_tag;
@@ -31,76 +34,6 @@ struct broken_beam_prm {
   }
 };
 
-/// A stepping model and PRM whose paths follow a script, so that a test fixes which candidate
-/// must win. The root and its first forks (handles 0, 1, ...) take labels[0], labels[1], ...
-/// (the last label beyond the list); later forks inherit their parent's label. A label's path
-/// has one step per entry of its scores; its last step ends with "\boxed{answer}". The PRM scores
-/// step t of a path by its label's scores[t].
-struct scripted_search {
-  using reckon_model_concept = capabilities<stepping_model_tag, process_reward_model_tag>;
-  using sequence = std::uint32_t;
-  struct script {
-    std::string answer;
-    std::vector<double> scores;
-  };
-  std::vector<script> scripts;
-  std::vector<std::size_t> labels;
-  struct seq_state {
-    std::size_t label = 0;
-    std::size_t steps = 0;
-    bool live = true;
-  };
-  std::vector<seq_state> seqs{};
-  std::size_t live = 0;
-
-  result<sequence> begin(const problem&) { return add(labels.empty() ? 0 : labels[0], 0); }
-  result<sequence> fork(sequence parent) {
-    const seq_state from = seqs.at(parent);
-    const std::size_t id = seqs.size();
-    const std::size_t label = from.steps == 0 ? labels[std::min(id, labels.size() - 1)] : from.label;
-    return add(label, from.steps);
-  }
-  void release(sequence s) noexcept {
-    if (s < seqs.size() && seqs[s].live) {
-      seqs[s].live = false;
-      --live;
-    }
-  }
-  result<step_batch> extend(std::span<const sequence> ss, const step_params&, std::span<const std::uint64_t>) {
-    step_batch out;
-    for (const sequence s : ss) {
-      seq_state& q = seqs.at(s);
-      const script& sc = scripts.at(q.label);
-      ++q.steps;
-      step st;
-      st.tokens = 5;
-      st.done = q.steps >= sc.scores.size();
-      st.text = fmt::format("<{} {}>", q.label, q.steps) + (st.done ? fmt::format(" \\boxed{{{}}}", sc.answer) : " ");
-      st.finish = st.done ? finish_reason::eos : finish_reason::step;
-      out.usage.generated_tokens += st.tokens;
-      out.steps.push_back(std::move(st));
-    }
-    out.usage.engine_calls = 1;
-    return out;
-  }
-  result<std::vector<std::vector<double>>> score_steps(const problem&, std::span<const solution_view> c) const {
-    std::vector<std::vector<double>> out;
-    for (const auto& v : c) {
-      std::size_t label = 0;
-      std::sscanf(v.steps.front().c_str(), "<%zu", &label);
-      const auto& sc = scripts.at(label).scores;
-      out.emplace_back(sc.begin(), sc.begin() + static_cast<std::ptrdiff_t>(v.steps.size()));
-    }
-    return out;
-  }
-
-private:
-  result<sequence> add(std::size_t label, std::size_t steps) {
-    seqs.push_back(seq_state{label, steps, true});
-    ++live;
-    return static_cast<sequence>(seqs.size() - 1);
-  }
-};
 static_assert(stepping_model<scripted_search> && process_reward_model<scripted_search>);
 
 /// The problem of `suite` with exactly `steps` steps.

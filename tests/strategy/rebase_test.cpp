@@ -6,6 +6,7 @@
 #include <reckon/strategy/self_consistency.hpp>
 
 #include "hostile_stepping.hpp"
+#include "scripted_search.hpp"
 #include "strategy_fixtures.hpp"
 #include <support/catch.hpp>
 
@@ -21,6 +22,8 @@
 using namespace reckon;
 
 namespace {
+
+using reckon::test::scripted_search;
 
 /// A PRM that answers 0.5 for every step, broken in a chosen way.
 struct rebase_broken_prm {
@@ -38,92 +41,7 @@ struct rebase_broken_prm {
   }
 };
 
-/// A stepping model and PRM whose paths follow a script. The root and its first forks (handles
-/// 0, 1, ...) take labels[0], labels[1], ... (the last label beyond the list); later forks inherit
-/// their parent's label. A label's path has one step per entry of its scores (5 tokens each); its
-/// last step ends with "\boxed{answer}". The PRM scores step t of a path by its label's scores[t].
-/// It counts forks and releases per handle, and the peak of live sequences.
-struct rebase_script {
-  using reckon_model_concept = capabilities<stepping_model_tag, process_reward_model_tag>;
-  using sequence = std::uint32_t;
-  struct script {
-    std::string answer;
-    std::vector<double> scores;
-  };
-  std::vector<script> scripts;
-  std::vector<std::size_t> labels;
-  struct seq_state {
-    std::size_t label = 0;
-    std::size_t steps = 0;
-    std::uint32_t releases = 0;
-    sequence parent = 0;
-  };
-  std::vector<seq_state> seqs{};
-  std::size_t live = 0, peak = 0;
-  std::uint32_t slow_extend = 0; ///< the extend call with this 1-based number takes 300 ms (0: none)
-  std::uint32_t extends = 0;
-
-  result<sequence> begin(const problem&) { return add(labels.empty() ? 0 : labels[0], 0, 0); }
-  result<sequence> fork(sequence parent) {
-    const seq_state from = seqs.at(parent);
-    REQUIRE(from.releases == 0);
-    const std::size_t id = seqs.size();
-    const std::size_t label = from.steps == 0 ? labels[std::min(id, labels.size() - 1)] : from.label;
-    return add(label, from.steps, parent);
-  }
-  void release(sequence s) noexcept {
-    if (s < seqs.size() && seqs[s].releases++ == 0) --live;
-  }
-  result<step_batch> extend(std::span<const sequence> ss, const step_params&, std::span<const std::uint64_t>) {
-    if (++extends == slow_extend) std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    step_batch out;
-    for (const sequence s : ss) {
-      seq_state& q = seqs.at(s);
-      const script& sc = scripts.at(q.label);
-      ++q.steps;
-      step st;
-      st.tokens = 5;
-      st.done = q.steps >= sc.scores.size();
-      st.text = fmt::format("<{} {}>", q.label, q.steps) + (st.done ? fmt::format(" \\boxed{{{}}}", sc.answer) : " ");
-      st.finish = st.done ? finish_reason::eos : finish_reason::step;
-      out.usage.generated_tokens += st.tokens;
-      out.steps.push_back(std::move(st));
-    }
-    out.usage.engine_calls = 1;
-    return out;
-  }
-  result<std::vector<std::vector<double>>> score_steps(const problem&, std::span<const solution_view> c) const {
-    std::vector<std::vector<double>> out;
-    for (const auto& v : c) {
-      std::size_t label = 0;
-      std::sscanf(v.steps.front().c_str(), "<%zu", &label);
-      const auto& sc = scripts.at(label).scores;
-      out.emplace_back(sc.begin(), sc.begin() + static_cast<std::ptrdiff_t>(v.steps.size()));
-    }
-    return out;
-  }
-  /// Every handle handed out was released exactly once.
-  [[nodiscard]] bool clean() const {
-    for (const auto& q : seqs)
-      if (q.releases != 1) return false;
-    return live == 0;
-  }
-  /// Forks of handle `s`.
-  [[nodiscard]] std::size_t forks_of(sequence s) const {
-    std::size_t n = 0;
-    for (std::size_t i = 1; i < seqs.size(); ++i) n += seqs[i].parent == s ? 1 : 0;
-    return n;
-  }
-
-private:
-  result<sequence> add(std::size_t label, std::size_t steps, sequence parent) {
-    seqs.push_back(seq_state{label, steps, 0, parent});
-    ++live;
-    peak = std::max(peak, live);
-    return static_cast<sequence>(seqs.size() - 1);
-  }
-};
-static_assert(stepping_model<rebase_script> && process_reward_model<rebase_script>);
+static_assert(stepping_model<scripted_search> && process_reward_model<scripted_search>);
 
 const testing::synthetic_problem& rebase_problem_with_steps(const testing::suite& suite, std::uint32_t steps) {
   for (const auto& q : suite.problems)
@@ -269,8 +187,8 @@ TEST_CASE("rebase: the selection policy fixes the winner (weighted, naive, plain
   // majority: "3" (4 of 8). Swapping any two selections fails.
   const problem p{1, "scripted"};
   const rebase_params params{.width = 8};
-  auto make = [] { return rebase_script{{{"1", {0.99}}, {"2", {0.9}}, {"3", {0.3}}}, {0, 1, 1, 1, 2}}; };
-  rebase_script a = make(), b = make(), c = make();
+  auto make = [] { return scripted_search{{{"1", {0.99}}, {"2", {0.9}}, {"3", {0.3}}}, {0, 1, 1, 1, 2}}; };
+  scripted_search a = make(), b = make(), c = make();
   auto w = rebase(params).run(a, a, p, budget{}, random_stream{});
   auto n = naive_rebase(params).run(b, b, p, budget{}, random_stream{});
   auto m = majority_rebase(params).run(c, c, p, budget{}, random_stream{});
@@ -296,7 +214,7 @@ TEST_CASE("rebase: the selection policy fixes the winner (weighted, naive, plain
   // by the last score is label 0's (0.9 > 0.6); by min or prod label 1's (0.6 > 0.2, 0.42 > 0.18).
   for (const auto reduction : {step_reduction::last, step_reduction::min, step_reduction::prod}) {
     INFO(to_string(reduction));
-    rebase_script s{{{"1", {0.2, 0.9}}, {"2", {0.7, 0.6}}}, {0, 1, 0, 1}};
+    scripted_search s{{{"1", {0.2, 0.9}}, {"2", {0.7, 0.6}}}, {0, 1, 0, 1}};
     auto r = naive_rebase(rebase_params{.width = 4, .balance_temperature = 1.0, .reduction = reduction}).run(s, s, p, budget{},
                                                                                                              random_stream{});
     REQUIRE(r);
@@ -314,7 +232,7 @@ TEST_CASE("rebase: children follow the allocation, zero-allocated nodes are rele
   SECTION("a dominant node takes all the children") {
     // Width 4, two-step paths. Depth 1 scores (0.9, 0.1, 0.1, 0.1): allocation 4 0 0 0, so handle
     // 0 is forked 3 times and keeps its own sequence; the other three are released unforked.
-    rebase_script s{{{"5", {0.9, 0.8}}, {"6", {0.1, 0.9}}}, {0, 1}};
+    scripted_search s{{{"5", {0.9, 0.8}}, {"6", {0.1, 0.9}}}, {0, 1}};
     auto r = rebase(rebase_params{.width = 4}).run(s, s, p, budget{}, random_stream{});
     REQUIRE(r);
     CHECK(r->answer == "5");
@@ -332,7 +250,7 @@ TEST_CASE("rebase: children follow the allocation, zero-allocated nodes are rele
   SECTION("a completed solution consumes one unit of width") {
     // Width 4: handle 0 completes at depth 1 ("3"), so B = 3 for the three tied others (labels 1
     // 2 3 as 1 1 1), which complete at depth 2: 4 solutions, 4 x 5 + 3 x 5 tokens.
-    rebase_script s{{{"3", {0.9}}, {"5", {0.5, 0.5}}}, {0, 1}};
+    scripted_search s{{{"3", {0.9}}, {"5", {0.5, 0.5}}}, {0, 1}};
     auto r = rebase(rebase_params{.width = 4}).run(s, s, p, budget{}, random_stream{});
     REQUIRE(r);
     CHECK(r->samples == 4);
@@ -444,13 +362,13 @@ TEST_CASE("rebase: paths completed by a step the budget leaves unscored vote wit
   // 100 ms wall-time limit, so its PRM call is not affordable: the four completed paths vote with
   // their depth-1 scores, and "5" wins (2 x 0.9 against 2 x 0.8).
   const problem p{1, "scripted"};
-  auto make = [] { return rebase_script{{{"5", {0.9, 0.2}}, {"6", {0.8, 0.95}}}, {0, 1}}; };
-  rebase_script a = make();
+  auto make = [] { return scripted_search{{{"5", {0.9, 0.2}}, {"6", {0.8, 0.95}}}, {0, 1}}; };
+  scripted_search a = make();
   auto full = rebase(rebase_params{.width = 4}).run(a, a, p, budget{}, random_stream{});
   REQUIRE(full);
   CHECK(full->answer == "6");
   CHECK(full->cost.prm_calls == 2);
-  rebase_script b = make();
+  scripted_search b = make();
   b.slow_extend = 2;
   auto cut = rebase(rebase_params{.width = 4}).run(b, b, p, budget{.max_wall_seconds = 0.1}, random_stream{});
   REQUIRE(cut);
