@@ -80,7 +80,7 @@ struct outcome_reward_model {
   }
 };
 
-/// reviser: returns each candidate unchanged, as one completion.
+/// reviser: returns each candidate unchanged, as one completion (feedback and history unread).
 struct reviser {
   using reckon_model_concept = reviser_tag;
   result<sample_batch> revise(const problem&, std::span<const revision_request> requests, const sampling_params&) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// reviser: rewrites candidate solutions given per-step feedback (PRISM's refinement move).
+// reviser: rewrites candidate solutions given per-step feedback (PRISM's refinement move) or the
+// earlier attempts of a revision chain (sequential revisions).
 #pragma once
 
 #include <reckon/concepts/tags.hpp>
@@ -16,9 +17,11 @@ namespace reckon {
 /// One rewrite request: the candidate, the PRM's score of each of its steps, and how to revise.
 struct revision_request {
   solution_view candidate;          ///< the solution to rewrite
-  std::span<const double> feedback; ///< one PRM score per step of `candidate`
+  std::span<const double> feedback; ///< one PRM score per step of `candidate` (may be empty: no feedback)
   bool new_approach = false;        ///< ask for a different approach rather than a local fix
   std::uint64_t seed = 0;           ///< seeds this rewrite's sampler
+  std::span<const solution_view> history{}; ///< earlier attempts in context, oldest first, `candidate` not
+                                            ///< included (empty: the candidate alone, as PRISM asks)
 };
 
 /// A model that rewrites solutions: `m.revise(problem, requests, params)` returns one whole
@@ -33,7 +36,7 @@ struct revision_request {
 ///                                               const reckon::sampling_params&);
 /// };
 /// ```
-/// Cost: one engine call per batch; each revision prefills its candidate and feedback.
+/// Cost: one engine call per batch; each revision prefills its candidate, history and feedback.
 template <class M>
 concept reviser = declares_capability<M, reviser_tag> &&
                   requires(M& m, const problem& p, std::span<const revision_request> requests,
