@@ -134,6 +134,11 @@ struct select_majority;
 template <class Selection = select_weighted, class AnswerKey = canonical_answer_key>
 class basic_rebase;
 
+struct sequential_revisions_params;
+struct select_hierarchical;
+template <class Selection = select_hierarchical, class Scorer = orm_scorer, class AnswerKey = canonical_answer_key>
+class basic_sequential_revisions;
+
 struct zip_rc_params;
 template <class AnswerKey = canonical_answer_key>
 class basic_zip_rc;
