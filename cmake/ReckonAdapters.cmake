@@ -1,18 +1,42 @@
 # Opt-in engine adapters. Each target exists only when its dependency is found; reckon never
 # downloads or builds an engine. Include after the `reckon` target exists.
 #
-#   reckon::llama_cpp  <reckon/adapters/llama_cpp.hpp>  needs llama.cpp: find_package(llama), or
+#   reckon::llama_cpp  <reckon/adapters/llama*.hpp>  needs llama.cpp: find_package(llama), or
 #                      RECKON_LLAMA_CPP_DIR = an installed prefix or a build tree of llama.cpp
-#   reckon::openai     <reckon/adapters/openai.hpp>, openai_stepping.hpp, openai_judge.hpp: needs cpp-httplib
-#                      and nlohmann_json; https where cpp-httplib was built with OpenSSL (Debian's is)
+#   reckon::openai     <reckon/adapters/openai*.hpp>: needs cpp-httplib and nlohmann_json; https
+#                      where cpp-httplib was built with OpenSSL (Debian's is)
 #
-# RECKON_HAS_LLAMA_CPP / RECKON_HAS_OPENAI say which were created.
+# RECKON_HAS_LLAMA_CPP / RECKON_HAS_OPENAI say which were created. Both install as components of
+# the reckon package where their dependencies are installed packages (ReckonInstall.cmake).
 
 set(RECKON_LLAMA_CPP_DIR "" CACHE PATH
   "llama.cpp for reckon::llama_cpp: an install prefix (with lib/cmake/llama) or a build tree (with its source tree next to it or in RECKON_LLAMA_CPP_SOURCE_DIR)")
 set(RECKON_LLAMA_CPP_SOURCE_DIR "" CACHE PATH "llama.cpp's source tree, when RECKON_LLAMA_CPP_DIR is a build tree")
 
-set(_reckon_adapter_dir "${CMAKE_CURRENT_LIST_DIR}/../include/reckon/adapters")
+cmake_path(SET _reckon_include_dir NORMALIZE "${CMAKE_CURRENT_LIST_DIR}/../include")
+set(_reckon_adapter_dir "${_reckon_include_dir}/reckon/adapters")
+
+# Each adapter's headers, by name, so that a new adapter header is installed without a list to
+# keep: openai*.hpp and detail/openai*.hpp are reckon::openai's, llama*.hpp and detail/llama*.hpp
+# reckon::llama_cpp's, any other detail/*.hpp goes with both (detail/stats.hpp).
+file(GLOB _reckon_adapter_top CONFIGURE_DEPENDS "${_reckon_adapter_dir}/*.hpp")
+file(GLOB _reckon_adapter_detail CONFIGURE_DEPENDS "${_reckon_adapter_dir}/detail/*.hpp")
+set(_reckon_openai_headers "")
+set(_reckon_llama_headers "")
+foreach(_h IN LISTS _reckon_adapter_top _reckon_adapter_detail)
+  get_filename_component(_n "${_h}" NAME)
+  if(_n MATCHES "^openai")
+    list(APPEND _reckon_openai_headers "${_h}")
+  elseif(_n MATCHES "^llama")
+    list(APPEND _reckon_llama_headers "${_h}")
+  elseif(_h IN_LIST _reckon_adapter_detail)
+    list(APPEND _reckon_openai_headers "${_h}")
+    list(APPEND _reckon_llama_headers "${_h}")
+  else()
+    message(WARNING "reckon: ${_h} belongs to no adapter target (name it openai*.hpp or llama*.hpp): "
+                    "it is neither verified nor installed")
+  endif()
+endforeach()
 set(RECKON_HAS_LLAMA_CPP OFF)
 set(RECKON_HAS_OPENAI OFF)
 
@@ -100,12 +124,12 @@ endif()
 if(_reckon_llama_target)
   add_library(reckon_llama_cpp INTERFACE)
   add_library(reckon::llama_cpp ALIAS reckon_llama_cpp)
+  set_target_properties(reckon_llama_cpp PROPERTIES EXPORT_NAME llama_cpp)
   target_link_libraries(reckon_llama_cpp INTERFACE reckon::reckon ${_reckon_llama_target})
   target_sources(reckon_llama_cpp INTERFACE
     FILE_SET HEADERS
-    BASE_DIRS "${CMAKE_CURRENT_LIST_DIR}/../include"
-    FILES "${_reckon_adapter_dir}/llama_cpp.hpp" "${_reckon_adapter_dir}/detail/llama_engine.hpp"
-          "${_reckon_adapter_dir}/detail/stats.hpp")
+    BASE_DIRS "${_reckon_include_dir}"
+    FILES ${_reckon_llama_headers})
   set(RECKON_HAS_LLAMA_CPP ON)
   message(STATUS "reckon: llama.cpp found; reckon::llama_cpp created")
 elseif(RECKON_LLAMA_CPP_DIR)
@@ -142,14 +166,13 @@ if(_reckon_httplib_target AND TARGET nlohmann_json::nlohmann_json)
   find_package(Threads REQUIRED)
   add_library(reckon_openai INTERFACE)
   add_library(reckon::openai ALIAS reckon_openai)
+  set_target_properties(reckon_openai PROPERTIES EXPORT_NAME openai)
   target_link_libraries(reckon_openai INTERFACE reckon::reckon ${_reckon_httplib_target}
     nlohmann_json::nlohmann_json Threads::Threads)
   target_sources(reckon_openai INTERFACE
     FILE_SET HEADERS
-    BASE_DIRS "${CMAKE_CURRENT_LIST_DIR}/../include"
-    FILES "${_reckon_adapter_dir}/openai.hpp" "${_reckon_adapter_dir}/openai_stepping.hpp"
-          "${_reckon_adapter_dir}/openai_judge.hpp" "${_reckon_adapter_dir}/detail/openai_client.hpp"
-          "${_reckon_adapter_dir}/detail/openai_wire.hpp" "${_reckon_adapter_dir}/detail/stats.hpp")
+    BASE_DIRS "${_reckon_include_dir}"
+    FILES ${_reckon_openai_headers})
   set(RECKON_HAS_OPENAI ON)
   message(STATUS "reckon: cpp-httplib and nlohmann_json found; reckon::openai created")
 else()
