@@ -344,11 +344,16 @@ TEST_CASE("canonical keys of general input classes are exact", "[answer][canonic
       }
       set += "\\}";
       std::sort(xs.begin(), xs.end());
-      std::string want;
-      for (std::size_t k = 0; k < xs.size(); ++k) want += (k ? "," : "") + xs[k];
+      std::string want, spaced;
+      for (std::size_t k = 0; k < xs.size(); ++k) {
+        want += (k ? "," : "") + xs[k];
+        spaced += (k ? ", " : "") + xs[k];
+      }
       INFO("set: " << set);
       CHECK(key(set) == "\\{" + want + "\\}");
-      CHECK(key(list) == want);
+      // A list whose comma-joined key would read as one number (`1,250`) is keyed with `, `.
+      const bool one_number = reckon::canonicalize(want).elements.empty();
+      CHECK(key(list) == (one_number ? spaced : want));
     }
   }
   SECTION("tuples and intervals keep order and brackets, each element canonical") {
@@ -400,7 +405,8 @@ TEST_CASE("regression #15.2: canonical keys of number forms, assignments and app
   CHECK(canonicalize("1000,99").key == "1000.99");
   CHECK(canonicalize("-1000,5").key == "-1000.5");
   CHECK(canonicalize("1,5").key == "1,5");       // a list
-  CHECK(canonicalize("1, 25").key == "1,25");    // spaced: a list
+  CHECK(canonicalize("1, 25").key == "1, 25");   // spaced: a list, keyed so that it stays one
+  CHECK(canonicalize("25,1").key == "1, 25");
   CHECK(canonicalize("1,000").key == "1000");
   CHECK(canonicalize("11,\\!111").key == "11111");
   CHECK(canonicalize(".4").key == "0.4");

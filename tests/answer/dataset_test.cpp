@@ -413,3 +413,24 @@ TEST_CASE("whole GSM8K: every extracted #### answer equals the gold integer", "[
   CHECK(m == 1319);
   CHECK(agree == m);
 }
+
+TEST_CASE("idempotence: every MATH-500 and GSM8K answer's key is its own key (already so before #15's fix; a guard)", "[answer][data][shared]") {
+  int n = 0, stable = 0;
+  auto check = [&](const std::string& text) {
+    const auto once = reckon::canonicalize(text).key;
+    ++n;
+    if (reckon::canonicalize(once).key == once) ++stable;
+    else std::cout << "not idempotent: " << text << " -> " << once << " -> " << reckon::canonicalize(once).key << "\n";
+  };
+  std::ifstream math(reckon::test::shared_data_file("math500.jsonl"));
+  for (std::string line; std::getline(math, line);) {
+    check(json_field(line, "answer"));
+    if (auto boxed = reckon::boxed_extractor{}(json_field(line, "solution"))) check(*boxed);
+  }
+  std::ifstream gsm(reckon::test::shared_data_file("gsm8k_test.jsonl"));
+  for (std::string line; std::getline(gsm, line);)
+    if (auto g = reckon::gsm8k_extractor{}(json_field(line, "answer"))) check(*g);
+  std::cout << "MATH-500 + GSM8K: " << stable << "/" << n << " keys idempotent\n";
+  CHECK(n == 500 + 500 + 1319);
+  CHECK(stable == n);
+}

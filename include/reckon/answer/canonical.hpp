@@ -215,7 +215,12 @@ inline std::vector<std::int32_t> match_pairs(const std::vector<token>& t, bool b
 // - `\dfrac`, `\tfrac`, `\cfrac` -> `\frac`; `\dbinom`, `\tbinom` -> `\binom`; `\le` -> `\leq`;
 //   `\ge` -> `\geq`; `\lbrace` -> `\{`; "infinity" -> `\infty`; `bmatrix`, `matrix` -> `pmatrix`.
 // - `1{,}000` -> `1,000`.
-inline std::vector<token> rewrite(const std::vector<token>& in, context& cx) {
+// - digit groups that only spacing separates are one number: `1 000`, `3\,000` -> `1000`,
+//   `3000`. They join here, before the whole-answer rules, so that those rules see the number
+//   the key will show (`4,615 613` is read as `4,615613`, the same as its key).
+// `joined` holds the joined numbers; its capacity must be the input's length, so that appending
+// never moves it (a joined number copies each source digit at most once).
+inline std::vector<token> rewrite(const std::vector<token>& in, std::string& joined, context& cx) {
   static constexpr std::string_view dropped[] = {
       "\\left",   "\\right",  "\\bigl",   "\\bigr",    "\\Bigl",    "\\Bigr",       "\\big",
       "\\Big",    "\\bigg",   "\\Bigg",   "\\biggl",   "\\biggr",   "\\Biggl",      "\\Biggr",
@@ -350,9 +355,64 @@ inline std::vector<token> rewrite(const std::vector<token>& in, context& cx) {
     default:
       break;
     }
+    // Groups join as the emitter writes them (`26.0` as `26`), so that the key read again joins
+    // the same way; two decimals (`7.6 0.08`) stay two numbers.
+    auto written = [](std::string_view x) -> std::string_view {
+      if (x.find('.') == std::string_view::npos) return x;
+      while (!x.empty() && x.back() == '0') x.remove_suffix(1);
+      if (!x.empty() && x.back() == '.') x.remove_suffix(1);
+      return x.empty() ? std::string_view("0") : x;
+    };
+    if (t.kind == tk::number && !out.empty() && out.back().kind == tk::number) {
+      token& prev = out.back();
+      const auto left = written(prev.text), right = written(t.text);
+      const bool tail = !joined.empty() && prev.text.data() + prev.text.size() == joined.data() + joined.size() &&
+                        left.size() == prev.text.size();
+      const std::size_t need = (tail ? 0 : left.size()) + right.size();
+      if ((left.find('.') == std::string_view::npos || right.find('.') == std::string_view::npos) &&
+          joined.size() + need <= joined.capacity()) {
+        const std::size_t from = tail ? static_cast<std::size_t>(prev.text.data() - joined.data()) : joined.size();
+        if (!tail) joined += left;
+        joined += right;
+        prev.text = std::string_view(joined).substr(from);
+        continue;
+      }
+    }
     out.push_back(t);
   }
   return out;
+}
+
+// Rule (decimal comma): `a,b` with digits only is one number with a decimal comma when `b` is not
+// a three-digit group and has two or more digits, or `a` has four or more: `2,74`, `1000,99`,
+// `1000,5`; `1,000` (a thousand), `1,5` and `12,5` (lists) are not.
+constexpr bool decimal_comma(std::string_view a, std::string_view b) noexcept {
+  const bool plain = !a.empty() && !b.empty() && a.find('.') == std::string_view::npos && b.find('.') == std::string_view::npos;
+  return plain && b.size() != 3 && (b.size() >= 2 || a.size() >= 4);
+}
+
+/// Whether a comma-joined text `-?d+,d+...` reads as one number by the whole-answer rules of
+/// finish_top (thousands groups `-?d{1,3}(,ddd)+(.d+)?`, or a decimal comma), so that a list
+/// key must not be written that way.
+constexpr bool reads_as_one_number(std::string_view s) noexcept {
+  std::size_t p = !s.empty() && s[0] == '-' ? 1 : 0;
+  const auto first = digit_run(s, p);
+  if (first.empty() || p >= s.size() || s[p] != ',') return false;
+  {
+    std::size_t q = p + 1;
+    const auto second = digit_run(s, q);
+    if (q == s.size() && decimal_comma(first, second)) return true;
+  }
+  if (first.size() > 3) return false;
+  while (p < s.size() && s[p] == ',') {
+    ++p;
+    if (digit_run(s, p).size() != 3) return false;
+    if (p < s.size() && s[p] == '.') {
+      ++p;
+      return !digit_run(s, p).empty() && p == s.size();
+    }
+  }
+  return p == s.size();
 }
 
 // Whole-answer rules:
@@ -437,8 +497,7 @@ inline void finish_top(std::vector<token>& t, std::string& arena, std::string& a
     if (t.size() == k0 + 3 && t[k0].kind == tk::number && t[k0 + 1].sym(",") && t[k0 + 2].kind == tk::number &&
         !t[k0 + 1].space_before && !t[k0 + 2].space_before) {
       const auto a = t[k0].text, b = t[k0 + 2].text;
-      const bool plain = a.find('.') == std::string_view::npos && b.find('.') == std::string_view::npos;
-      if (plain && b.size() != 3 && (b.size() >= 2 || a.size() >= 4)) {
+      if (decimal_comma(a, b)) {
         arena_comma = std::string(a) + "." + std::string(b);
         token merged = t[k0];
         merged.text = arena_comma;
@@ -448,9 +507,15 @@ inline void finish_top(std::vector<token>& t, std::string& arena, std::string& a
     }
   }
 
-  // Trailing units.
+  // Trailing units: a word from `\text{}`, a word of three or more letters, or a two-letter word
+  // after a space or among the common unit abbreviations; so `10 cm`, `10cm`, `5 dollars` lose
+  // it, and `2xy`, `3ab` (products) keep it.
+  static constexpr std::string_view two_letter_units[] = {"cm", "mm", "km", "kg", "mg", "ml", "mL", "ft", "yd",
+                                                          "mi", "lb", "oz", "hr", "hz", "Hz", "kW", "mV", "kJ"};
   auto unit = [&](std::size_t k) {
-    return t[k].kind == tk::word && (t[k].text.size() >= 2 || t[k].from_text);
+    if (t[k].kind != tk::word) return false;
+    const auto w = t[k].text;
+    return t[k].from_text || w.size() >= 3 || (w.size() == 2 && (t[k].space_before || one_of(w, two_letter_units)));
   };
   std::size_t j = t.size();
   bool any = false;
@@ -542,9 +607,18 @@ struct emitter {
     space_pending = name.size() > 1 && alpha(name.back());
   }
   void put_number(std::string_view num) {
-    if (!out.empty() && digit(out.back())) { // "3\,000", "1 000": digit groups join up
-      put(num);
-      return;
+    std::string run; // a number written straight after digits (`1{2}`) joins them: one number
+    if (!out.empty() && digit(out.back())) {
+      std::size_t r = out.size();
+      while (r > 0 && (digit(out[r - 1]) || out[r - 1] == '.')) --r;
+      run = out.substr(r);
+      run += num;
+      if (std::count(run.begin(), run.end(), '.') > 1 || run.front() == '.') {
+        out += ' '; // `7.6 0.08`: two decimals in a row stay two numbers, apart
+      } else {
+        out.resize(r);
+        num = run;
+      }
     }
     const auto dot = num.find('.');
     std::string_view ip = num.substr(0, dot);
@@ -603,6 +677,9 @@ struct emitter {
       sub = 0;
       return;
     case tk::word:
+      // Two words stay apart (`no solution`, `x ab`): written together they would read as one
+      // word, a unit or prose, when the key is read again.
+      if (sub == 0 && i > 0 && t[i - 1].kind == tk::word && !out.empty() && alpha(out.back())) out += ' ';
       put(k.text.substr(sub));
       ++i;
       sub = 0;
@@ -1198,37 +1275,74 @@ inline std::optional<std::string> relation_rewrite(std::string_view s, context& 
   return std::nullopt;
 }
 
+inline canonical_answer canonicalize(std::string_view text, context& cx, std::size_t max_bytes = max_parsed_bytes);
+
 inline canonical_answer build(std::string_view s, int depth, context& cx) {
   canonical_answer a;
   if (depth < max_structure_depth && !s.empty()) {
-    auto compose = [&](std::vector<std::string_view> parts, std::string_view open, std::string_view close,
-                       bool sort, std::string_view sep = ",") {
-      for (auto part : parts) a.elements.push_back(build(part, depth + 1, cx));
+    auto assemble = [&](bool sort, std::string_view open, std::string_view close, std::string_view sep) {
       if (sort)
         std::sort(a.elements.begin(), a.elements.end(),
                   [](const canonical_answer& x, const canonical_answer& y) { return x.key < y.key; });
-      a.key = open;
-      a.shape = open;
-      for (std::size_t q = 0; q < a.elements.size(); ++q) {
-        if (q) {
-          a.key += sep;
-          a.shape += sep;
+      const bool bare = open.empty() && close.empty() && sep == ",";
+      if (bare) {
+        // A bare list inside a bare list is one list: `\pm 3, 9` is `-3, 3, 9, 9`'s four answers.
+        std::vector<canonical_answer> flat;
+        bool nested = false;
+        for (auto& e : a.elements) nested = nested || (!e.shape.empty() && e.shape[0] == '#' && e.shape.find("\\cup") == std::string::npos);
+        if (nested) {
+          for (auto& e : a.elements) {
+            if (!e.shape.empty() && e.shape[0] == '#' && e.shape.find("\\cup") == std::string::npos)
+              for (auto& x : e.elements) flat.push_back(std::move(x));
+            else
+              flat.push_back(std::move(e));
+          }
+          a.elements = std::move(flat);
+          std::sort(a.elements.begin(), a.elements.end(),
+                    [](const canonical_answer& x, const canonical_answer& y) { return x.key < y.key; });
         }
-        a.key += a.elements[q].key;
-        a.shape += '#';
       }
-      a.key += close;
-      a.shape += close;
+      auto write = [&](std::string_view separator) {
+        a.key = open;
+        a.shape = open;
+        for (std::size_t q = 0; q < a.elements.size(); ++q) {
+          if (q) {
+            a.key += separator;
+            a.shape += sep; // the shape is the list's, however the key is written
+          }
+          a.key += a.elements[q].key;
+          a.shape += '#';
+        }
+        a.key += close;
+        a.shape += close;
+      };
+      write(sep);
+      // Rule: a bare list whose comma-joined key would read as one number (`1,25` as 1.25, `1,250`
+      // as 1250, from the list 25, 1 or 250, 1) is written with `, `, which those rules never
+      // join, so that the key read again is the same list.
+      if (bare && reads_as_one_number(a.key)) write(", ");
+    };
+    auto compose = [&](std::vector<std::string_view> parts, std::string_view open, std::string_view close,
+                       bool sort, std::string_view sep = ",") {
+      for (auto part : parts) a.elements.push_back(build(part, depth + 1, cx));
+      assemble(sort, open, close, sep);
     };
 
     // Rule: one `\pm` makes two answers: `\pm 2` -> `-2,2`, `1\pm\sqrt{2}` ->
     // `1+\sqrt{2},1-\sqrt{2}` (an unordered list).
     // The `\pm` may sit anywhere: `\frac{-1\pm\sqrt{5}}{2}` is two roots, `(\pm 3, 0)` two points.
+    // Each of the two texts is canonicalised whole (a `+` that now leads, `+ k`, goes as it would
+    // in any answer).
     if (const auto at = s.find("\\pm"); at != std::string_view::npos && s.find("\\pm", at + 3) == std::string_view::npos &&
                                           (at + 3 >= s.size() || !alpha(s[at + 3]))) {
-      std::string minus = std::string(s.substr(0, at)) + "-" + std::string(s.substr(at + 3));
-      std::string plus = std::string(s.substr(0, at)) + "+" + std::string(s.substr(at + 3));
-      compose({minus, plus}, "", "", true);
+      const std::string minus = std::string(s.substr(0, at)) + "-" + std::string(s.substr(at + 3));
+      const std::string plus = std::string(s.substr(0, at)) + "+" + std::string(s.substr(at + 3));
+      for (const auto* variant : {&minus, &plus}) {
+        canonical_answer e = canonicalize(*variant, cx, max_parsed_bytes);
+        e.assigned.clear();
+        a.elements.push_back(std::move(e));
+      }
+      assemble(true, "", "", ",");
       return a;
     }
     // Rule: simple matrices, `\begin{pmatrix}a&b\\c&d\end{pmatrix}` (bmatrix -> pmatrix),
@@ -1328,10 +1442,12 @@ inline canonical_answer literal(std::string_view cleaned, context& cx) {
 }
 
 /// canonicalize with a work counter; texts longer than `max_bytes` get the literal key.
-inline canonical_answer canonicalize(std::string_view text, context& cx, std::size_t max_bytes = max_parsed_bytes) {
+inline canonical_answer canonicalize(std::string_view text, context& cx, std::size_t max_bytes) {
   const std::string cleaned = clean(text, cx);
   if (cleaned.size() > max_bytes) return literal(cleaned, cx);
-  auto tokens = rewrite(tokenize(cleaned, cx), cx);
+  std::string joined;
+  joined.reserve(cleaned.size());
+  auto tokens = rewrite(tokenize(cleaned, cx), joined, cx);
   std::string arena, arena_comma, assigned;
   finish_top(tokens, arena, arena_comma, assigned, cx);
   const auto braces = match_pairs(tokens, true, cx);
