@@ -74,7 +74,11 @@ if(TARGET reckon_llama_cpp)
                    "not a build tree or a subdirectory")
   endif()
 endif()
-message(STATUS "reckon: components installed besides reckon::reckon: ${RECKON_INSTALLED_COMPONENTS}")
+list(JOIN RECKON_INSTALLED_COMPONENTS ", " _reckon_list)
+if(NOT _reckon_list)
+  set(_reckon_list "none")
+endif()
+message(STATUS "reckon: components installed besides reckon::reckon: ${_reckon_list}")
 
 configure_package_config_file("${CMAKE_CURRENT_LIST_DIR}/reckonConfig.cmake.in"
   "${PROJECT_BINARY_DIR}/reckonConfig.cmake"
