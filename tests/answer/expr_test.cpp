@@ -169,3 +169,88 @@ TEST_CASE("regression #15.4: fuzz findings (a lone '.', ratio symmetry under a l
     CHECK(answers_equal(x, y, 1e-4) == answers_equal(y, x, 1e-4));
   }
 }
+
+namespace {
+
+// A random expression over x and the imaginary unit i (seeded).
+std::string expr15_complex(std::mt19937_64& rng, int depth) {
+  std::uniform_int_distribution<int> pick(0, depth <= 0 ? 3 : 8);
+  std::uniform_int_distribution<int> small(1, 9);
+  switch (pick(rng)) {
+  case 0: return "x";
+  case 1: return "i";
+  case 2: return std::to_string(small(rng)) + "i";
+  case 3: return std::to_string(small(rng));
+  case 4: return "(" + expr15_complex(rng, depth - 1) + "+" + expr15_complex(rng, depth - 1) + ")";
+  case 5: return "(" + expr15_complex(rng, depth - 1) + "-" + expr15_complex(rng, depth - 1) + ")";
+  case 6: return expr15_complex(rng, depth - 1) + "\\cdot " + expr15_complex(rng, depth - 1);
+  case 7: return "\\frac{" + expr15_complex(rng, depth - 1) + "}{" + expr15_complex(rng, depth - 1) + "+7}";
+  default: return "(" + expr15_complex(rng, depth - 1) + ")^{" + std::to_string(small(rng) % 3 + 1) + "}";
+  }
+}
+
+} // namespace
+
+TEST_CASE("regression #15 imaginary unit: a lone i is the unit, so complex forms and i^2 = -1 identities compare equal",
+          "[answer][expr][complex]") {
+  // Each pair was unequal before: `i` was a variable, so only polynomial identities in i held.
+  CHECK(answers_equal("i^2", "-1"));
+  CHECK(answers_equal("i^{3}", "-i"));
+  CHECK(answers_equal("(1+i)^2", "2i"));
+  CHECK(answers_equal("\\frac{1}{i}", "-i"));
+  CHECK(answers_equal("\\frac{1+i}{1-i}", "i"));
+  CHECK(answers_equal("(2+i)(2-i)", "5"));
+  CHECK(answers_equal("\\frac{3+4i}{1+2i}", "\\frac{11}{5}-\\frac{2}{5}i"));
+  CHECK(answers_equal("|3+4i|", "5"));
+  CHECK(answers_equal("e^{i\\pi}", "-1")); // a principal value, within rounding
+  CHECK(answers_equal("\\frac{1}{2}-\\frac{\\sqrt3}{2}i", "\\frac{1-i\\sqrt{3}}{2}"));
+  CHECK(answers_equal("\\left(\\frac{1+i\\sqrt3}{2}\\right)^{3}", "-1"));
+  // ... and the unit is a value, not a name: distinct complex numbers stay distinct.
+  CHECK_FALSE(answers_equal("i", "-i"));
+  CHECK_FALSE(answers_equal("2i", "2"));
+  CHECK_FALSE(answers_equal("3+2i", "3-2i"));
+  CHECK_FALSE(answers_equal("i^2", "1"));
+  CHECK_FALSE(answers_equal("\\frac{1+i}{1-i}", "1"));
+  // A complex constant is no real number: it equals no decimal, and an equation's constant
+  // side that is complex is compared as complex.
+  CHECK_FALSE(answers_equal("2i", "2.000000"));
+}
+
+TEST_CASE("imaginary unit: i in or under a subscript is a name (a guard of the rule)", "[answer][expr][complex]") {
+  CHECK(answers_equal("x_i + 1", "1 + x_{i}"));
+  CHECK_FALSE(answers_equal("a_i", "a_j"));
+  CHECK_FALSE(answers_equal("i_1^2", "-1")); // `i_1` is a variable
+  CHECK(answers_equal("i_1 + i_2", "i_2 + i_1"));
+}
+
+TEST_CASE("imaginary unit: the real rules stay real, so sampled real identities keep holding (a guard)",
+          "[answer][expr][complex]") {
+  // A real radicand that is negative at a point makes the point undefined, as before: the
+  // complex principal value would reject this real identity at points where both factors are
+  // negative.
+  CHECK(answers_equal("\\sqrt{x-1}\\sqrt{x-2}", "\\sqrt{(x-1)(x-2)}"));
+  CHECK_FALSE(answers_equal("\\sqrt{-4}", "2i")); // stated: no complex roots of negative reals
+  CHECK(answers_equal("\\sqrt{x^2}", "|x|"));
+}
+
+TEST_CASE("regression #15 imaginary unit: random complex non-identities never compare equal; identities do, symmetrically",
+          "[answer][expr][complex]") {
+  std::mt19937_64 rng(1515015);
+  int false_pos = 0, identities = 0, comparable = 0;
+  for (int k = 0; k < 800; ++k) {
+    const std::string e = expr15_complex(rng, 3);
+    const std::string other = "(" + e + ")+\\frac{i x}{97}";
+    if (answers_equal(e, other)) ++false_pos;
+    CHECK(answers_equal(e, other) == answers_equal(other, e));
+    // i^2 + 1 = 0 written into the same function.
+    const std::string same = "(" + e + ")(i^{2}+2)";
+    if (reckon::detail::expr::parse(reckon::canonicalize(e).key)) {
+      ++comparable;
+      if (answers_equal(e, same)) ++identities;
+    }
+  }
+  CHECK(false_pos == 0);
+  INFO("comparable " << comparable << " identities " << identities);
+  CHECK(comparable > 700);
+  CHECK(identities >= comparable * 95 / 100);
+}

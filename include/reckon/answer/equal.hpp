@@ -61,8 +61,8 @@ inline std::optional<double> constant_value(const canonical_answer& a) {
   auto t = expr::parse(a.key);
   if (!t || !t->vars.empty()) return std::nullopt;
   auto v = expr::eval(*t, t->root, {});
-  if (!v) return std::nullopt;
-  return v->ap;
+  if (!v || !v->real()) return std::nullopt; // `2i` is no real number
+  return v->re.ap;
 }
 
 // Every element of `a` pairs with a distinct equal element of `b` (greedy, first fit); with
