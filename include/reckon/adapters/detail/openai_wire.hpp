@@ -129,7 +129,9 @@ struct parsed_response {
 
 [[nodiscard]] inline float as_logprob(const json& v) {
   if (v.is_number()) return v.get<float>();
-  return -std::numeric_limits<float>::infinity(); // null: the server could not say (-inf: p = 0)
+  if (v.is_null()) return -std::numeric_limits<float>::infinity(); // the server could not say (-inf: p = 0)
+  // A string, bool, array or object is no logprob; read as p = 0 it would pass for a real one.
+  throw std::runtime_error("a logprob is neither a number nor null");
 }
 
 inline std::string token_string(const json& entry) {
