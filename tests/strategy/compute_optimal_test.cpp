@@ -505,3 +505,223 @@ TEST_CASE("reckon-eval: zip-rc, odar, slow-best-of-5 and compute-optimal run thr
   REQUIRE(again);
   CHECK(*again == *rows); // identical at any thread count
 }
+
+namespace {
+
+/// A sampler, reviser and ORM over scripted problems, for compute-optimal's revisions bins. An
+/// attempt's text is "p<id> d<depth> o=<orm> \boxed{<answer>}": problem id's k-th sample (over all
+/// its calls) is samples[id][k % size] at depth 0; a revision of a depth-d candidate is
+/// revisions[id][min(d, size - 1)] at depth d + 1. The ORM reads o=. Every call is recorded.
+struct co_chain_model {
+  using reckon_model_concept = capabilities<sampling_model_tag, reviser_tag, outcome_reward_model_tag>;
+  std::vector<std::vector<co_scripted_sample>> samples, revisions;
+  std::size_t sample_calls = 0, orm_calls = 0;
+  std::vector<std::size_t> revise_batches;  ///< requests per revise call
+  std::vector<std::size_t> history_sizes;   ///< per request, in order
+  std::map<std::uint64_t, std::size_t> drawn;
+
+  static std::string text(std::uint64_t id, std::size_t depth, const co_scripted_sample& s) {
+    return fmt::format("p{} d{} o={} \\boxed{{{}}}", id, depth, s.orm, s.answer);
+  }
+  static std::size_t depth_of(const std::string& t) { return std::stoul(t.substr(t.find(" d") + 2)); }
+  result<sample_batch> sample(const problem& p, const sampling_params&, std::uint32_t n) {
+    ++sample_calls;
+    sample_batch b;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const auto& pool = samples.at(p.id);
+      completion c;
+      c.text = text(p.id, 0, pool[drawn[p.id]++ % pool.size()]);
+      c.tokens = 5;
+      b.completions.push_back(std::move(c));
+    }
+    b.usage = {.prefilled_tokens = 0, .generated_tokens = 5ULL * n, .engine_calls = 1};
+    return b;
+  }
+  result<sample_batch> revise(const problem& p, std::span<const revision_request> rq, const sampling_params&) {
+    revise_batches.push_back(rq.size());
+    sample_batch b;
+    for (const auto& r : rq) {
+      history_sizes.push_back(r.history.size());
+      const std::size_t d = depth_of(r.candidate.steps[0]);
+      const auto& script = revisions.at(p.id);
+      completion c;
+      c.text = text(p.id, d + 1, script[std::min(d, script.size() - 1)]);
+      c.tokens = 5;
+      b.completions.push_back(std::move(c));
+    }
+    b.usage = {.prefilled_tokens = 0, .generated_tokens = 5ULL * rq.size(), .engine_calls = 1};
+    return b;
+  }
+  result<std::vector<double>> score_outcomes(const problem&, std::span<const solution_view> c) {
+    ++orm_calls;
+    std::vector<double> out;
+    for (const auto& v : c) out.push_back(std::stod(v.steps[0].substr(v.steps[0].find("o=") + 2)));
+    return out;
+  }
+};
+
+/// A one-bin table choosing revisions at n with chains of `length` attempts (budget n, probe 2).
+compute_optimal_params revisions_table(std::uint32_t n, std::uint32_t length) {
+  compute_optimal_params params;
+  params.table.budget = n;
+  params.table.probe = 2;
+  params.table.bins = {co_choice{co_method::revisions, n, 0.0, length}};
+  return params;
+}
+
+} // namespace
+
+TEST_CASE("compute_optimal: a revisions bin runs n / L chains of L attempts from the probe samples",
+          "[strategy][compute_optimal][sequential_revisions]") {
+  // Samples say 5 (ORM 0.5), every revision says 7 (ORM 0.6): only the revisions bin's chains can
+  // answer 7, so a bin that fell back to the sample pool would answer 5.
+  co_chain_model model;
+  model.samples = {{{"5", 0.5}}};
+  model.revisions = {{{"7", 0.6}}};
+  const problem p{0, "chains"};
+  struct expect {
+    std::uint32_t length;
+    std::size_t sample_calls, revise_calls, chains;
+  };
+  for (const expect e : {expect{4, 1, 3, 2}, expect{8, 1, 6, 1}, expect{2, 2, 1, 4}, expect{1, 2, 0, 8}}) {
+    INFO("L = " << e.length);
+    model.sample_calls = model.orm_calls = 0;
+    model.revise_batches.clear();
+    model.history_sizes.clear();
+    model.drawn.clear();
+    auto r = compute_optimal(revisions_table(8, e.length)).run(model, model, p, budget{}, random_stream{});
+    REQUIRE(r);
+    CHECK(r->samples == 8);
+    CHECK(r->cost.generated_tokens == 40); // n = P x L generations in all, the probe included
+    CHECK(model.sample_calls == e.sample_calls);
+    CHECK(model.revise_batches.size() == e.revise_calls);
+    CHECK(model.orm_calls == (e.revise_calls + (e.sample_calls - 1) > 0 ? 2u : 1u)); // the probe's scores are reused
+    CHECK(r->answer == (e.length == 1 ? "5" : "7"));
+    for (const std::size_t batch : model.revise_batches) CHECK(batch == e.chains);
+    for (const std::size_t h : model.history_sizes) CHECK(h <= 3); // the 4 most recent attempts at most
+    bool named = false;
+    for (const auto& ev : r->trace)
+      named = named || ev.what.find(fmt::format("revisions at n = 8: {} chains x {} attempts", 8 / e.length, e.length)) != std::string::npos;
+    CHECK(named);
+  }
+  SECTION("fully sequential after a 2-sample probe: the chain starts from both samples") {
+    model.history_sizes.clear();
+    model.drawn.clear();
+    REQUIRE(compute_optimal(revisions_table(8, 8)).run(model, model, p, budget{}, random_stream{}));
+    CHECK(model.history_sizes == std::vector<std::size_t>{1, 2, 3, 3, 3, 3});
+  }
+  SECTION("the budget: no revision is paid for that could not be scored; engine calls bind") {
+    model.drawn.clear();
+    auto q = compute_optimal(revisions_table(8, 4)).run(model, model, p, budget{.max_prm_calls = 1}, random_stream{});
+    REQUIRE(q);
+    CHECK(q->cost.prm_calls == 1);
+    CHECK(q->cost.engine_calls == 1);
+    CHECK(*q->stopped_by == stop_reason::prm_calls);
+    CHECK(q->answer == "5"); // the majority over the two samples drawn
+    auto e = compute_optimal(revisions_table(8, 4)).run(model, model, p, budget{.max_engine_calls = 2}, random_stream{});
+    REQUIRE(e);
+    CHECK(e->cost.engine_calls == 2);
+    CHECK(*e->stopped_by == stop_reason::engine_calls);
+    CHECK(e->samples == 4);
+    CHECK(e->cost.prm_calls == 2); // the revisions paid for are scored
+    CHECK(e->answer == "7");
+  }
+}
+
+TEST_CASE("compute_optimal: a revisions bin needs a reviser; tables check and read its length",
+          "[strategy][compute_optimal][sequential_revisions][errors]") {
+  co_scripted_pools plain; // samples and scores, cannot revise
+  plain.pools = {co_pool_of(co_kind::both_right, 0.8)};
+  const problem p{0, "no reviser"};
+  auto r = compute_optimal(revisions_table(4, 2)).run(plain, plain, p, budget{}, random_stream{});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::invalid_argument);
+  CHECK_THAT(r.error().message, Catch::Matchers::Contains("revisions bin needs a model that revises"));
+  const std::vector<calibration_problem> cal{{p, "7"}};
+  compute_optimal_fit_params fit;
+  fit.budget = 4;
+  fit.methods = {co_method::revisions};
+  CHECK(fit_compute_optimal(plain, plain, std::span<const calibration_problem>(cal), fit).error().code == errc::invalid_argument);
+  co_chain_model model;
+  model.samples = {{{"5", 0.5}}};
+  model.revisions = {{{"7", 0.6}}};
+  auto zero_context = revisions_table(4, 2);
+  zero_context.context = 0;
+  CHECK(compute_optimal(zero_context).run(model, model, p, budget{}, random_stream{}).error().code == errc::invalid_argument);
+
+  compute_optimal_table t;
+  t.budget = 8;
+  t.edges = {0.5};
+  t.bins = {{co_method::revisions, 8, 0.7, 4}, {co_method::majority, 8, 0.6}};
+  CHECK(t.check());
+  t.bins[0].length = 3; // does not divide 8
+  CHECK_FALSE(t.check());
+  t.bins[0].length = 4;
+  t.bins[1].length = 2; // only a revisions bin has chains
+  CHECK_FALSE(t.check());
+  t.bins[1].length = 1;
+  const std::string json = compute_optimal_table_to_json(t);
+  CHECK(json.find(R"({"method":"revisions","n":8,"accuracy":0.7,"length":4})") != std::string::npos);
+  CHECK(json.find(R"({"method":"majority","n":8,"accuracy":0.6})") != std::string::npos); // others as before
+  auto back = compute_optimal_table_from_json(json);
+  REQUIRE(back);
+  CHECK(back->bins[0].method == co_method::revisions);
+  CHECK(back->bins[0].length == 4);
+  CHECK(back->bins[1].length == 1);
+  auto bad = compute_optimal_table_from_json(R"({"budget":8,"probe":2,"edges":[],"bins":[{"method":"revisions","n":8,"length":-1}]})");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message == "compute_optimal_table: 'bins[0].length' must be a non-negative integer");
+  CHECK_FALSE(compute_optimal_table_from_json(R"({"budget":8,"probe":2,"edges":[],"bins":[{"method":"revisions","n":8,"length":3}]})"));
+}
+
+TEST_CASE("compute_optimal fits the sequential/parallel ratio per bin by two-fold cross-validation",
+          "[strategy][compute_optimal][sequential_revisions]") {
+  // Budget 4, probe 2, method revisions only: cells (n, L) = (2, 1), (2, 2), (4, 1), (4, 2), (4, 4).
+  // Easy problems (samples' ORM 0.9: estimate 0.1): the samples say 5 and 4, a first revision says
+  // 6 (ORM 0.1), a second 7 (ORM 0.95): only the fully sequential chain (4, 4) reaches 7 with the
+  // largest summed score in its chain. Hard problems (ORM 0.2: estimate 0.8): the samples say 7,
+  // every revision breaks it to 5 (ORM 0.9): only parallel cells (L = 1) keep 7. 10 of each: the
+  // easy bin's own argmax wins all 10 of its held-out problems against the global cell ((2, 1), the
+  // first of the tied best), well past the McNemar threshold (2 sqrt 10 = 6.3); the hard bin's own
+  // argmax is the global cell.
+  co_chain_model model;
+  std::vector<calibration_problem> cal;
+  for (std::uint64_t id = 0; id < 20; ++id) {
+    const bool easy = id % 2 == 0;
+    model.samples.push_back(easy ? std::vector<co_scripted_sample>{{"5", 0.9}, {"4", 0.9}}
+                                 : std::vector<co_scripted_sample>{{"7", 0.2}, {"7", 0.2}});
+    model.revisions.push_back(easy ? std::vector<co_scripted_sample>{{"6", 0.1}, {"7", 0.95}}
+                                   : std::vector<co_scripted_sample>{{"5", 0.9}});
+    cal.push_back(calibration_problem{problem{id, "ratio"}, "7"});
+  }
+  compute_optimal_fit_params fit;
+  fit.budget = 4;
+  fit.probe = 2;
+  fit.bins = 2;
+  fit.methods = {co_method::revisions};
+  auto t = fit_compute_optimal(model, model, std::span<const calibration_problem>(cal), fit);
+  REQUIRE(t);
+  REQUIRE(t->bins.size() == 2);
+  CHECK(t->bins[0].method == co_method::revisions);
+  CHECK(t->bins[0].n == 4);
+  CHECK(t->bins[0].length == 4); // easy: fully sequential
+  CHECK(t->bins[0].accuracy == test::Approx(1.0));
+  CHECK(t->bins[1].length == 1); // hard: parallel
+  CHECK(t->bins[1].accuracy == test::Approx(1.0));
+  // The fitted table routes a fresh easy and a fresh hard problem to their ratios, both right.
+  model.drawn.clear();
+  const compute_optimal co(compute_optimal_params{.table = *t});
+  for (const std::uint64_t id : {0ULL, 1ULL}) {
+    auto r = co.run(model, model, problem{id, "ratio"}, budget{}, random_stream(stream_key{.seed = 5, .problem = id}));
+    REQUIRE(r);
+    CHECK(r->answer == "7");
+  }
+  SECTION("with the pool methods searched too, the ratio still wins the easy bin") {
+    fit.methods = {co_method::majority, co_method::weighted_orm, co_method::revisions};
+    auto both = fit_compute_optimal(model, model, std::span<const calibration_problem>(cal), fit);
+    REQUIRE(both);
+    CHECK(both->bins[0].method == co_method::revisions);
+    CHECK(both->bins[0].length == 4);
+    CHECK(both->bins[1].length == 1);
+  }
+}

@@ -25,7 +25,20 @@
 // not affordable there is no estimate, and when the chosen bin's ORM or PRM call is not, its
 // method cannot run: either way the answer is the majority vote over the samples already drawn
 // (a deviation: a vote on paid-for samples rather than no answer), with stopped_by saying why.
-// Deviations: Snell et al. also search beam search and revisions; those are not sample pools.
+// Sequential/parallel ratio (Snell et al. section 6.2, Fig. 7): method `revisions` runs
+// sequential revisions (sequential_revisions.hpp) in verifier mode, hierarchical ORM-weighted
+// best-of-N, with n = P x L generations: P chains of L attempts each, L (`co_choice::length`)
+// chosen per bin with the method by the same two-fold cross-validation, over every divisor L of
+// each n (L = 1: parallel; L = n: fully sequential). It needs a model that also revises. The
+// probe samples are the chains' first attempts: with P >= probe they start the first chains and
+// P - probe more are drawn; with P < probe they are dealt round-robin to the P chains as their
+// earliest attempts (a deviation: the paper's difficulty estimate costs 2048 samples of its own,
+// not counted; here the probe is part of the N, so a fully sequential chain after a 2-sample probe
+// starts from two independent samples, as the reviser's training contexts do). The probe's ORM
+// scores are reused; one more ORM call scores the other attempts. `revisions` is not in
+// all_co_methods (the fitter's default) so that existing fits are unchanged; name it in
+// compute_optimal_fit_params::methods.
+// Deviations: Snell et al. also search beam search; that is not a sample pool.
 
 #include <reckon/aggregate/reduce.hpp>
 #include <reckon/aggregate/vote.hpp>
@@ -35,6 +48,7 @@
 #include <reckon/concepts/logprob_model.hpp>
 #include <reckon/concepts/outcome_reward_model.hpp>
 #include <reckon/concepts/process_reward_model.hpp>
+#include <reckon/concepts/reviser.hpp>
 #include <reckon/concepts/sampling_model.hpp>
 #include <reckon/core/params.hpp>
 #include <reckon/core/result.hpp>
@@ -47,6 +61,7 @@
 #include <reckon/strategy/detail/sampling_rounds.hpp>
 #include <reckon/strategy/odar.hpp>
 #include <reckon/strategy/result.hpp>
+#include <reckon/strategy/sequential_revisions.hpp>
 
 #include <fmt/format.h>
 
@@ -55,6 +70,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -72,9 +88,11 @@ enum class co_method : std::uint8_t {
   weighted_prm,   ///< vote weighted by the PRM's last step score (weighted_best_of_n)
   best_prm,       ///< the sample with the highest PRM last step score (best_of_n)
   free_energy,    ///< ODAR's free-energy fusion (needs logprobs)
+  revisions,      ///< sequential revisions, P = n / length chains of `length` attempts, hierarchical by ORM (needs a reviser)
 };
 
-/// Every method, in the order the fitter prefers on ties.
+/// Every sample-pool method, in the order the fitter prefers on ties (its default search;
+/// co_method::revisions, which needs a reviser, is searched only when named, after these).
 inline constexpr std::array<co_method, 6> all_co_methods{co_method::majority,     co_method::weighted_orm,
                                                          co_method::best_orm,     co_method::weighted_prm,
                                                          co_method::best_prm,     co_method::free_energy};
@@ -88,6 +106,7 @@ inline constexpr std::array<co_method, 6> all_co_methods{co_method::majority,   
   case co_method::weighted_prm: return "weighted-prm-last";
   case co_method::best_prm: return "best-prm-last";
   case co_method::free_energy: return "free-energy";
+  case co_method::revisions: return "revisions";
   }
   return "unknown";
 }
@@ -96,6 +115,7 @@ inline constexpr std::array<co_method, 6> all_co_methods{co_method::majority,   
 [[nodiscard]] inline std::optional<co_method> parse_co_method(std::string_view name) noexcept {
   for (const co_method m : all_co_methods)
     if (to_string(m) == name) return m;
+  if (to_string(co_method::revisions) == name) return co_method::revisions;
   return std::nullopt;
 }
 
@@ -104,6 +124,7 @@ struct co_choice {
   co_method method = co_method::majority; ///< how the bin aggregates
   std::uint32_t n = 1;                    ///< samples drawn (probe included), in [1, budget]
   double accuracy = 0.0;                  ///< its rule's two-fold cross-validated accuracy in the bin (informative)
+  std::uint32_t length = 1;               ///< revisions: attempts per chain L (P = n / L chains; L divides n); else 1
 };
 
 /// The fitted table: bin edges over the difficulty estimate and a choice per bin.
@@ -128,8 +149,12 @@ struct compute_optimal_table {
     for (std::size_t i = 0; i < edges.size(); ++i)
       if (!std::isfinite(edges[i]) || (i > 0 && edges[i] < edges[i - 1]))
         return fail(errc::invalid_argument, "compute_optimal_table: edges must be finite and ascending");
-    for (const auto& c : bins)
+    for (const auto& c : bins) {
       if (c.n == 0 || c.n > budget) return fail(errc::invalid_argument, "compute_optimal_table: a bin's n is outside [1, budget]");
+      if (c.method == co_method::revisions ? (c.length == 0 || c.n % c.length != 0) : c.length != 1)
+        return fail(errc::invalid_argument,
+                    "compute_optimal_table: a revisions bin's length must divide its n, and every other bin's length is 1");
+    }
     return {};
   }
 };
@@ -141,6 +166,7 @@ struct compute_optimal_params {
   std::string step_delimiter = "\n\n";   ///< where the PRM splits a completion into steps
   free_energy_params energy{};           ///< the free-energy bins' lambda
   vote_params vote{};                    ///< tie-break of every vote
+  std::uint32_t context = 4;             ///< revisions bins: most recent earlier attempts a revision sees (> 0)
 };
 
 namespace detail::co {
@@ -170,6 +196,7 @@ inline std::optional<std::string> pick(co_method method, const pool& p, std::siz
   case co_method::best_prm: return best_of(p.prm);
   case co_method::free_energy:
     return fuse_free_energy(answers, std::span<const std::optional<double>>(p.energy.data(), n), vote).answer;
+  case co_method::revisions: break; // not a pool of samples: chain_tally picks
   }
   return std::nullopt;
 }
@@ -214,6 +241,70 @@ result<void> score(pool& p, std::size_t from, R& reward, const problem& pr, std:
 }
 
 inline bool needs_prm(co_method m) noexcept { return m == co_method::weighted_prm || m == co_method::best_prm; }
+
+/// Revision chains started from a pool's samples, with the ORM scores known so far.
+struct chain_set {
+  std::vector<revisions::chain> chains;
+  std::vector<std::vector<std::optional<double>>> orm; ///< per attempt; nullopt: not scored yet
+};
+
+/// `chains` chains from the pool's first `heads` samples, dealt round-robin (revisions::deal), each
+/// with the pool's ORM score where it has one.
+inline chain_set chains_from(const pool& p, std::size_t heads, std::size_t chains) {
+  chain_set out;
+  out.chains = revisions::deal(std::span<const completion>(p.samples.data(), heads), chains);
+  out.orm.resize(chains);
+  for (std::size_t i = 0; i < heads; ++i)
+    out.orm[i % chains].push_back(i < p.orm.size() ? std::optional<double>(p.orm[i]) : std::nullopt);
+  return out;
+}
+
+/// The attempts without a score, round by round; extends the score lists to the chains' lengths.
+inline std::vector<std::pair<std::size_t, std::size_t>> unscored(chain_set& set) {
+  std::size_t longest = 0;
+  for (std::size_t c = 0; c < set.chains.size(); ++c) {
+    set.orm[c].resize(set.chains[c].size());
+    longest = std::max(longest, set.chains[c].size());
+  }
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (std::size_t t = 0; t < longest; ++t)
+    for (std::size_t c = 0; c < set.chains.size(); ++c)
+      if (t < set.chains[c].size() && !set.orm[c][t]) out.emplace_back(c, t);
+  return out;
+}
+
+/// Scores `todo` (from unscored) in one ORM call.
+template <class R>
+result<void> score_chains(chain_set& set, const std::vector<std::pair<std::size_t, std::size_t>>& todo, R& reward,
+                          const problem& pr, std::string_view delimiter) {
+  if (todo.empty()) return {};
+  std::vector<completion> batch;
+  batch.reserve(todo.size());
+  for (const auto& [c, t] : todo) batch.push_back(set.chains[c][t]);
+  auto s = orm_scorer{}(reward, pr, std::span<const completion>(batch), delimiter);
+  if (!s) return s.error();
+  for (std::size_t i = 0; i < todo.size(); ++i) set.orm[todo[i].first][todo[i].second] = (*s)[i];
+  return {};
+}
+
+/// Every attempt's answer, per chain (the first `length` of each).
+template <class AnswerKey>
+std::vector<std::vector<std::optional<std::string>>> chain_answers(const chain_set& set, std::size_t length, const AnswerKey& key) {
+  std::vector<std::vector<std::optional<std::string>>> out(set.chains.size());
+  for (std::size_t c = 0; c < set.chains.size(); ++c)
+    for (std::size_t t = 0; t < std::min(length, set.chains[c].size()); ++t) out[c].push_back(key(set.chains[c][t]));
+  return out;
+}
+
+/// The hierarchical (verifier-mode) tally of the first `length` attempts of every chain (all scored).
+template <class AnswerKey>
+vote_tally chain_tally(const chain_set& set, std::size_t length, const AnswerKey& key, const vote_params& vote) {
+  auto answers = chain_answers(set, length, key);
+  std::vector<std::vector<double>> scores(set.chains.size());
+  for (std::size_t c = 0; c < set.chains.size(); ++c)
+    for (std::size_t t = 0; t < answers[c].size(); ++t) scores[c].push_back(set.orm[c][t].value());
+  return revisions::hierarchical_tally(answers, scores, vote);
+}
 inline bool needs_orm(co_method m) noexcept { return m == co_method::weighted_orm || m == co_method::best_orm; }
 
 } // namespace detail::co
@@ -255,7 +346,10 @@ private:
         return fail(errc::invalid_argument, "compute_optimal: a free-energy bin needs a logprob model");
       if (detail::co::needs_prm(c.method) && !process_reward_model<R>)
         return fail(errc::invalid_argument, "compute_optimal: a PRM bin needs a process reward model");
+      if (c.method == co_method::revisions && !reviser<M>)
+        return fail(errc::invalid_argument, "compute_optimal: a revisions bin needs a model that revises (reviser)");
     }
+    if (params_.context == 0) return fail(errc::invalid_argument, "compute_optimal: context must be > 0");
     return {};
   }
 
@@ -306,7 +400,12 @@ private:
     const double d = detail::co::estimate(pool, t.probe);
     const std::size_t bin = t.bin_of(d);
     const co_choice choice = t.bins[bin];
-    out.trace.push_back(trace_event{0, fmt::format("estimate {:.3f}: bin {} ({} at n = {})", d, bin, to_string(choice.method), choice.n)});
+    out.trace.push_back(trace_event{0, fmt::format("estimate {:.3f}: bin {} ({} at n = {}{})", d, bin, to_string(choice.method), choice.n,
+                                                   choice.method == co_method::revisions
+                                                       ? fmt::format(": {} chains x {} attempts", choice.n / choice.length, choice.length)
+                                                       : std::string())});
+    if constexpr (reviser<M>)
+      if (choice.method == co_method::revisions) return run_revisions(m, rm, p, limit, stream, rounds, pool, choice, spent, out);
     const std::size_t before = pool.samples.size();
     // A round that a token budget cut short is followed by another while the budget still pays
     // for a sample (the samples drawn may have used fewer than max_tokens): the last draw either
@@ -325,6 +424,58 @@ private:
       return ok.error();
     out.stopped_by = rounds.stopped_by();
     return finish(out, pool, choice.method, std::min<std::size_t>(choice.n, pool.samples.size()), spent());
+  }
+
+  // A revisions bin: P = n / L chains from the probe (and more samples), grown to L attempts,
+  // the attempts the probe's ORM call did not score scored in one more call, hierarchical pick.
+  template <class M, class R, class Spent>
+  result<strategy_result> run_revisions(metered<M&>& m, metered<R&>& rm, const problem& p, const budget& limit,
+                                        const random_stream& stream, detail::sampling_rounds<M>& rounds, detail::co::pool& pool,
+                                        const co_choice& choice, Spent& spent, strategy_result& out) const {
+    const std::size_t chains = choice.n / choice.length;
+    while (pool.samples.size() < chains) {
+      auto more = rounds.draw(static_cast<std::uint32_t>(chains - pool.samples.size()), pool.samples, out);
+      if (!more) return more.error();
+      if (*more == 0) break;
+    }
+    out.stopped_by = rounds.stopped_by();
+    const std::size_t heads = pool.samples.size();
+    detail::co::chain_set set = detail::co::chains_from(pool, heads, std::min(chains, heads));
+    if (!out.stopped_by) {
+      const ledger& sampled = m.ledger();
+      const std::uint64_t prompt_prefill =
+          std::max<std::uint64_t>(sampled.engine_calls == 0 ? 0 : sampled.prefilled_tokens / sampled.engine_calls,
+                                  detail::estimate_tokens(p.prompt.size()));
+      auto grown = detail::revisions::grow(m, p, set.chains, choice.length, params_.context, params_.sampling, limit, spent, prompt_prefill,
+                                           stream, out);
+      if (!grown) return grown.error();
+      out.stopped_by = *grown;
+    }
+    const auto todo = detail::co::unscored(set);
+    std::size_t attempts = 0;
+    for (const auto& c : set.chains) attempts += c.size();
+    out.samples = static_cast<std::uint32_t>(attempts);
+    std::optional<stop_reason> refused;
+    if (!todo.empty()) {
+      const ledger l = spent();
+      refused = limit.check_reward_call(l);
+      std::uint64_t tokens = 0;
+      for (const auto& [c, t] : todo) tokens += detail::estimate_tokens(set.chains[c][t].text.size());
+      if (!refused && tokens > limit.max_prm_tokens - l.prm_tokens) refused = stop_reason::prm_tokens;
+    }
+    if (refused) {
+      out.trace.push_back(trace_event{rounds.rounds(), fmt::format("the bin's ORM call not affordable ({}): majority over {} attempts",
+                                                                    to_string(*refused), attempts)});
+      out.stopped_by = refused;
+      out.tally = detail::revisions::flat_tally(detail::co::chain_answers(set, choice.length, key_), params_.vote);
+    } else {
+      if (auto ok = detail::co::score_chains(set, todo, rm, p, params_.step_delimiter); !ok) return ok.error();
+      out.tally = detail::co::chain_tally(set, choice.length, key_, params_.vote);
+    }
+    out.answer = out.tally.winner();
+    out.confidence = out.tally.leader() ? out.tally.leader()->share : 0.0;
+    out.cost = spent();
+    return std::move(out);
   }
 
   result<strategy_result> finish(strategy_result& out, const detail::co::pool& pool, co_method method, std::size_t n,
@@ -365,14 +516,21 @@ struct compute_optimal_fit_params {
 
 namespace detail::co {
 
-/// The cell of `hits` (cells ordered by n, then method) with the most hits; ties go to the cell
-/// of method `prefer` (the global best cell's method) with the smallest n, else to the first.
-inline std::size_t best_cell(const std::vector<double>& hits, std::size_t methods, std::size_t prefer) {
+/// One cell of the fitter's grid: a method at n samples (revisions: P = n / length chains).
+struct cell {
+  co_method method = co_method::majority;
+  std::uint32_t n = 1;
+  std::uint32_t length = 1;
+};
+
+/// The cell of `hits` (cells ordered by n, then method, then length) with the most hits; ties go to
+/// the cell of method `prefer` (the global best cell's method) with the smallest n, else to the first.
+inline std::size_t best_cell(const std::vector<double>& hits, const std::vector<cell>& cells, co_method prefer) {
   const double top = *std::max_element(hits.begin(), hits.end());
   std::optional<std::size_t> first;
   for (std::size_t g = 0; g < hits.size(); ++g) {
     if (hits[g] < top) continue;
-    if (g % methods == prefer) return g;
+    if (cells[g].method == prefer) return g;
     if (!first) first = g;
   }
   return *first;
@@ -381,8 +539,9 @@ inline std::size_t best_cell(const std::vector<double>& hits, std::size_t method
 } // namespace detail::co
 
 /// Fits a table: per calibration problem, draws the probe and the rest of the budget exactly as a
-/// run does, evaluates every (method, n) cell on prefixes of that pool and cuts the estimates into
-/// quantile bins. The members of each bin, in calibration order, alternate between two folds. Per
+/// run does, evaluates every (method, n) cell on prefixes of that pool (co_method::revisions: every
+/// (n, L) with L dividing n, on chains grown from the pool's first samples as a run grows them, a
+/// chain of L attempts being a prefix of a longer one) and cuts the estimates into quantile bins. The members of each bin, in calibration order, alternate between two folds. Per
 /// bin, two rules are cross-validated: "the bin's argmax cell" and "the global argmax cell" (over
 /// every bin), each fitted on one fold and scored on the bin's other fold, both ways. With W the
 /// held-out problems only the bin's rule gets right, L those only the global rule gets right, the
@@ -393,7 +552,8 @@ inline std::size_t best_cell(const std::vector<double>& hits, std::size_t method
 /// cell of the global cell's method with the smallest n, else to the smaller n, then the earlier
 /// method. A bin's `accuracy` is its rule's cross-validated accuracy there.
 /// @returns the table, or invalid_argument (bad params, no problems, a method the models cannot
-///          serve), engine_failure (anything the models or the answer key threw), or a model's error.
+///          serve: free-energy without logprobs, a PRM method without a PRM, revisions without a
+///          reviser), engine_failure (anything the models or the answer key threw), or a model's error.
 template <sampling_model M, outcome_reward_model R, class AnswerKey = canonical_answer_key>
 result<compute_optimal_table> fit_compute_optimal(M& model, R& reward, std::span<const calibration_problem> problems,
                                                   const compute_optimal_fit_params& fit, AnswerKey key = {}) {
@@ -401,13 +561,16 @@ result<compute_optimal_table> fit_compute_optimal(M& model, R& reward, std::span
     return fail(errc::invalid_argument, "fit_compute_optimal: need 1 <= probe <= budget and bins > 0");
   if (!std::isfinite(fit.min_z) || fit.min_z < 0.0) return fail(errc::invalid_argument, "fit_compute_optimal: min_z must be >= 0");
   if (problems.empty() || fit.methods.empty()) return fail(errc::invalid_argument, "fit_compute_optimal: no problems or no methods");
-  bool energy = false, prm = false;
+  bool energy = false, prm = false, revise = false;
   for (const co_method m : fit.methods) {
     energy = energy || m == co_method::free_energy;
     prm = prm || detail::co::needs_prm(m);
+    revise = revise || m == co_method::revisions;
   }
   if (energy && !logprob_model<M>) return fail(errc::invalid_argument, "fit_compute_optimal: free-energy needs a logprob model");
   if (prm && !process_reward_model<R>) return fail(errc::invalid_argument, "fit_compute_optimal: a PRM method needs a PRM");
+  if (revise && !reviser<M>) return fail(errc::invalid_argument, "fit_compute_optimal: revisions needs a model that revises (reviser)");
+  if (fit.run.context == 0) return fail(errc::invalid_argument, "fit_compute_optimal: context must be > 0");
   if (fit.run.step_delimiter.empty()) return fail(errc::invalid_argument, "fit_compute_optimal: step_delimiter must not be empty");
   sampling_params sp = fit.run.sampling;
   if (energy) sp = detail::with_stats(sp);
@@ -419,8 +582,21 @@ result<compute_optimal_table> fit_compute_optimal(M& model, R& reward, std::span
     if (ns.empty() || ns.front() != fit.probe) ns.insert(ns.begin(), fit.probe);
     ns.push_back(fit.budget);
     ns.erase(std::unique(ns.begin(), ns.end()), ns.end());
-    const std::size_t methods = fit.methods.size();
-    const std::size_t grid = ns.size() * methods;
+    std::vector<detail::co::cell> cells;
+    for (const std::uint32_t n : ns)
+      for (const co_method m : fit.methods) {
+        if (m != co_method::revisions) {
+          cells.push_back({m, n, 1});
+          continue;
+        }
+        for (std::uint32_t l = 1; l <= n; ++l)
+          if (n % l == 0) cells.push_back({m, n, l});
+      }
+    // Revisions: per chain count P, the longest chain any cell needs.
+    std::map<std::uint32_t, std::uint32_t> longest;
+    for (const auto& c : cells)
+      if (c.method == co_method::revisions) longest[c.n / c.length] = std::max(longest[c.n / c.length], c.length);
+    const std::size_t grid = cells.size();
     std::vector<double> estimates;
     std::vector<std::vector<char>> correct; // per problem, per grid cell
     const budget unlimited{};               // sampling_rounds keeps a copy
@@ -441,12 +617,27 @@ result<compute_optimal_table> fit_compute_optimal(M& model, R& reward, std::span
         return ok.error();
       estimates.push_back(detail::co::estimate(pool, fit.probe));
       const std::string gold = canonicalize(cp.gold).key;
-      std::vector<char> row(grid, 0);
-      for (std::size_t ni = 0; ni < ns.size(); ++ni)
-        for (std::size_t mi = 0; mi < methods; ++mi) {
-          const auto got = detail::co::pick(fit.methods[mi], pool, std::min<std::size_t>(ns[ni], pool.samples.size()), fit.run.vote);
-          row[ni * methods + mi] = got && *got == gold ? 1 : 0;
+      std::map<std::uint32_t, detail::co::chain_set> chain_sets;
+      if constexpr (reviser<M>) {
+        for (const auto& [chains, length] : longest) {
+          const std::size_t heads = std::min<std::size_t>(pool.samples.size(), std::max(chains, fit.probe));
+          detail::co::chain_set set = detail::co::chains_from(pool, heads, std::min<std::size_t>(chains, heads));
+          auto grown = detail::revisions::grow(m, cp.task, set.chains, length, fit.run.context, fit.run.sampling, unlimited,
+                                               [&] { return m.ledger(); }, 0, stream, log);
+          if (!grown) return grown.error();
+          if (auto ok = detail::co::score_chains(set, detail::co::unscored(set), rm, cp.task, fit.run.step_delimiter); !ok)
+            return ok.error();
+          chain_sets.emplace(chains, std::move(set));
         }
+      }
+      std::vector<char> row(grid, 0);
+      for (std::size_t g = 0; g < grid; ++g) {
+        const detail::co::cell& c = cells[g];
+        const auto got = c.method == co_method::revisions
+                             ? detail::co::chain_tally(chain_sets.at(c.n / c.length), c.length, key, fit.run.vote).winner()
+                             : detail::co::pick(c.method, pool, std::min<std::size_t>(c.n, pool.samples.size()), fit.run.vote);
+        row[g] = got && *got == gold ? 1 : 0;
+      }
       correct.push_back(std::move(row));
     }
     compute_optimal_table t;
@@ -476,8 +667,8 @@ result<compute_optimal_table> fit_compute_optimal(M& model, R& reward, std::span
     };
     const std::size_t global = argmax(total);
     const std::array<std::size_t, 2> global_of{argmax(fold_total[0]), argmax(fold_total[1])};
-    auto choice_of = [&](std::size_t cell, double accuracy) {
-      return co_choice{fit.methods[cell % methods], ns[cell / methods], accuracy};
+    auto choice_of = [&](std::size_t g, double accuracy) {
+      return co_choice{cells[g].method, cells[g].n, accuracy, cells[g].length};
     };
     for (std::uint32_t b = 0; b < fit.bins; ++b) {
       if (members[b][0] == 0 || members[b][1] == 0) { // nothing to cross-validate on
@@ -485,8 +676,8 @@ result<compute_optimal_table> fit_compute_optimal(M& model, R& reward, std::span
         continue;
       }
       // Each rule fitted on fold f, scored on fold 1 - f.
-      const std::array<std::size_t, 2> own_of{detail::co::best_cell(hits[b][0], methods, global_of[0] % methods),
-                                              detail::co::best_cell(hits[b][1], methods, global_of[1] % methods)};
+      const std::array<std::size_t, 2> own_of{detail::co::best_cell(hits[b][0], cells, cells[global_of[0]].method),
+                                              detail::co::best_cell(hits[b][1], cells, cells[global_of[1]].method)};
       double wins = 0.0, losses = 0.0, shared = 0.0;
       for (std::size_t i = 0; i < estimates.size(); ++i) {
         if (bin_of[i] != b) continue;
@@ -500,7 +691,7 @@ result<compute_optimal_table> fit_compute_optimal(M& model, R& reward, std::span
       if (wins - losses > fit.min_z * std::sqrt(wins + losses)) {
         std::vector<double> whole(grid, 0.0);
         for (std::size_t g = 0; g < grid; ++g) whole[g] = hits[b][0][g] + hits[b][1][g];
-        t.bins.push_back(choice_of(detail::co::best_cell(whole, methods, global % methods), (shared + wins - losses) / size));
+        t.bins.push_back(choice_of(detail::co::best_cell(whole, cells, cells[global].method), (shared + wins - losses) / size));
       } else {
         t.bins.push_back(choice_of(global, shared / size));
       }

@@ -5,8 +5,10 @@
 // Opt-in: <reckon/reckon.hpp> and compute_optimal.hpp need no JSON library; include this header
 // (and link reckon::eval) to save a fitted table and load it back.
 // Format: {"budget":8,"probe":2,"edges":[0.31,...],"bins":[{"method":"majority","n":8,"accuracy":0.9},...]};
-// unknown members are ignored, "accuracy" is optional (informative), and a table that reads is
-// one that compute_optimal_table::check() accepts. Errors (invalid_argument) name the field.
+// a "revisions" bin also has "length" (attempts per chain; written only there, optional when read,
+// default 1, so tables written before it read unchanged); unknown members are ignored, "accuracy"
+// is optional (informative), and a table that reads is one that compute_optimal_table::check()
+// accepts. Errors (invalid_argument) name the field.
 
 #include <reckon/core/result.hpp>
 #include <reckon/strategy/compute_optimal.hpp>
@@ -29,8 +31,10 @@ namespace reckon {
   j["probe"] = t.probe;
   j["edges"] = t.edges;
   j["bins"] = nlohmann::ordered_json::array();
-  for (const auto& b : t.bins)
+  for (const auto& b : t.bins) {
     j["bins"].push_back(nlohmann::ordered_json{{"method", to_string(b.method)}, {"n", b.n}, {"accuracy", b.accuracy}});
+    if (b.method == co_method::revisions) j["bins"].back()["length"] = b.length;
+  }
   return j.dump();
 }
 
@@ -80,7 +84,13 @@ namespace reckon {
     if (!n) return n.error();
     double accuracy = 0.0;
     if (const auto acc = e.find("accuracy"); acc != e.end() && acc->is_number()) accuracy = acc->get<double>();
-    t.bins.push_back(co_choice{*method, *n, accuracy});
+    std::uint32_t length = 1;
+    if (e.contains("length")) {
+      auto l = count(e, "length", fmt::format("bins[{}].length", i));
+      if (!l) return l.error();
+      length = *l;
+    }
+    t.bins.push_back(co_choice{*method, *n, accuracy, length});
   }
   if (auto ok = t.check(); !ok) return ok.error();
   return t;
