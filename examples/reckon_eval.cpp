@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // reckon-eval: evaluate strategies on the synthetic suites or on recorded samples (JSON Lines).
+#include <reckon/eval/calibrate.hpp>
 #include <reckon/eval/determinism.hpp>
 #include <reckon/eval/harness.hpp>
 #include <reckon/eval/strategies.hpp>
@@ -40,6 +41,7 @@ constexpr const char* usage = R"(usage:
   reckon-eval replay --data FILE --strategy X --n N [--trials K] [--seed K] [--threads T] [--extract]
                      [--skip-incomplete] [--reward-scale logit|prob] [--json]
   reckon-eval determinism --suite S [--problems N] [--steps K] [--batch B] [--seed K] [--json]
+  reckon-eval calibrate --data FILE [--seed K] [--problems N] [--evaluations E] [--threads T] [--json]
 
 --reward-scale: how recorded rewards are read. prob: probabilities in [0, 1], used as they are;
 logit: raw reward-model scores, any finite value, used as sigmoid(x) (best-of-n picks the largest
@@ -50,6 +52,15 @@ determinism: the reproducibility audit on the synthetic model: each problem's se
 alone, then inside a batch of B live sequences, and compared (text, answer, token count, the first
 token whose logprob differs, the largest logprob difference). The synthetic model must show none;
 run reckon::eval::audit_determinism on an engine adapter to measure an engine.
+
+calibrate: fits the synthetic suite's difficulty mix (difficulty_power), per-step error range
+(step_error_min, step_error_max), distractor skew and ORM separation so that pass@k, majority@k and
+best-of-k by reward (k = 1, 2, 4, 8; the mean over every k-subset of each problem's samples) on the
+synthetic model match the recording's; prints both curves, the fitted parameters and the largest
+deviation. FILE needs a reward on every sample and at least 8 samples per problem. --problems: the
+synthetic suite's size (default 3000); --evaluations: the refinement's budget of suite evaluations
+after the coarse grid (default 160); --seed: the suite and sampling seeds (common to every
+evaluation of the fit).
 )";
 
 struct usage_error {
@@ -248,6 +259,26 @@ int run(int argc, char** argv) {
                  r.rows.size(), dp.steps, dp.batch, r.text_changed, r.answer_changed, r.tokens_changed, r.numerics_changed,
                  r.max_logprob_diff);
     }
+    return 0;
+  }
+  if (cmd == "calibrate") {
+    const auto f = parse_flags(argc, argv, {"--data", "--seed", "--problems", "--evaluations", "--threads"}, {"--json"});
+    const auto data = check(reckon::testing::load_replay(required(f, "--data")));
+    reckon::eval::calibration_params cp;
+    const std::uint64_t seed = number_or(f, "--seed", 0, false);
+    cp.synthetic.seed = seed;
+    cp.synthetic.suite_seed = reckon::testing::default_suite_seed + seed;
+    cp.synthetic.threads = number_or(f, "--threads", 0, true);
+    cp.suite.size = number_or(f, "--problems", cp.suite.size, true);
+    if (cp.suite.size > 1u << 20) throw usage_error{"--problems above 1048576 is not supported"};
+    cp.max_evaluations = number_or(f, "--evaluations", cp.max_evaluations, true);
+    if (stderr_is_terminal())
+      cp.progress = [](std::size_t done, std::size_t total) {
+        fmt::print(stderr, "\r[{}/{}] fitting", done, total);
+      };
+    const auto r = check(reckon::eval::calibrate(data, cp));
+    if (stderr_is_terminal()) fmt::print(stderr, "\r\x1b[K");
+    fmt::print("{}", f.count("--json") != 0 ? reckon::eval::to_json(r) + "\n" : reckon::eval::to_table(r));
     return 0;
   }
   throw usage_error{fmt::format("unknown command '{}'", cmd)};
