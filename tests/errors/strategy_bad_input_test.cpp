@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The bad-input matrix of the strategies (issue 19 item 5): for each strategy's run, the inputs it
 // must reject (bad parameters, an exhausted or malformed budget, an engine or reward model that
-// fails, throws, returns too few or too many results, or NaN / inf where a number is read) and the
-// error each gets. A row passes when run returns (never throws) that error code with a message
-// naming the cause, and every engine sequence was released exactly once.
+// fails, times out, throws, returns too few or too many results, or NaN / inf where a number is
+// read) and the error each gets. A row passes when run returns (never throws) that error code with
+// a message naming the cause, and every engine sequence was released exactly once. An engine's own
+// error code passes through (a timeout stays a timeout); a throw becomes engine_failure.
 #include <support/catch.hpp>
 
 #include <reckon/strategy/beam_search.hpp>
@@ -75,7 +76,7 @@ void walk_strategy_rows(const std::vector<sbi_row>& table) {
 }
 
 /// How one kind of call of an sbi_engine misbehaves, from its `at`-th call (1-based) on.
-enum class sbi_fault : std::uint8_t { none, fails, throws, too_few, too_many, nan, pos_inf, neg_inf, above_one, short_list };
+enum class sbi_fault : std::uint8_t { none, fails, times_out, throws, too_few, too_many, nan, pos_inf, neg_inf, above_one, short_list };
 struct sbi_fault_at {
   sbi_fault what = sbi_fault::none;
   std::uint32_t at = 1;
@@ -99,6 +100,10 @@ struct sbi_engine : testing::synthetic_model {
   static bool fail_or_throw(sbi_fault f, result<T>& out, const char* what) {
     if (f == sbi_fault::fails) {
       out = fail(errc::engine_failure, std::string("sbi_engine: ") + what + " failed");
+      return true;
+    }
+    if (f == sbi_fault::times_out) {
+      out = fail(errc::timeout, std::string("sbi_engine: ") + what + " timed out");
       return true;
     }
     if (f == sbi_fault::throws) throw std::runtime_error(std::string("sbi_engine: ") + what + " threw");
@@ -300,12 +305,16 @@ void add_stepping_rows(std::vector<sbi_row>& t, const sbi_world& w, const std::s
   const std::uint32_t never = modes::never;
   t.push_back({name + ": a fork fails mid-run", errc::engine_failure, "fork refused",
                hostile(modes{.forks_before_failure = first_fork}, never)});
+  // An engine's own code passes through: a timeout stays a timeout.
+  t.push_back({name + ": a fork times out", errc::timeout, "fork refused",
+               hostile(modes{.forks_before_failure = first_fork, .fork_error = errc::timeout}, never)});
   t.push_back({name + ": extend fails", errc::engine_failure, "extend failed", hostile(modes{.fail_extend_at = 2}, never)});
   t.push_back({name + ": extend throws", errc::engine_failure, "extend threw", hostile(modes{.throw_extend_at = 2}, never)});
   t.push_back({name + ": extend returns a step too few", errc::engine_failure, "steps for",
                hostile(modes{.short_extend_at = 2}, never)});
   t.push_back({name + ": extend returns a step too many", errc::engine_failure, "steps for", hostile(modes{}, 2)});
   if (with_prm) {
+    t.push_back({name + ": the PRM times out", errc::timeout, "score_steps timed out", broken_prm(sbi_fault::times_out)});
     t.push_back({name + ": the PRM fails", errc::engine_failure, "score_steps failed", broken_prm(sbi_fault::fails)});
     t.push_back({name + ": the PRM throws", errc::engine_failure, "score_steps threw", broken_prm(sbi_fault::throws)});
     t.push_back({name + ": the PRM returns a list too few", errc::engine_failure, "score lists for", broken_prm(sbi_fault::too_few)});
@@ -350,6 +359,7 @@ void add_sampler_rows(std::vector<sbi_row>& t, const sbi_world& w, const std::st
   };
   t.push_back({name + ": the sampler fails", errc::engine_failure, "sample failed", broken(sbi_fault::fails)});
   t.push_back({name + ": the sampler throws", errc::engine_failure, "sample threw", broken(sbi_fault::throws)});
+  t.push_back({name + ": the sampler times out", errc::timeout, "sample timed out", broken(sbi_fault::times_out)});
   t.push_back({name + ": the sampler returns a completion too few", errc::engine_failure, "completions for a request of",
                broken(sbi_fault::too_few)});
   t.push_back({name + ": the sampler returns a completion too many", errc::engine_failure, "completions for a request of",
@@ -393,6 +403,7 @@ void add_scorer_rows(std::vector<sbi_row>& t, const sbi_world& w, const std::str
   };
   t.push_back({name + ": the " + kind + " fails", errc::engine_failure, "failed", broken(sbi_fault::fails)});
   t.push_back({name + ": the " + kind + " throws", errc::engine_failure, "threw", broken(sbi_fault::throws)});
+  t.push_back({name + ": the " + kind + " times out", errc::timeout, "timed out", broken(sbi_fault::times_out)});
   t.push_back({name + ": the " + kind + " returns too few", errc::engine_failure, count_message, broken(sbi_fault::too_few)});
   t.push_back({name + ": the " + kind + " returns too many", errc::engine_failure, count_message, broken(sbi_fault::too_many)});
   t.push_back({name + ": the " + kind + " returns NaN", errc::engine_failure, "[0, 1]", broken(sbi_fault::nan)});
@@ -469,6 +480,7 @@ void add_engine_rows(std::vector<sbi_row>& t, const sbi_world& w, const std::str
   }
   t.push_back({name + ": extend fails", errc::engine_failure, "extend failed", broken({.extend = {sbi_fault::fails, 2}})});
   t.push_back({name + ": extend throws", errc::engine_failure, "extend threw", broken({.extend = {sbi_fault::throws, 2}})});
+  t.push_back({name + ": extend times out", errc::timeout, "extend timed out", broken({.extend = {sbi_fault::times_out, 2}})});
   t.push_back({name + ": extend returns a step too few", errc::engine_failure, "steps for",
                broken({.extend = {sbi_fault::too_few, 2}})});
   t.push_back({name + ": extend returns a step too many", errc::engine_failure, "steps for",
@@ -476,6 +488,7 @@ void add_engine_rows(std::vector<sbi_row>& t, const sbi_world& w, const std::str
   if (!introspects) return;
   t.push_back({name + ": introspect fails", errc::engine_failure, "introspect failed", broken({.introspect = {sbi_fault::fails, 2}})});
   t.push_back({name + ": introspect throws", errc::engine_failure, "introspect threw", broken({.introspect = {sbi_fault::throws, 2}})});
+  t.push_back({name + ": introspect times out", errc::timeout, "introspect timed out", broken({.introspect = {sbi_fault::times_out, 2}})});
   t.push_back({name + ": introspect returns a table too few", errc::engine_failure, "tables for",
                broken({.introspect = {sbi_fault::too_few, 2}})});
   t.push_back({name + ": introspect returns a table too many", errc::engine_failure, "tables for",
