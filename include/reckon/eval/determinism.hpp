@@ -8,10 +8,13 @@
 // the engine's share: each request (a problem and a seed) is run once alone, then again inside a
 // batch of other live sequences (requests decoded together in the same extend calls), optionally on
 // a second engine (another thread count); per request it reports whether the text, the answer or
-// the token count changed, the first step and the first token whose logprob differs, and the
-// largest chosen-token logprob difference before the texts part (the engine's numerical drift;
-// logits themselves are not exposed by the stepping interface, so the chosen token's logprob
-// stands for them).
+// the token count changed, the first step whose text differs and the first token whose logprob
+// differs, and the largest chosen-token logprob difference before the texts part (the engine's
+// numerical drift; logits themselves are not exposed by the stepping interface, so the chosen
+// token's logprob stands for them). "Before the texts part" is known to step granularity: the
+// stepping interface returns no token ids, so the drift is read over the steps both runs produced
+// alike (same text and token count); inside the first differing step the tokens may already
+// differ, and comparing their logprobs would report a different token's probability as drift.
 
 #include <reckon/answer/pipeline.hpp>
 #include <reckon/concepts/stepping_model.hpp>
@@ -50,7 +53,8 @@ struct determinism_row {
   bool answer_changed = false;
   bool tokens_changed = false;
   std::optional<std::size_t> first_divergent_token; ///< the first token whose logprob differs (or where one run ended)
-  double max_logprob_diff = 0.0; ///< largest |logprob| difference over the tokens both runs share before their texts part
+  std::optional<std::size_t> first_divergent_step;  ///< the first step whose text or token count differs (or where one run ended)
+  double max_logprob_diff = 0.0; ///< largest |logprob| difference over the steps both runs produced alike, before their texts part
 };
 
 /// The audit's result.
@@ -70,6 +74,9 @@ struct audit_trace {
   std::string text;
   std::vector<float> logprob;
   std::uint32_t tokens = 0;
+  std::vector<std::string> step_text;      // each step's text
+  std::vector<std::uint32_t> step_tokens;  // each step's token count
+  std::vector<std::size_t> step_logprobs;  // each step's logprob count
 };
 
 /// Runs `group` together on `engine` (one begin each, `steps` batched extends over the live ones).
@@ -122,6 +129,9 @@ result<std::vector<audit_trace>> run_group(M& engine, std::span<const determinis
       t.text += st.text;
       t.tokens += st.tokens;
       t.logprob.insert(t.logprob.end(), st.stats.logprob.begin(), st.stats.logprob.end());
+      t.step_text.push_back(st.text);
+      t.step_tokens.push_back(st.tokens);
+      t.step_logprobs.push_back(st.stats.logprob.size());
       if (st.done) {
         engine.release(seqs[at[j]]);
         live[at[j]] = false;
@@ -138,12 +148,18 @@ inline determinism_row compare(std::uint64_t problem, const audit_trace& a, cons
   row.text_changed = a.text != b.text;
   row.answer_changed = extract_answer_key(a.text) != extract_answer_key(b.text);
   row.tokens_changed = a.tokens != b.tokens;
-  // Tokens both runs share before their texts part: compare logprobs there.
-  std::size_t common = std::min(a.logprob.size(), b.logprob.size());
+  // The steps both runs produced alike: their tokens are shared, so their logprobs measure drift.
+  const std::size_t steps = std::min(a.step_text.size(), b.step_text.size());
+  std::size_t alike = 0, shared = 0;
+  while (alike < steps && a.step_text[alike] == b.step_text[alike] && a.step_tokens[alike] == b.step_tokens[alike] &&
+         a.step_logprobs[alike] == b.step_logprobs[alike])
+    shared += a.step_logprobs[alike++];
+  if (alike < std::max(a.step_text.size(), b.step_text.size())) row.first_divergent_step = alike;
+  const std::size_t common = std::min(a.logprob.size(), b.logprob.size());
   for (std::size_t i = 0; i < common; ++i) {
     const double d = std::fabs(static_cast<double>(a.logprob[i]) - static_cast<double>(b.logprob[i]));
     if (!(d == 0.0) && !row.first_divergent_token) row.first_divergent_token = i;
-    if (std::isfinite(d)) row.max_logprob_diff = std::max(row.max_logprob_diff, d);
+    if (i < shared && std::isfinite(d)) row.max_logprob_diff = std::max(row.max_logprob_diff, d);
   }
   if (!row.first_divergent_token && a.logprob.size() != b.logprob.size()) row.first_divergent_token = common;
   return row;
