@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <reckon/eval/harness.hpp>
+#include <reckon/eval/strategies.hpp>
 #include <reckon/strategy/best_of_n.hpp>
 #include <reckon/strategy/sequential_revisions.hpp>
 
@@ -467,4 +469,33 @@ TEST_CASE("the synthetic reviser fixes more often with earlier attempts in conte
   REQUIRE(requests > 1000.0);
   INFO("reaching the gold: " << without / requests << " alone, " << with / requests << " with 3 earlier attempts");
   CHECK(with / requests > without / requests + 0.03);
+}
+
+TEST_CASE("reckon-eval: revisions runs n generations as ~sqrt(n) x sqrt(n) chains through the harness",
+          "[strategy][sequential_revisions][eval]") {
+  CHECK(eval::adaptive::revisions_for(1).chains == 1);
+  CHECK(eval::adaptive::revisions_for(8).chains == 4);
+  CHECK(eval::adaptive::revisions_for(8).length == 2);
+  CHECK(eval::adaptive::revisions_for(16).length == 4);
+  CHECK(eval::adaptive::revisions_for(7).length == 1); // a prime: parallel
+  eval::strategy_registry registry;
+  eval::register_all_strategies(registry);
+  const auto* e = registry.find("revisions");
+  REQUIRE(e != nullptr);
+  CHECK(e->synthetic);
+  CHECK_FALSE(e->replay); // recordings hold no reviser
+  const auto s = testing::make_suite("hard", testing::default_suite_seed, 30).value();
+  eval::grid_params grid;
+  grid.strategies = {"revisions"};
+  grid.budgets = {4};
+  grid.seed = 7;
+  grid.threads = 1;
+  auto rows = eval::run_grid(s, registry, grid);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 1);
+  const auto& row = (*rows)[0];
+  CHECK(row.errors == 0);
+  CHECK(row.answered == 30);
+  CHECK(row.calls_mean == test::Approx(2.0)); // one sampling call (2 chains), one revise round
+  CHECK(row.prm_calls_mean == test::Approx(1.0));
 }

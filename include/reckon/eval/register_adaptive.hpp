@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// reckon-eval registrations of the adaptive strategies: zip-rc, odar, slow-best-of-5, compute-optimal.
+// reckon-eval registrations of the adaptive strategies: zip-rc, odar, slow-best-of-5, compute-optimal,
+// revisions.
 #pragma once
 
 // Budget semantics (budget = n): zip-rc starts at most n samples; odar draws at most n samples in
 // all, fast probes included (odar_shape_for: 1-3 probes, the rest slow); slow-best-of-5 always
 // draws 5 (the budget is ignored: it is ODAR's fixed baseline); compute-optimal draws at most n
-// samples with a table fitted for n.
+// samples with a table fitted for n (its methods: the sample-pool ones and revisions, so the
+// sequential/parallel ratio is chosen per bin too); revisions makes n generations in all, P chains
+// x L attempts with L the largest divisor of n with L^2 <= n (Snell et al.'s untuned default of
+// about sqrt(n) x sqrt(n), the parallel side taking the remainder: n = 8 is 4 x 2), hierarchical
+// ORM selection.
 // Calibration: odar's router and thresholds (fit_odar_router) and compute-optimal's tables are
 // fitted once per process (per suite name and budget) on a 200-problem suite of the same name
 // generated from the run suite's seed + 1, with run seed 1 (evaluation runs use the harness's
@@ -22,6 +27,7 @@
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/compute_optimal.hpp>
 #include <reckon/strategy/odar.hpp>
+#include <reckon/strategy/sequential_revisions.hpp>
 #include <reckon/strategy/zip_rc.hpp>
 #include <reckon/testing/suite.hpp>
 #include <reckon/testing/synthetic_model.hpp>
@@ -149,6 +155,7 @@ struct odar_shape {
   fit.budget = n;
   fit.probe = n < 2 ? n : 2;
   fit.seed = 1;
+  fit.methods.push_back(co_method::revisions);
   auto table = fit_compute_optimal(model, model, std::span<const calibration_problem>(problems), fit);
   if (!table) return table.error();
   cache.emplace(key, *table);
@@ -205,9 +212,33 @@ struct compute_optimal_runner {
   }
 };
 
+/// Revisions' split of n generations: L the largest divisor of n with L^2 <= n, P = n / L.
+[[nodiscard]] inline sequential_revisions_params revisions_for(std::uint32_t n) {
+  std::uint32_t length = 1;
+  for (std::uint32_t l = 1; static_cast<std::uint64_t>(l) * l <= n; ++l)
+    if (n % l == 0) length = l;
+  sequential_revisions_params params;
+  params.chains = n / length;
+  params.length = length;
+  return params;
+}
+
+/// revisions: sequential revisions at n generations (revisions_for), on a model that samples,
+/// revises and is its own ORM.
+struct revisions_runner {
+  template <class M>
+    requires sampling_model<M> && reviser<M> && outcome_reward_model<M>
+  result<run_outcome> operator()(M& model, const problem& p, const run_config& c) const {
+    if (c.budget == 0) return fail(errc::invalid_argument, "budget (n) must be > 0");
+    auto r = sequential_revisions(revisions_for(c.budget)).run(model, model, p, budget{}, random_stream(stream_key{c.seed, p.id, 0, 0}));
+    if (!r) return r.error();
+    return run_outcome{r->answer};
+  }
+};
+
 } // namespace adaptive
 
-/// Registers zip-rc, odar, slow-best-of-5 and compute-optimal.
+/// Registers zip-rc, odar, slow-best-of-5, compute-optimal and revisions.
 inline void register_adaptive(strategy_registry& r) {
   r.add("zip-rc", "ZIP-RC: prune, branch and stop by the introspective head's predicted utility (budget: most samples n)",
         adaptive::zip_rc_runner{});
@@ -215,8 +246,10 @@ inline void register_adaptive(strategy_registry& r) {
         adaptive::odar_runner{});
   r.add("slow-best-of-5", "the slow agent's 5 samples fused by free energy (ODAR's baseline; budget ignored)",
         adaptive::slow_best_of_5_runner{});
-  r.add("compute-optimal", "per-difficulty-bin choice of method and n, fitted on a calibration suite (budget: n)",
+  r.add("compute-optimal", "per-difficulty-bin choice of method, n and sequential/parallel ratio, fitted on a calibration suite (budget: n)",
         adaptive::compute_optimal_runner{});
+  r.add("revisions", "sequential revisions: P chains x L revisions, L ~ sqrt(n), hierarchical ORM-weighted selection (budget: n generations)",
+        adaptive::revisions_runner{});
 }
 
 } // namespace reckon::eval
