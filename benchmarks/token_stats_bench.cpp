@@ -71,21 +71,38 @@ void BM_token_stats_batch(benchmark::State& state) {
 }
 BENCHMARK(BM_token_stats_batch);
 
-// The same with the portable kernel forced (what a build without x86 SIMD gets).
-void BM_portable_kernel_batch(benchmark::State& state) {
+// Each kernel forced, whatever this CPU has: the automatic choice is made at run time (cpuid;
+// the SIMD kernels are compiled through target attributes), so -m flags do not change which kernel
+// BM_token_stats_batch measures. BM_avx2_* are what an AVX2 + FMA machine without AVX-512 runs.
+// The portable kernel is plain C++ in generic vectors: its code does follow the build's flags
+// (SSE2 for plain x86-64, AVX with -march=native on an AVX2 machine).
+void forced_kernel_batch(benchmark::State& state, reckon::detail::kernel which, std::size_t k) {
   const auto& b = data();
   std::vector<reckon::row_stats> out(rows);
+  std::vector<std::int32_t> ids(rows * k);
+  std::vector<float> lps(rows * k);
+  if (!reckon::detail::kernel_available(which)) {
+    state.SkipWithError("this CPU does not run the kernel");
+    return;
+  }
   for (auto _ : state) {
     for (std::size_t r = 0; r < rows; ++r)
       out[r] = reckon::detail::row_stats_impl(std::span<const float>(b.logits).subspan(r * vocab, vocab),
-                                              static_cast<std::size_t>(b.chosen[r]), {}, {}, {},
-                                              reckon::detail::kernel::portable, "bench");
+                                              static_cast<std::size_t>(b.chosen[r]), {},
+                                              std::span<std::int32_t>(ids).subspan(r * k, k),
+                                              std::span<float>(lps).subspan(r * k, k), which, "bench");
     benchmark::DoNotOptimize(out.data());
+    benchmark::DoNotOptimize(lps.data());
     benchmark::ClobberMemory();
   }
   set_bytes(state);
 }
+
+void BM_portable_kernel_batch(benchmark::State& state) { forced_kernel_batch(state, reckon::detail::kernel::portable, 0); }
 BENCHMARK(BM_portable_kernel_batch);
+
+void BM_avx2_kernel_batch(benchmark::State& state) { forced_kernel_batch(state, reckon::detail::kernel::avx2, 0); }
+BENCHMARK(BM_avx2_kernel_batch);
 
 // With the top 20 logprobs of every row (DeepConf's k), fused into the same pass.
 void BM_top_k20_full_rows(benchmark::State& state) {
@@ -103,6 +120,12 @@ void BM_top_k20_full_rows(benchmark::State& state) {
   set_bytes(state);
 }
 BENCHMARK(BM_top_k20_full_rows);
+
+void BM_avx2_top_k20_full_rows(benchmark::State& state) { forced_kernel_batch(state, reckon::detail::kernel::avx2, 20); }
+BENCHMARK(BM_avx2_top_k20_full_rows);
+
+// A second yardstick, so that the kernels can be read against the read they follow in the run.
+BENCHMARK(BM_read_bandwidth_sum)->Name("BM_read_bandwidth_sum_again");
 
 // The server path: entropy and varentropy estimated from k = 20 returned logprobs, per token.
 void BM_top_k20_server_estimates(benchmark::State& state) {

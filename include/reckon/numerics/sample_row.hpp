@@ -25,7 +25,8 @@
 //   one where the draw lands are sorted (two or three more passes, never a full sort).
 //
 // Exactness: the draw follows softmax(x / T) up to the polynomial exp2's relative error (<= 2e-7
-// for the AVX2 and portable kernels, 3e-6 for AVX-512) and float lane sums; against an exact
+// for the AVX2 kernel and the portable one built with FMA, 2.5e-7 for the portable one without,
+// 3e-6 for AVX-512) and float lane sums; against an exact
 // inverse CDF in long double with the same uniform it returns the same token except when the
 // uniform falls within that rounding margin of a CDF boundary (measured in
 // tests/numerics/sample_row_test.cpp: a fraction below 1e-4 of draws on LLM-like rows). The token

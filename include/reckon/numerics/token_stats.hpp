@@ -27,13 +27,27 @@
 //
 // Kernels: AVX-512 (F + DQ: vreduceps, vscalefps; forms u with one FMA in a frame shifted by the
 // exact residual lo = bm k - fl(bm k), and redoes a block in the exact frame when lo's own terms
-// could swamp its M2), AVX2 + FMA, and portable C++; chosen at run time (target attributes, so no
-// -m flags are needed), each testable on its own (detail::kernel).
+// could swamp its M2), AVX2 + FMA, and portable C++ (generic compiler vectors: SSE2 on plain
+// x86-64, NEON, AVX under -march=native; a scalar loop elsewhere); the SIMD kernels are chosen at
+// run time (target attributes and cpuid, so no -m flags are needed, and -m flags do not change
+// the choice: to measure the AVX2 kernel on an AVX-512 machine force it, as token_stats_bench
+// does), each testable on its own (detail::kernel).
+//
+// Cost, in vector operations per eight floats (what bounds every kernel once the row streams
+// from memory at full speed; counted with valgrind --tool=callgrind and in the generated code):
+// AVX2 ~18 (block maximum 1, frame 2, clamp 1, rint and fraction 3, degree-5 Horner 5, exponent
+// 2, sums 4), which on a Zen 4 core runs at ~16.5 GB/s from L1, below the ~33 GB/s that core reads
+// from memory; AVX-512 needs ~12 per sixteen floats (vreduceps and vscalefps do the rint, the
+// fraction and the exponent, degree 4). The portable kernel has the AVX2 kernel's arithmetic in
+// generic vectors, without FMA in plain x86-64 builds (SSE2: twice the vectors, and a multiply
+// and an add per multiply-add).
 //
 // Error budget (stated, and checked by tests/numerics/token_stats_test.cpp against a long-double
 // two-pass reference on random and adversarial rows): exp2 has relative error <= 3.0e-6 (AVX-512,
-// degree 4 on [0, 1)) or <= 2e-7 (AVX2 and portable, degree 5 on [-1/2, 1/2]); float lane sums run
-// over at most block_floats / 16 terms before being folded into double. Tested tolerances: lse and
+// degree 4 on [0, 1)) or <= 2e-7 (AVX2, and portable where the build has FMA; degree 5 on
+// [-1/2, 1/2]), <= 2.5e-7 for the portable kernel without FMA (Estrin's scheme in multiplies and
+// adds); float lane sums run over at most block_floats / 8 terms (AVX-512: / 32) before being
+// folded into double. Tested tolerances: lse and
 // every logprob within 1e-5 (lse: 1e-5 T), H within 1e-5 H + 5e-6, VE within 1e-4 VE + 1e-9, and VE
 // within 1e-4 relative however small it gets on nearly one-hot rows. Tokens more than 125 bits
 // (~87 nats) below the maximum get weight <= 2^-124 instead of exactly zero (an effect below 1e-28
@@ -49,6 +63,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <numbers>
 #include <optional>
@@ -163,22 +178,126 @@ inline void sweep_one(float x, float bm, float k, float& s0, float& s1, float& s
   s2 = std::fma(w, u, s2);
 }
 
-/// The portable sweep: eight independent float lanes, as the AVX2 kernel has, so that compilers
-/// can vectorise it and its rounding stays close to the SIMD kernels'.
-[[nodiscard]] inline block_sums block_sweep_portable(const float* x, std::size_t n, float bm, float k) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+// The portable sweep is written in the compilers' generic vectors: eight float lanes, one AVX
+// vector where the build enables AVX (-march=native on an AVX2 machine), two SSE2 vectors on any
+// x86-64 target without -m flags, two NEON vectors on AArch64. Plain loops over lane arrays were
+// not vectorised by GCC 12 (and without -mfma called libm's fmaf for every std::fma: 0.46 GB/s).
+#define RECKON_TOKEN_STATS_VECTOR_EXT 1
+#if defined(__AVX__)
+inline constexpr std::size_t portable_width = 8;
+#else
+inline constexpr std::size_t portable_width = 4;
+#endif
+using portable_fv = float __attribute__((vector_size(portable_width * sizeof(float))));
+using portable_uv = std::uint32_t __attribute__((vector_size(portable_width * sizeof(float))));
+
+[[nodiscard]] inline portable_fv portable_splat(float v) noexcept { return portable_fv{} + v; }
+
+/// a * b + c: one FMA where the build has it, otherwise a multiply and an add (one more rounding:
+/// the portable exp2's bound covers both; see tests/numerics/token_stats_test.cpp).
+#if RECKON_TOKEN_STATS_X86 && defined(__FMA__) && defined(__AVX__)
+#define RECKON_TOKEN_STATS_PORTABLE_FMA 1
+#else
+#define RECKON_TOKEN_STATS_PORTABLE_FMA 0
+#endif
+[[nodiscard]] inline portable_fv portable_madd(portable_fv a, portable_fv b, portable_fv c) noexcept {
+#if RECKON_TOKEN_STATS_PORTABLE_FMA
+  return _mm256_fmadd_ps(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+/// lo where lo > u, else u (so NaN stays NaN, and s1 becomes NaN): maxps(lo, u) on x86, which
+/// GCC does not make of the comparison by itself.
+[[nodiscard]] inline portable_fv portable_max(portable_fv lo, portable_fv u) noexcept {
+#if RECKON_TOKEN_STATS_X86 && defined(__AVX__)
+  return _mm256_max_ps(lo, u);
+#elif RECKON_TOKEN_STATS_X86 && defined(__SSE__)
+  return _mm_max_ps(lo, u);
+#else
+  return lo > u ? lo : u;
+#endif
+}
+
+/// One vector of the portable sweep: the arithmetic of sweep_one, but for the polynomial's order.
+inline void sweep_step_portable(portable_fv xv, portable_fv bm, portable_fv k, portable_fv& s0, portable_fv& s1,
+                                portable_fv& s2) noexcept {
+  const portable_fv lo = portable_splat(exp2_floor), magic = portable_splat(round_magic);
+  const portable_fv c1 = portable_splat(exp2_c1), c2 = portable_splat(exp2_c2), c3 = portable_splat(exp2_c3),
+                        c4 = portable_splat(exp2_c4), c5 = portable_splat(exp2_c5), one = portable_splat(1.0f);
+  const portable_fv u = portable_max(lo, (xv - bm) * k);
+  const portable_fv t = u + magic;
+  const portable_fv f = u - (t - magic);
+#if RECKON_TOKEN_STATS_PORTABLE_FMA
+  // Horner with FMA: bit for bit exp2_poly (and the AVX2 kernel's exp2).
+  portable_fv p = portable_madd(c5, f, c4);
+  p = portable_madd(p, f, c3);
+  p = portable_madd(p, f, c2);
+  p = portable_madd(p, f, c1);
+  p = portable_madd(p, f, one);
+#else
+  // Without FMA, Estrin's scheme rather than Horner's: one more multiply, but a chain of three
+  // multiply-add pairs instead of five, which is what limited SSE2 (12% faster from L1); relative
+  // error <= 2.5e-7 instead of 2e-7 (tests/numerics/token_stats_test.cpp).
+  const portable_fv f2 = f * f;
+  const portable_fv p =
+      portable_madd(portable_madd(portable_madd(c5, f, c4), f2, portable_madd(c3, f, c2)), f2, portable_madd(c1, f, one));
+#endif
+  const portable_fv e = std::bit_cast<portable_fv>(std::bit_cast<portable_uv>(p) + (std::bit_cast<portable_uv>(t) << 23));
+  const portable_fv w = e * u;
+  s0 += e;
+  s1 += w;
+  s2 = portable_madd(w, u, s2);
+}
+#else
+#define RECKON_TOKEN_STATS_VECTOR_EXT 0
+#define RECKON_TOKEN_STATS_PORTABLE_FMA 0
+#endif
+
+/// The portable sweep: eight independent float lanes, as the AVX2 kernel has, so that its
+/// rounding stays close to the SIMD kernels'. Prefetches `next` (the next block) as it goes.
+[[nodiscard]] inline block_sums block_sweep_portable(const float* x, std::size_t n, float bm, float k,
+                                                     [[maybe_unused]] const float* next = nullptr,
+                                                     [[maybe_unused]] std::size_t next_n = 0) noexcept {
   constexpr std::size_t lanes = 8;
-  float a0[lanes] = {}, a1[lanes] = {}, a2[lanes] = {};
   std::size_t i = 0;
+  block_sums s;
+#if RECKON_TOKEN_STATS_VECTOR_EXT
+  constexpr std::size_t per = lanes / portable_width; // vectors per eight floats
+  const portable_fv vbm = portable_splat(bm), vk = portable_splat(k);
+  portable_fv a0[per] = {}, a1[per] = {}, a2[per] = {};
+  for (; i + lanes <= n; i += lanes) {
+    // One prefetch per 64-byte line of the next block.
+    if (i % 16 == 0 && i < next_n) __builtin_prefetch(next + i);
+    for (std::size_t v = 0; v < per; ++v) {
+      portable_fv xv;
+      std::memcpy(&xv, x + i + v * portable_width, sizeof xv);
+      sweep_step_portable(xv, vbm, vk, a0[v], a1[v], a2[v]);
+    }
+  }
+  for (std::size_t v = 0; v < per; ++v)
+    for (std::size_t j = 0; j < portable_width; ++j) {
+      s.s0 += static_cast<double>(a0[v][j]);
+      s.s1 += static_cast<double>(a1[v][j]);
+      s.s2 += static_cast<double>(a2[v][j]);
+    }
+#else
+  float a0[lanes] = {}, a1[lanes] = {}, a2[lanes] = {};
   for (; i + lanes <= n; i += lanes)
     for (std::size_t j = 0; j < lanes; ++j) sweep_one(x[i + j], bm, k, a0[j], a1[j], a2[j]);
-  float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f;
-  for (; i < n; ++i) sweep_one(x[i], bm, k, t0, t1, t2);
-  block_sums s{t0, t1, t2};
   for (std::size_t j = 0; j < lanes; ++j) {
     s.s0 += a0[j];
     s.s1 += a1[j];
     s.s2 += a2[j];
   }
+#endif
+  float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f;
+  for (; i < n; ++i) sweep_one(x[i], bm, k, t0, t1, t2);
+  s.s0 += t0;
+  s.s1 += t1;
+  s.s2 += t2;
   return s;
 }
 
@@ -217,50 +336,63 @@ inline void sweep_one(float x, float bm, float k, float& s0, float& s1, float& s
   return _mm_cvtsd_f64(h);
 }
 
-/// The constants of the AVX2 sweep, broadcast once per block.
+/// The constants of the AVX2 sweep, broadcast once per block. Nine, not ten: rint(u) comes from
+/// vcvtps2dq instead of the round_magic addition (the same value under the default rounding mode),
+/// so that constants, three accumulators and the temporaries of two vectors fit in the sixteen ymm
+/// registers AVX2 has (with ten constants and six accumulators GCC kept three accumulators on the
+/// stack: a store-to-load round trip on every loop-carried add, which capped the kernel at about a
+/// third of the read rate).
 struct avx2_sweep_constants {
-  __m256 bm, k, lo, magic, c1, c2, c3, c4, c5, one;
+  __m256 bm, k, lo, c1, c2, c3, c4, c5, one;
 };
 
-/// One vector of the AVX2 sweep: the same arithmetic as sweep_one, eight lanes at a time.
-[[gnu::target("avx2,fma"), gnu::always_inline]] inline void sweep_step_avx2(const avx2_sweep_constants& q, __m256 xv, __m256& s0,
-                                                                          __m256& s1, __m256& s2) noexcept {
+/// exp2 of one vector of the AVX2 sweep, the same arithmetic as sweep_one: returns e = 2^u and
+/// leaves u = max(lo, (x - bm) k) in `u`.
+[[gnu::target("avx2,fma"), gnu::always_inline]] inline __m256 exp2_step_avx2(const avx2_sweep_constants& q, __m256 xv,
+                                                                           __m256& u) noexcept {
   // max(lo, u) returns u when u is NaN (the second operand), so a NaN logit reaches s1.
-  const __m256 u = _mm256_max_ps(q.lo, _mm256_mul_ps(_mm256_sub_ps(xv, q.bm), q.k));
-  const __m256 t = _mm256_add_ps(u, q.magic);
-  const __m256 f = _mm256_sub_ps(u, _mm256_sub_ps(t, q.magic));
+  u = _mm256_max_ps(q.lo, _mm256_mul_ps(_mm256_sub_ps(xv, q.bm), q.k));
+  const __m256i n = _mm256_cvtps_epi32(u); // rint(u) (NaN: INT_MIN, so f and e stay NaN)
+  const __m256 f = _mm256_sub_ps(u, _mm256_cvtepi32_ps(n));
   __m256 p = _mm256_fmadd_ps(q.c5, f, q.c4);
   p = _mm256_fmadd_ps(p, f, q.c3);
   p = _mm256_fmadd_ps(p, f, q.c2);
   p = _mm256_fmadd_ps(p, f, q.c1);
   p = _mm256_fmadd_ps(p, f, q.one);
-  const __m256 e =
-      _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), _mm256_slli_epi32(_mm256_castps_si256(t), 23)));
-  const __m256 w = _mm256_mul_ps(e, u);
-  s0 = _mm256_add_ps(s0, e);
-  s1 = _mm256_add_ps(s1, w);
-  s2 = _mm256_fmadd_ps(w, u, s2);
+  return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), _mm256_slli_epi32(n, 23)));
 }
 
-/// The AVX2 + FMA sweep: two accumulator sets, to hide the add latency.
+/// The AVX2 + FMA sweep: two vectors per step into one set of accumulators, each pair summed
+/// before it joins (so every loop-carried chain is one add, or one add after an FMA, per sixteen
+/// floats: the adds' latency is hidden without a second set of registers).
 [[gnu::target("avx2,fma")]] inline block_sums block_sweep_avx2(const float* x, std::size_t n, float bm, float k,
                                                                 const float* next, std::size_t next_n) noexcept {
-  const avx2_sweep_constants q{_mm256_set1_ps(bm),          _mm256_set1_ps(k),       _mm256_set1_ps(exp2_floor),
-                               _mm256_set1_ps(round_magic), _mm256_set1_ps(exp2_c1), _mm256_set1_ps(exp2_c2),
-                               _mm256_set1_ps(exp2_c3),     _mm256_set1_ps(exp2_c4), _mm256_set1_ps(exp2_c5),
-                               _mm256_set1_ps(1.0f)};
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, b0 = a0, b1 = a0, b2 = a0;
+  const avx2_sweep_constants q{_mm256_set1_ps(bm),      _mm256_set1_ps(k),       _mm256_set1_ps(exp2_floor),
+                               _mm256_set1_ps(exp2_c1), _mm256_set1_ps(exp2_c2), _mm256_set1_ps(exp2_c3),
+                               _mm256_set1_ps(exp2_c4), _mm256_set1_ps(exp2_c5), _mm256_set1_ps(1.0f)};
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0;
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     if (i < next_n) _mm_prefetch(reinterpret_cast<const char*>(next + i), _MM_HINT_T0);
-    sweep_step_avx2(q, _mm256_loadu_ps(x + i), a0, a1, a2);
-    sweep_step_avx2(q, _mm256_loadu_ps(x + i + 8), b0, b1, b2);
+    __m256 ua, ub;
+    const __m256 ea = exp2_step_avx2(q, _mm256_loadu_ps(x + i), ua);
+    const __m256 eb = exp2_step_avx2(q, _mm256_loadu_ps(x + i + 8), ub);
+    const __m256 wa = _mm256_mul_ps(ea, ua), wb = _mm256_mul_ps(eb, ub);
+    s0 = _mm256_add_ps(_mm256_add_ps(s0, ea), eb);
+    s1 = _mm256_add_ps(_mm256_add_ps(s1, wa), wb);
+    s2 = _mm256_fmadd_ps(wb, ub, _mm256_fmadd_ps(wa, ua, s2));
   }
-  for (; i + 8 <= n; i += 8) sweep_step_avx2(q, _mm256_loadu_ps(x + i), a0, a1, a2);
+  for (; i + 8 <= n; i += 8) {
+    __m256 u;
+    const __m256 e = exp2_step_avx2(q, _mm256_loadu_ps(x + i), u);
+    const __m256 w = _mm256_mul_ps(e, u);
+    s0 = _mm256_add_ps(s0, e);
+    s1 = _mm256_add_ps(s1, w);
+    s2 = _mm256_fmadd_ps(w, u, s2);
+  }
   float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f;
   for (; i < n; ++i) sweep_one(x[i], bm, k, t0, t1, t2);
-  return {hsum_double(_mm256_add_ps(a0, b0)) + t0, hsum_double(_mm256_add_ps(a1, b1)) + t1,
-          hsum_double(_mm256_add_ps(a2, b2)) + t2};
+  return {hsum_double(s0) + t0, hsum_double(s1) + t1, hsum_double(s2) + t2};
 }
 
 // exp2 for the AVX-512 kernel: 2^u = 2^floor(u) * 2^f with f = u - floor(u) in [0, 1) from
@@ -468,7 +600,7 @@ template <class OnBlock, class OnSwept = no_block_hook>
       break;
     case kernel::avx2: bs = block_sweep_avx2(xb, len, bm, k, xb + len, next_len); break;
 #endif
-    default: bs = block_sweep_portable(xb, len, bm, k); break;
+    default: bs = block_sweep_portable(xb, len, bm, k, xb + len, next_len); break;
     }
     if (!(bs.s0 > 0.5) || std::isnan(bs.s1) || std::isnan(bs.s2)) {
       r.saw_nan = true; // NaN (or +inf) reached the sweep
@@ -598,10 +730,27 @@ private:
   for (; i < n; ++i) scan.consider(x[i], offset + i);
 }
 
-/// The top-k scan, eight compares at a time.
+/// The top-k scan: 32 compares per test (a hit is rare once the heap has filled), then eight
+/// at a time within a group that has one.
 [[gnu::target("avx2")]] inline void offer_avx2(top_k_scan& scan, const float* x, std::size_t n, std::size_t offset) {
   std::size_t i = 0;
   for (; i < n && !scan.full(); ++i) scan.consider(x[i], offset + i);
+  for (; i + 32 <= n; i += 32) {
+    const __m256 th = _mm256_set1_ps(scan.threshold());
+    const __m256 g01 = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), th, _CMP_GT_OQ),
+                                    _mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), th, _CMP_GT_OQ));
+    const __m256 g23 = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 16), th, _CMP_GT_OQ),
+                                    _mm256_cmp_ps(_mm256_loadu_ps(x + i + 24), th, _CMP_GT_OQ));
+    if (_mm256_movemask_ps(_mm256_or_ps(g01, g23)) == 0) continue;
+    for (std::size_t v = i; v < i + 32; v += 8) {
+      auto mask = static_cast<unsigned>(
+          _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + v), _mm256_set1_ps(scan.threshold()), _CMP_GT_OQ)));
+      for (; mask != 0; mask &= mask - 1) {
+        const auto j = static_cast<std::size_t>(__builtin_ctz(mask));
+        scan.consider(x[v + j], offset + v + j);
+      }
+    }
+  }
   for (; i + 8 <= n; i += 8) {
     auto mask = static_cast<unsigned>(
         _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(scan.threshold()), _CMP_GT_OQ)));
