@@ -114,4 +114,47 @@ TEST_CASE("llama_cpp (real): a full KV cache is no_capacity, and releasing seque
   CHECK(e.extend(seqs, p, seeds));
 }
 
+TEST_CASE("llama_cpp (real): sample cuts stop strings, keeps statistics per token, and accounts every decoded row",
+          "[adapters][llama_cpp_real]") {
+  if (test_model() == nullptr) {
+    WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
+    return;
+  }
+  auto e = make(2048, 4);
+  // A prompt longer than n_batch (512) is prefilled in several llama_decode calls.
+  std::string long_prompt;
+  for (int i = 0; i < 200; ++i) long_prompt += "one two three ";
+  reckon::sampling_params sp;
+  sp.max_tokens = 24;
+  sp.top_p = 0.9f;
+  sp.seed = 5;
+  sp.stop = {"e", "a"}; // frequent in this vocabulary's pieces: most completions end at one
+  sp.stats = {.logprobs = true, .entropy = true, .top_k = 3};
+  auto r = e.sample({.id = 2, .prompt = long_prompt}, sp, 6); // two waves on 4 slots
+  REQUIRE(r);
+  REQUIRE(r->completions.size() == 6);
+  std::uint64_t tokens = 0;
+  int stopped = 0;
+  for (const auto& c : r->completions) {
+    CHECK(c.stats.logprob.size() == c.tokens);
+    CHECK(c.stats.entropy.size() == c.tokens);
+    CHECK(c.stats.top_logprobs.size() == 3 * c.tokens);
+    CHECK(c.text.find('e') == std::string::npos);
+    CHECK(c.text.find('a') == std::string::npos);
+    stopped += c.finish == reckon::finish_reason::stop ? 1 : 0;
+    tokens += c.tokens;
+  }
+  CHECK(stopped >= 3);
+  CHECK(r->usage.generated_tokens == tokens);
+  // Every decoded row is in the ledger; the rows it counts but never decoded are each
+  // completion's last token, sampled but released before a decode needed it.
+  const auto& c = e.counters();
+  CHECK(c.decoded_tokens == r->usage.prefilled_tokens + r->usage.generated_tokens - 6);
+  CHECK(e.live() == 0);
+  // The same call again gives the same completions (reckon's draws follow the seed; one batch shape).
+  auto again = e.sample({.id = 2, .prompt = long_prompt}, sp, 6);
+  REQUIRE(again);
+  for (std::size_t i = 0; i < 6; ++i) CHECK(again->completions[i].text == r->completions[i].text);
+}
+
 #endif // RECKON_TEST_LLAMA_CPP
