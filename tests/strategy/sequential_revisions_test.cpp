@@ -379,7 +379,7 @@ TEST_CASE("sequential revisions never pass the budget: each limit binds and is n
     for (std::size_t i = 0; i < 10; ++i) CHECK(orm.shown[0][i] == s.script[i % 4][i / 4]); // round by round
     CHECK(r->samples == 10);
   }
-  SECTION("wall time and deadline stop before the next call") {
+  SECTION("a deadline already passed: no call at all") {
     chain_solver s{.script = script};
     recording_orm orm;
     budget past = budget::deadline_in(std::chrono::seconds(0));

@@ -20,11 +20,14 @@
 // global best cell. (The exact in-sample argmax over ~40 problems a bin and ~30 cells picks noise:
 // a shrinkage towards the global choice that Snell et al., fitting on 500 MATH problems, leave out.)
 // Cost: 1 engine call for the probe + 1 for the rest (more only when a token budget cuts a round
-// short and still pays for a sample); 1 ORM call (+1 more ORM or PRM call by method).
+// short and still pays for a sample); 1 ORM call (+1 more ORM or PRM call by method); a revisions
+// bin adds L - 1 revise calls (one per round over every chain).
 // Budget: reward calls are checked with budget::check_reward_call. When the probe's ORM call is
 // not affordable there is no estimate, and when the chosen bin's ORM or PRM call is not, its
 // method cannot run: either way the answer is the majority vote over the samples already drawn
-// (a deviation: a vote on paid-for samples rather than no answer), with stopped_by saying why.
+// (a revisions bin: over every attempt drawn; a deviation: a vote on paid-for samples rather than
+// no answer), with stopped_by saying why. A revisions bin's revise rounds are budgeted as
+// sequential_revisions' (the full budget before each call, token limits reserved per revision).
 // Sequential/parallel ratio (Snell et al. section 6.2, Fig. 7): method `revisions` runs
 // sequential revisions (sequential_revisions.hpp) in verifier mode, hierarchical ORM-weighted
 // best-of-N, with n = P x L generations: P chains of L attempts each, L (`co_choice::length`)
