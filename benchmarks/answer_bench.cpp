@@ -127,6 +127,15 @@ void BM_answers_equal_equation(benchmark::State& state) {
 }
 BENCHMARK(BM_answers_equal_equation);
 
+// Complex numbers: the imaginary unit through exact Gaussian-rational arithmetic.
+void BM_answers_equal_complex(benchmark::State& state) {
+  const auto a = reckon::canonicalize("\\frac{3+4i}{1+2i}");
+  const auto b = reckon::canonicalize("\\frac{11}{5}-\\frac{2}{5}i");
+  for (auto _ : state) benchmark::DoNotOptimize(reckon::answers_equal(a, b));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_answers_equal_complex);
+
 // From texts to a verdict: extraction on both sides, canonicalisation, symbolic comparison.
 void BM_matches_gold_symbolic(benchmark::State& state) {
   const std::string out = "We simplify and find $\\frac{1}{3x^{2/3}}$.";

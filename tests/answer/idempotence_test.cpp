@@ -158,3 +158,26 @@ TEST_CASE("regression #15 idempotence: words stay apart, and only plausible unit
   CHECK(idem15_key("5 dollars") == "5");
   CHECK(idem15_key("12 \\text{ m}") == "12");
 }
+
+TEST_CASE("regression #15 idempotence: an element's key does not depend on where it stood (spaces, full stops)",
+          "[answer][canonical][idempotence]") {
+  // Found by the answer_canonicalize fuzz target: each element kept what its position gave it.
+  CHECK(idem15_key("b \\cup a") == "a\\cupb");     // was ` a\cupb` (the space after `\cup`)
+  CHECK(idem15_key("\\{1\\} \\cup x") == "\\{1\\}\\cupx");
+  CHECK(idem15_key("2., 1") == "1,2");             // was `1,2.` (a full stop only the last part lost)
+  CHECK(idem15_key("5.., 3.") == "3,5");
+}
+
+TEST_CASE("regression #15 idempotence: a digit after a '.' that is no decimal point stays apart",
+          "[answer][canonical][idempotence]") {
+  CHECK(idem15_key("1 ... 5") == "1... 5"); // was `1...5`, read again as `1..0.5`
+  CHECK(idem15_key(idem15_key("1 ... 5")) == "1... 5");
+}
+
+TEST_CASE("regression #15 idempotence: the key is a fixpoint, however many passes a text takes to reach it", "[answer][canonical][idempotence]") {
+  // The public canonicalize re-reads its key (detail::canon::max_passes); one pass of the rules
+  // alone is not always a fixpoint on garbage, e.g. a run of dots eaten one per pass.
+  const std::string text = "3" + std::string(12, '.') + "5, 2";
+  const std::string once = idem15_key(text);
+  CHECK(idem15_key(once) == once);
+}

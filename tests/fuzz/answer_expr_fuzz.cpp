@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the expression layer and the gold rule on any bytes. Checks that parsing and
-// evaluation are total, that answers_equal is reflexive and symmetric through the symbolic and
+// evaluation (complex values included) are total and finite, that answers_equal is reflexive and symmetric through the symbolic and
 // relation layers, and that a gold compares with itself once extracted.
 #include <reckon/answer/expr.hpp>
 #include <reckon/answer/pipeline.hpp>
@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (t->root < 0 || static_cast<std::size_t>(t->root) >= t->nodes.size()) std::abort();
     std::vector<reckon::detail::canon::num> at;
     for (const auto& v : t->vars) at.push_back(ex::sample(v, 0));
-    if (auto v = ex::eval(*t, t->root, at); v && !std::isfinite(v->ap)) std::abort();
+    if (auto v = ex::eval(*t, t->root, at); v && (!std::isfinite(v->re.ap) || !std::isfinite(v->im.ap))) std::abort();
   }
 
   const auto a = reckon::canonicalize(a_text);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the full answer pipeline (every extractor, then canonicalize) on two fuzzed
 // completions, and answers_equal on what comes out: reflexive, symmetric at every tolerance, and
-// the same whether called on the texts or on their canonical forms.
+// the same whether called on the texts or on their canonical forms; and a vote of the two keys
+// pools them exactly when they are equal answers.
+#include <reckon/aggregate/vote.hpp>
 #include <reckon/answer/equal.hpp>
 #include <reckon/answer/pipeline.hpp>
 
@@ -12,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -42,6 +45,12 @@ void check_extractor(const E& extract, std::string_view a_text, std::string_view
   const auto b_raw = extract(b_text);
   if (!a_raw || !b_raw) std::abort(); // extract_and_canonicalize found an answer from these
   if (reckon::answers_equal(*a_raw, *b_raw) != reckon::answers_equal(*a, *b)) std::abort();
+  // A vote of the two keys (answer_merge::equal) pools them exactly when their keys, read again,
+  // are equal answers, in either order.
+  const std::vector<std::string> ab{a->key, b->key}, ba{b->key, a->key};
+  const auto t_ab = reckon::plurality_vote(ab), t_ba = reckon::plurality_vote(ba);
+  const std::size_t want = a->key == b->key || reckon::answers_equal(a->key, b->key) ? 1 : 2;
+  if (t_ab.answers.size() != want || t_ba.answers.size() != want) std::abort();
 }
 
 } // namespace

@@ -2,9 +2,12 @@
 // Plurality and weighted votes over canonical answer keys, with a stated tie-break and the tallies.
 #pragma once
 
+#include <reckon/answer/canonical.hpp>
+#include <reckon/answer/equal.hpp>
 #include <reckon/core/result.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +33,9 @@ struct answer_tally {
   double weight = 0.0;        ///< sum of its votes' weights (its count in a plurality vote)
   double share = 0.0;         ///< weight / total weight of all votes (0 when the total is 0)
   std::size_t first_seen = 0; ///< index of its first vote among all votes added (abstentions included)
+  /// Other keys whose votes were merged into this answer as the same answer (`answer_merge::equal`),
+  /// in ranking order; empty when none.
+  std::vector<std::string> merged{};
 
   friend bool operator==(const answer_tally&, const answer_tally&) = default;
 };
@@ -38,7 +44,10 @@ struct answer_tally {
 ///
 /// Ranking (the tie-break policy): larger total weight first; then more votes; then, by
 /// `tie_break`, the answer seen first (default) or the lexicographically smallest key. The
-/// ranking is therefore a strict total order and the leader is deterministic.
+/// ranking is therefore a strict total order and the leader is deterministic. With
+/// `answer_merge::equal` (the default) buckets of one answer under distinct keys are pooled
+/// first (see answer_merge) and the pooled answers are ranked by the same order; a pooled
+/// answer's first_seen is its earliest vote.
 struct vote_tally {
   std::vector<answer_tally> answers; ///< ranked, leader first; empty when nobody answered
   std::size_t votes = 0;             ///< votes cast for some answer
@@ -56,22 +65,183 @@ struct vote_tally {
     if (answers.empty()) return 0.0;
     return answers.size() == 1 ? answers[0].share : answers[0].share - answers[1].share;
   }
-  /// The tally of `key`, or nullptr when nobody voted for it.
+  /// The tally that holds `key`'s votes (its own, or the answer it was merged into), or nullptr
+  /// when nobody voted for it.
   [[nodiscard]] const answer_tally* find(std::string_view key) const noexcept {
     for (const auto& a : answers)
       if (a.answer == key) return &a;
+    for (const auto& a : answers)
+      for (const auto& m : a.merged)
+        if (m == key) return &a;
     return nullptr;
   }
+};
+
+/// Whether distinct keys that are the same answer pool their votes.
+enum class answer_merge : std::uint8_t {
+  /// (default) After bucketing by key, the leading `merge_cap` buckets in ranking order are
+  /// clustered: each joins the first earlier cluster whose representative (its top bucket)
+  /// `answers_equal` it (default tolerance), else starts one; a cluster votes as one answer
+  /// under its representative's key, with the others in `answer_tally::merged`. So
+  /// `\frac{x+2}{7}` and `\frac{x}{7}+\frac{2}{7}`, or `3+2i` and `2i+3`, are one answer, as a
+  /// grader would judge them. Comparing with representatives only (no chains) keeps a cluster's
+  /// members each equal to the key it votes under, although answers_equal is not transitive
+  /// within its tolerance. Why the default: every built-in strategy votes with canonical
+  /// answers (canonical_answer_key), where a split vote is a wrong answer, and the keys'
+  /// canonical forms are idempotent, so a key read again is the answer it came from. The cost
+  /// is bounded (merge_cap), and a vote of plain numbers pays only a scan (see vote_counter).
+  equal,
+  key, ///< keys are the answers: equal bytes or distinct answers (for keys that are no math answers)
 };
 
 /// Tuning of a vote.
 struct vote_params {
   reckon::tie_break tie_break = reckon::tie_break::first_seen; ///< order of answers equal in weight and count
+  answer_merge merge = answer_merge::equal; ///< whether equal answers under distinct keys pool their votes
+  /// The most buckets `answer_merge::equal` compares (the leading ones in ranking order; the rest
+  /// keep their own tallies), so a tally costs at most merge_cap^2 / 2 comparisons.
+  std::size_t merge_cap = 16;
 };
+
+namespace detail {
+
+// The value of a key in a canonical exact-number form: an integer `-?D+` (no leading zero), a
+// decimal `-?D+.D+` with at most 5 places, or `-?\frac{D+}{D+}`, each part at most 18 digits;
+// `integer` tells the first. Between two such keys with distinct text, answers_equal can only
+// hold by its tolerance rule on their values (never for two integers; its rule for decimals of
+// 6+ places cannot apply), which lets a vote of numbers skip the comparisons (merge_equal_answers).
+struct numeric_key {
+  double value = 0.0;
+  bool integer = false;
+};
+inline std::optional<numeric_key> parse_numeric_key(std::string_view k) noexcept {
+  std::size_t p = !k.empty() && k[0] == '-' ? 1 : 0;
+  const bool neg = p == 1;
+  auto digits = [&](std::int64_t& v) {
+    const std::size_t b = p;
+    v = 0;
+    for (; p < k.size() && k[p] >= '0' && k[p] <= '9'; ++p)
+      if (p - b < 18) v = v * 10 + (k[p] - '0'); // 18 digits fit; longer runs are refused below
+    return p - b >= 1 && p - b <= 18;
+  };
+  std::int64_t a = 0, b = 1;
+  if (k.substr(p, 6) == "\\frac{") {
+    p += 6;
+    if (!digits(a) || k.substr(p, 2) != "}{") return std::nullopt;
+    p += 2;
+    if (!digits(b) || p + 1 != k.size() || k[p] != '}' || b == 0) return std::nullopt;
+  } else {
+    const std::size_t begin = p;
+    if (!digits(a) || (k[begin] == '0' && p - begin > 1)) return std::nullopt;
+    if (p == k.size()) {
+      if (neg && a == 0) return std::nullopt; // `-0` is no canonical key
+      return numeric_key{static_cast<double>(neg ? -a : a), true};
+    }
+    if (k[p] != '.') return std::nullopt;
+    ++p;
+    const std::size_t frac = p;
+    std::int64_t f = 0;
+    if (!digits(f) || p != k.size() || p - frac > 5) return std::nullopt;
+    for (std::size_t q = frac; q < p; ++q) b *= 10;
+    if (!checked_mul(a, b, a) || !checked_add(a, f, a)) return std::nullopt;
+  }
+  const auto r = make_rational(neg ? -a : a, b);
+  if (!r) return std::nullopt;
+  return numeric_key{r->to_double(), false};
+}
+
+// The ranking of vote_tally, on (weight, count, key, first_seen).
+inline bool ranks_before(const answer_tally& x, const answer_tally& y, bool lexicographic) noexcept {
+  if (x.weight != y.weight) return x.weight > y.weight;
+  if (x.count != y.count) return x.count > y.count;
+  if (lexicographic) return x.answer < y.answer;
+  return x.first_seen < y.first_seen;
+}
+
+// The numeric screen of answer_merge::equal: false when the leading `m` keys (`numeric(i)`, the
+// parse of the i-th) are all canonical exact numbers none of which can equal another, so that
+// nothing merges. Two integers never do; others only within the tolerance, and then some
+// neighbours in sorted order are within twice it (the margin covers rounding in how each value
+// was computed). Cost: m lookups and a sort of m doubles, no allocation for m <= 32.
+template <class Numeric>
+bool may_merge(std::size_t m, double tolerance, Numeric&& numeric) {
+  std::array<double, 32> small{};
+  std::vector<double> large;
+  double* values = small.data();
+  if (m > small.size()) {
+    large.resize(m);
+    values = large.data();
+  }
+  bool all_integers = true;
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::optional<numeric_key>& v = numeric(i);
+    if (!v) return true;
+    values[i] = v->value;
+    all_integers = all_integers && v->integer;
+  }
+  if (all_integers) return false; // distinct integers are never the same answer
+  std::sort(values, values + m);
+  for (std::size_t i = 1; i < m; ++i)
+    if (values[i] - values[i - 1] <= 2 * tolerance * std::max(std::abs(values[i]), std::abs(values[i - 1])))
+      return true;
+  return false;
+}
+
+// answer_merge::equal over a ranked list (see there), its leading `m` buckets compared. Cost: m
+// canonicalisations and at most m^2 / 2 answers_equal calls (vote_counter first runs may_merge,
+// which spares a vote of plain numbers all of it).
+inline void merge_equal_answers(std::vector<answer_tally>& ranked, std::size_t m, bool lexicographic,
+                                double total_weight, double tolerance) {
+  m = std::min(m, ranked.size());
+  if (m < 2) return;
+  std::vector<canonical_answer> form;
+  form.reserve(m);
+  std::vector<char> integer(m, 0);
+  for (std::size_t i = 0; i < m; ++i) {
+    const auto v = parse_numeric_key(ranked[i].answer);
+    integer[i] = v && v->integer ? 1 : 0;
+    form.push_back(canonicalize(ranked[i].answer));
+  }
+  std::vector<std::size_t> reps; // index of each cluster's representative, in ranking order
+  std::vector<std::size_t> cluster_of(m);
+  bool any = false;
+  for (std::size_t i = 0; i < m; ++i) {
+    std::size_t c = 0;
+    for (; c < reps.size(); ++c) {
+      const std::size_t r = reps[c];
+      if (integer[r] && integer[i]) continue;
+      if (detail::answers_equal_checked(form[r], form[i], tolerance)) break;
+    }
+    if (c == reps.size()) reps.push_back(i);
+    else any = true;
+    cluster_of[i] = c;
+  }
+  if (!any) return;
+  std::vector<answer_tally> out;
+  out.reserve(ranked.size());
+  for (const std::size_t r : reps) out.push_back(ranked[r]);
+  for (std::size_t i = 0; i < m; ++i) {
+    answer_tally& t = out[cluster_of[i]];
+    if (reps[cluster_of[i]] == i) continue;
+    t.count += ranked[i].count;
+    t.weight += ranked[i].weight;
+    t.first_seen = std::min(t.first_seen, ranked[i].first_seen);
+    t.merged.push_back(std::move(ranked[i].answer));
+  }
+  for (auto& t : out) t.share = total_weight > 0.0 ? t.weight / total_weight : 0.0;
+  for (std::size_t i = m; i < ranked.size(); ++i) out.push_back(std::move(ranked[i]));
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const answer_tally& x, const answer_tally& y) { return ranks_before(x, y, lexicographic); });
+  ranked = std::move(out);
+}
+
+} // namespace detail
 
 /// An incremental vote: add answers one at a time (adaptive strategies tally after every round),
 /// then read the tally. Cost: O(1) expected per vote (an open-addressing table keyed by the
-/// answer's hash); tally() is O(k log k) for k distinct answers.
+/// answer's hash); tally() is O(k log k) for k distinct answers, plus the bounded merge of
+/// answer_merge::equal (nothing more for leading keys that are plain numbers; at most
+/// merge_cap canonicalisations and merge_cap^2 / 2 answers_equal calls otherwise).
 class vote_counter {
 public:
   /// Records one vote for `answer` with `weight`; nullopt abstains (it is counted, never votes).
@@ -114,7 +284,15 @@ public:
     for (const std::size_t i : order) {
       const entry& e = entries_[i];
       out.answers.push_back(answer_tally{e.key, e.count, e.weight, total_weight_ > 0.0 ? e.weight / total_weight_ : 0.0,
-                                         e.first_seen});
+                                         e.first_seen, {}});
+    }
+    if (params.merge == answer_merge::equal) {
+      constexpr double tolerance = 1e-9; // answers_equal's default
+      const std::size_t m = std::min(params.merge_cap, order.size());
+      if (m >= 2 && detail::may_merge(m, tolerance, [&](std::size_t i) -> const std::optional<detail::numeric_key>& {
+            return entries_[order[i]].numeric;
+          }))
+        detail::merge_equal_answers(out.answers, m, lexicographic, total_weight_, tolerance);
     }
     return out;
   }
@@ -126,6 +304,7 @@ private:
     std::size_t count;
     double weight;
     std::size_t first_seen;
+    std::optional<detail::numeric_key> numeric; // the key's value when it is a plain number
   };
   struct slot {
     std::size_t hash = 0;
@@ -140,7 +319,7 @@ private:
       slot& s = slots_[pos];
       if (s.index == 0) {
         s = slot{h, entries_.size() + 1};
-        entries_.push_back(entry{std::string(key), h, 0, 0.0, seen_at});
+        entries_.push_back(entry{std::string(key), h, 0, 0.0, seen_at, detail::parse_numeric_key(key)});
         return entries_.back();
       }
       if (s.hash == h && entries_[s.index - 1].key == key) return entries_[s.index - 1];

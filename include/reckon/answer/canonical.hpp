@@ -70,7 +70,12 @@ inline constexpr std::size_t max_parsed_bytes = 8192; // longer "answers" are co
 struct context {
   std::size_t steps = 0; ///< loop iterations over characters and tokens
   bool failed = false;   ///< nesting too deep: fall back to the literal key
+  bool literal = false;  ///< the key is the literal text (too long, or too deep)
 };
+
+/// Passes of the whole rule set that canonicalize makes at most: the key is read again until it
+/// no longer changes (see canonicalize).
+inline constexpr int max_passes = 3;
 
 enum class tk : std::uint8_t { number, word, command, open, close, symbol };
 
@@ -607,6 +612,8 @@ struct emitter {
     space_pending = name.size() > 1 && alpha(name.back());
   }
   void put_number(std::string_view num) {
+    // After a '.' that is no decimal point (`3. 5`, `..5`), a digit would be read as one: apart.
+    if (!out.empty() && out.back() == '.') out += ' ';
     std::string run; // a number written straight after digits (`1{2}`) joins them: one number
     if (!out.empty() && digit(out.back())) {
       std::size_t r = out.size();
@@ -1279,6 +1286,11 @@ inline canonical_answer canonicalize(std::string_view text, context& cx, std::si
 
 inline canonical_answer build(std::string_view s, int depth, context& cx) {
   canonical_answer a;
+  // A part split off after a command (`\cup o`) keeps the space that separated them, and a part
+  // may end in full stops that the whole-answer rule removes only from the last part: both go
+  // here, so that an element's key does not depend on where the element stood.
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '.')) s.remove_suffix(1);
   if (depth < max_structure_depth && !s.empty()) {
     auto assemble = [&](bool sort, std::string_view open, std::string_view close, std::string_view sep) {
       if (sort)
@@ -1444,7 +1456,10 @@ inline canonical_answer literal(std::string_view cleaned, context& cx) {
 /// canonicalize with a work counter; texts longer than `max_bytes` get the literal key.
 inline canonical_answer canonicalize(std::string_view text, context& cx, std::size_t max_bytes) {
   const std::string cleaned = clean(text, cx);
-  if (cleaned.size() > max_bytes) return literal(cleaned, cx);
+  if (cleaned.size() > max_bytes) {
+    cx.literal = true;
+    return literal(cleaned, cx);
+  }
   std::string joined;
   joined.reserve(cleaned.size());
   auto tokens = rewrite(tokenize(cleaned, cx), joined, cx);
@@ -1454,7 +1469,10 @@ inline canonical_answer canonicalize(std::string_view text, context& cx, std::si
   const auto squares = match_pairs(tokens, false, cx);
   emitter em{tokens, braces, squares, cx};
   em.seq(tokens.size(), 0);
-  if (cx.failed) return literal(cleaned, cx); // nested past max_depth
+  if (cx.failed) { // nested past max_depth
+    cx.literal = true;
+    return literal(cleaned, cx);
+  }
   canonical_answer a = build(em.out, 0, cx);
   a.assigned = std::move(assigned);
   return a;
@@ -1467,7 +1485,12 @@ inline canonical_answer canonicalize(std::string_view text, context& cx, std::si
 /// Total: any bytes are accepted (invalid UTF-8 and unbalanced braces included); nothing is
 /// thrown but `std::bad_alloc`; time and memory are linear in the length. Two guards keep the
 /// constant small on garbage: nesting deeper than 48 braces, and texts longer than 8 KiB (no real
-/// answer is), make the whitespace-free text the key, with no value. Rules, each with an example:
+/// answer is), make the whitespace-free text the key, with no value.
+/// Idempotent: `canonicalize(canonicalize(x).key).key == canonicalize(x).key` (votes bucket by
+/// key, and a merged vote reads keys again). The rules are written so that one pass gives such a
+/// key; the key is then read again, up to `detail::canon::max_passes` passes in all, to close
+/// what they miss on garbage. Property-tested on 30000 generated answers and the MATH-500 and
+/// GSM8K answers, and fuzzed on texts whose brackets balance. Rules, each with an example:
 /// - whitespace, `\!` `\,` `\;` `\quad`, `\left` `\right`, `$`, `\(` `\)` go:
 ///   `\left( 3, \frac{\pi}{2} \right)` -> `(3,\frac{\pi}{2})`.
 /// - fractions: `\dfrac{1}{2}`, `\tfrac12`, `\frac12`, `1/2`, `0.5`, `2/4` -> `0.5`;
@@ -1476,11 +1499,14 @@ inline canonical_answer canonicalize(std::string_view text, context& cx, std::si
 /// - numbers: `007` -> `7`, `2.50` -> `2.5`, `3.0` -> `3`, `+5` -> `5`, `-0` -> `0`, `−5` -> `-5`;
 ///   arithmetic on numbers is done exactly: `10^{3}` -> `1000`, `2\cdot 3` -> `6`.
 /// - degrees: `90^\circ`, `90^{\circ}`, `90°`, `90 degrees` -> `90`.
-/// - text and units: `\text{Evelyn}` -> `Evelyn`, `10\text{ cm}` -> `10`, `5 dollars` -> `5`.
+/// - text and units: `\text{Evelyn}` -> `Evelyn`, `10\text{ cm}` -> `10`, `5 dollars` -> `5`,
+///   `10cm` -> `10`; a two-letter word needs a space or to be a unit abbreviation, so `2xy` and
+///   `3ab` stay products. Words stay apart: `\text{no solution}` -> `no solution`.
 /// - money and percent: `\$1,000` -> `1000`; `50\%` -> `50` (the sign is dropped; `50\%` is not
 ///   `0.5`).
 /// - thousands separators vs tuples: `1,000` -> `1000`, `11,\!111` -> `11111`, `1 000` -> `1000`,
-///   `(1,000)` -> `(1,0)`, `1,2` -> list.
+///   `(1,000)` -> `(1,0)`, `1,2` -> list. Digit groups that spacing separates join first, so the
+///   rules below see the number the key shows.
 /// - decimal comma: a whole answer `d+,d+` with no spaces whose digits after the comma are not a
 ///   three-digit group, with two or more of them or four or more digits before: `2,74` -> `2.74`,
 ///   `1000,99` -> `1000.99`; `1,5` and `12,5` stay lists, `1,000` is a thousand.
@@ -1498,14 +1524,26 @@ inline canonical_answer canonicalize(std::string_view text, context& cx, std::si
 /// - `\pi`, `π`, `\infty`, `∞`, "infinity" -> `\pi`, `\infty`; `\frac{\pi}{2}` keeps its text and
 ///   gets `value->approx` = 1.5707963...
 /// - tuples and intervals elementwise, brackets kept: `( 1, 2 ]` -> `(1,2]`; sets and bare lists
-///   sorted: `\{3,1\}` -> `\{1,3\}`, `3, 1` -> `1,3`.
+///   sorted: `\{3,1\}` -> `\{1,3\}`, `3, 1` -> `1,3`. A bare list whose comma-joined key would
+///   read as one number is keyed with `, `: `25, 1` -> `1, 25` (not `1,25`, which is 1.25), and
+///   a bare list inside one is flattened: `\pm 3, 9` -> `-3,3,9,9`.
 /// - matrices: `\begin{bmatrix} 1 & 2 \end{bmatrix}`, and `\begin{array}{cc}...\end{array}` inside
 ///   `\left[ \right]` -> `\begin{pmatrix}1&2\end{pmatrix}`.
 /// @param text the raw answer (e.g. an extractor's output)
 /// @returns the canonical answer; `key` is empty only when nothing but spacing was given
 [[nodiscard]] inline canonical_answer canonicalize(std::string_view text) {
   detail::canon::context cx;
-  return detail::canon::canonicalize(text, cx);
+  canonical_answer a = detail::canon::canonicalize(text, cx);
+  // The key is read again until it is its own key (one extra pass for nearly every answer): the
+  // rules are designed so that one pass gives a fixpoint, and this closes what they miss.
+  for (int pass = 1; pass < detail::canon::max_passes && !cx.literal; ++pass) {
+    detail::canon::context again;
+    canonical_answer b = detail::canon::canonicalize(a.key, again);
+    if (again.literal || b.key == a.key) break;
+    if (b.assigned.empty()) b.assigned = std::move(a.assigned);
+    a = std::move(b);
+  }
+  return a;
 }
 
 } // namespace reckon
