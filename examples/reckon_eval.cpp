@@ -57,10 +57,10 @@ calibrate: fits the synthetic suite's difficulty mix (difficulty_power), per-ste
 (step_error_min, step_error_max), distractor skew and ORM separation so that pass@k, majority@k and
 best-of-k by reward (k = 1, 2, 4, 8; the mean over every k-subset of each problem's samples) on the
 synthetic model match the recording's; prints both curves, the fitted parameters and the largest
-deviation. FILE needs a reward on every sample and at least 8 samples per problem. --problems: the
-synthetic suite's size (default 3000); --evaluations: the refinement's budget of suite evaluations
-after the coarse grid (default 160); --seed: the suite and sampling seeds (common to every
-evaluation of the fit).
+deviation, on the fit's suite and on a fresh one (its Monte-Carlo noise). FILE needs a reward on
+every sample and at least 8 samples per problem. --problems: the synthetic suite's size (default
+3000); --evaluations: the refinement's budget of suite evaluations after the coarse grid (default
+160); --seed: the suite and sampling seeds (common to every evaluation of the fit).
 )";
 
 struct usage_error {

@@ -217,6 +217,8 @@ TEST_CASE("calibrate: three knobs fit the Qwen2.5-Math recording within 0.03", "
   INFO(to_table(fit));
   CHECK(fit.max_deviation <= 0.03);
   CHECK(fit.max_deviation == Approx(max_deviation(fit.fitted, fit.target)));
+  CHECK(fit.holdout_deviation == Approx(max_deviation(fit.holdout, fit.target)));
+  CHECK(fit.holdout != fit.fitted);
   CHECK(fit.fitted.problems == 400);
   CHECK(fit.evaluations <= 8 + 20);
   CHECK(fit.values.size() == 3);
