@@ -240,6 +240,35 @@ TEST_CASE("top-k ids and logprobs: descending, ties by lower id", "[numerics][to
   CHECK(two == std::vector<std::int32_t>{2, 0});
 }
 
+TEST_CASE("top-k of every kernel equals a stable full sort, hits crowding the SIMD filter's groups", "[numerics][token_stats]") {
+  // The AVX2 filter tests 32 floats at a time and the AVX-512 one 16, then scans the group that
+  // has a hit against a threshold that moves inside it: ascending rows make every element a hit,
+  // coarse ties make many equal values compete for the last places, and -inf entries and lengths
+  // that are not multiples of 32 reach the scalar tails.
+  std::vector<std::vector<float>> rows;
+  rows.push_back(normal_row(9000, 0.0, 2.0, 41));
+  std::vector<float> up(4099 + 37);
+  for (std::size_t i = 0; i < up.size(); ++i) up[i] = static_cast<float>(i) * 0.01f;
+  rows.push_back(up);
+  auto ties = normal_row(5003, 0.0, 1.5, 42);
+  for (std::size_t i = 0; i < ties.size(); ++i) ties[i] = i % 7 == 3 ? ninf : std::round(ties[i] * 2.0f) / 2.0f;
+  rows.push_back(ties);
+  for (const auto& x : rows) {
+    std::vector<std::int32_t> order(x.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) { return x[static_cast<std::size_t>(a)] > x[static_cast<std::size_t>(b)]; });
+    for (const std::size_t k : {std::size_t{1}, std::size_t{20}, std::size_t{64}}) {
+      for (const kernel kk : kernels_here()) {
+        INFO("kernel " << name(kk) << " n " << x.size() << " k " << k);
+        std::vector<std::int32_t> ids(k);
+        std::vector<float> lps(k);
+        (void)reckon::detail::row_stats_impl(x, std::nullopt, {.temperature = 0.8}, ids, lps, kk, "test");
+        CHECK(std::equal(ids.begin(), ids.end(), order.begin()));
+      }
+    }
+  }
+}
+
 TEST_CASE("invalid rows and arguments throw invalid_argument", "[numerics][token_stats]") {
   const auto throws = [](auto&& f, const std::string& needle) {
     try {
