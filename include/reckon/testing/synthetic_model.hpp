@@ -529,8 +529,10 @@ public:
           return fail(errc::invalid_argument, fmt::format("revise: request {}'s history attempt {} is not synthetic text", r, h));
         for (const auto& t : earlier) out.usage.prefilled_tokens += t.tokens;
       }
-      const double fix = 1.0 - (1.0 - params_.revise.fix) *
-                                   std::pow(1.0 - history_fix, static_cast<double>(req.history.size()));
+      // Without history exactly `fix` (1 - (1 - fix) rounds), so PRISM's draws are unchanged.
+      const double fix = req.history.empty() ? params_.revise.fix
+                                             : 1.0 - (1.0 - params_.revise.fix) *
+                                                         std::pow(1.0 - history_fix, static_cast<double>(req.history.size()));
       random_stream rs(stream_key{req.seed, q->id, detail::synth::channel_reviser, 0});
       const double u = uniform01(rs);
       const std::uint64_t walk_seed = rs.next_u64();
