@@ -59,7 +59,7 @@ best-of-k by reward (k = 1, 2, 4, 8; the mean over every k-subset of each proble
 synthetic model match the recording's; prints both curves, the fitted parameters and the largest
 deviation, on the fit's suite and on a fresh one (its Monte-Carlo noise). FILE needs a reward on
 every sample and at least 8 samples per problem. --problems: the synthetic suite's size (default
-3000); --evaluations: the refinement's budget of suite evaluations after the coarse grid (default
+6000); --evaluations: the refinement's budget of suite evaluations after the coarse grid (default
 160); --seed: the suite and sampling seeds (common to every evaluation of the fit).
 )";
 

@@ -197,8 +197,8 @@ TEST_CASE("calibrate: a better ORM lifts best-of-k and leaves pass@k alone", "[e
 }
 
 TEST_CASE("calibrate: three knobs fit the Qwen2.5-Math recording within 0.03", "[eval][calibrate]") {
-  // The full fit (reckon-eval calibrate: five knobs, 3000 problems, 160 evaluations) comes within
-  // 0.01; this one fits difficulty, the per-step error at difficulty 1 and the ORM's separation on
+  // The full fit (reckon-eval calibrate: five knobs, 6000 problems, 160 evaluations) comes within
+  // 0.004; this one fits difficulty, the per-step error at difficulty 1 and the ORM's separation on
   // 400 problems from a 2 x 2 x 2 grid with 20 evaluations, so its tolerance is wider (the
   // Monte-Carlo SD of a curve point on 400 problems is about 0.014; the fit is checked on its own
   // suite). Untuned, the model misses by far more than that.
