@@ -97,11 +97,11 @@ std::string idem15_key(const std::string& s) { return reckon::canonicalize(s).ke
 
 } // namespace
 
-TEST_CASE("regression #15 idempotence: canonicalising a key gives the same key, on 30000 generated answers",
+TEST_CASE("regression #15 idempotence: canonicalising a key gives the same key, on 12000 generated answers",
           "[answer][canonical][idempotence]") {
   idem15_gen g{0x15150015ULL};
   int failures = 0;
-  for (int k = 0; k < 30000; ++k) {
+  for (int k = 0; k < 12000; ++k) {
     const std::string text = g.answer();
     const std::string once = idem15_key(text);
     const std::string twice = idem15_key(once);

@@ -177,7 +177,9 @@ inline bool answers_equal_checked(const canonical_answer& a, const canonical_ans
 ///    rationals where the operations allow, doubles elsewhere); equal when at least 3 points lie
 ///    in both domains and the values agree at each, exactly or within
 ///    tolerance * max(1, |x|, |y|): `\frac{x}{7}+\frac{2}{7}` == `\frac{x+2}{7}`, `\sec^2 y` ==
-///    `\tan^2 y+1`, `x+1` == `1+x`; `(x+1)^2` != `x^2+1`. False positives: see expr.hpp.
+///    `\tan^2 y+1`, `x+1` == `1+x`; `(x+1)^2` != `x^2+1`. A lone `i` is the imaginary unit
+///    (expr.hpp states the rule): `i^2` == `-1`, `\frac{1+i}{1-i}` == `i`, `3+2i` == `2i+3`.
+///    False positives: see expr.hpp.
 /// Symmetric: answers_equal(a, b) == answers_equal(b, a) always (fuzzed); reflexive.
 ///
 /// Cost: layers 1-3 O(total key length) with no allocation; layers 4-5 parse both keys (linear)
