@@ -857,4 +857,42 @@ TEST_CASE("regression #21.4/#21.5: llama-server's stop finishes, and a choice wi
   CHECK(c->completions[0].finish == reckon::finish_reason::eos);
 }
 
+TEST_CASE("regression #21.5: stop-string finishes among several llama-server choices are stop; EOS stays eos",
+          "[adapters][openai]") {
+  // As llama-server answers n = 3 (seen against a real one): choice 0's stop string took its only
+  // token ("logprobs": null); choice 1's cut its third token, whose entry is dropped, so the
+  // listed tokens spell less than the text; choice 2 ended at EOS, listed with empty text.
+  // usage counts choice 0 alone.
+  test_server server([&](const json&, int, httplib::Response& res) {
+    json entry = token_entry(1);
+    json eos_entry = token_entry(1);
+    eos_entry["token"] = "";
+    const json choices = json::array(
+        {json{{"index", 0}, {"text", ""}, {"finish_reason", "stop"}, {"logprobs", nullptr}},
+         json{{"index", 1}, {"text", "x0x0x"}, {"finish_reason", "stop"}, {"logprobs", {{"content", json::array({entry, entry})}}}},
+         json{{"index", 2}, {"text", "x0x0"}, {"finish_reason", "stop"},
+              {"logprobs", {{"content", json::array({entry, entry, eos_entry})}}}}});
+    const json body{{"choices", choices}, {"usage", {{"prompt_tokens", 5}, {"completion_tokens", 1}, {"total_tokens", 6}}}};
+    res.status = 200;
+    res.set_content(body.dump(), "application/json");
+  });
+  oa::model m(fast_params(server));
+  reckon::sampling_params sp;
+  sp.stop = {"y", "z"};
+  sp.stats.logprobs = true;
+  auto r = m.sample({.id = 1, .prompt = "p"}, sp, 3);
+  REQUIRE(r);
+  CHECK(r->completions[0].finish == reckon::finish_reason::stop);
+  CHECK(r->completions[0].tokens == 0);
+  CHECK(r->completions[1].finish == reckon::finish_reason::stop);
+  CHECK(r->completions[1].tokens == 2);
+  CHECK(r->completions[2].finish == reckon::finish_reason::eos);
+  CHECK(r->completions[2].tokens == 3);
+  // Without stop strings every "stop" is EOS.
+  sp.stop.clear();
+  auto plain = m.sample({.id = 1, .prompt = "p"}, sp, 3);
+  REQUIRE(plain);
+  for (const auto& c : plain->completions) CHECK(c.finish == reckon::finish_reason::eos);
+}
+
 #endif // RECKON_TEST_OPENAI

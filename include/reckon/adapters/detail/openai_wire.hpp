@@ -106,6 +106,7 @@ struct parsed_choice {
   bool has_token_list = false;         ///< the response carried per-token logprobs
   std::vector<float> logprob;          ///< chosen-token logprobs (one per token)
   std::vector<std::string> tokens;     ///< chosen-token strings (one per token; empty where the server gave none)
+  bool token_strings = false;          ///< every listed token came with its string
   std::vector<std::vector<float>> top; ///< per token, the listed top logprobs, descending
   std::vector<std::vector<std::string>> top_tokens; ///< per token, the strings of `top`, in the same order ("" where unnamed)
   bool stop_reason_listed = false;     ///< the choice said what stopped it ("stop_reason" or SGLang's "matched_stop", null included)
@@ -159,8 +160,10 @@ inline void push_top_row(std::vector<std::pair<float, std::string>> row, parsed_
 inline void parse_content_logprobs(const json& content, parsed_choice& out) {
   if (!content.is_array()) throw std::runtime_error("logprobs.content is not an array");
   out.has_token_list = true;
+  out.token_strings = true;
   for (const auto& entry : content) {
     if (!entry.is_object() || !entry.contains("logprob")) throw std::runtime_error("logprobs.content entry has no logprob");
+    if (auto t = entry.find("token"); t == entry.end() || !t->is_string()) out.token_strings = false;
     out.logprob.push_back(as_logprob(entry.at("logprob")));
     out.tokens.push_back(token_string(entry));
     std::vector<std::pair<float, std::string>> row;
@@ -179,9 +182,12 @@ inline void parse_legacy_logprobs(const json& lp, parsed_choice& out) {
   out.has_token_list = true;
   for (const auto& v : values) out.logprob.push_back(as_logprob(v));
   out.tokens.assign(out.logprob.size(), {});
-  if (auto t = lp.find("tokens"); t != lp.end() && t->is_array() && t->size() == out.logprob.size())
+  if (auto t = lp.find("tokens"); t != lp.end() && t->is_array() && t->size() == out.logprob.size()) {
+    out.token_strings = true;
     for (std::size_t i = 0; i < t->size(); ++i)
       if ((*t)[i].is_string()) out.tokens[i] = (*t)[i].get<std::string>();
+      else out.token_strings = false;
+  }
   const json* rows = nullptr;
   if (auto it = lp.find("top_logprobs"); it != lp.end() && it->is_array()) {
     if (it->size() != out.logprob.size()) throw std::runtime_error("logprobs.top_logprobs and token_logprobs differ in length");
