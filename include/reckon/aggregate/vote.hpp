@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Plurality and weighted votes over canonical answer keys, with a stated tie-break and the tallies.
+// Plurality and weighted votes over canonical answer keys, with a stated tie-break, the merge of
+// equal answers under distinct keys (answer_merge) and the tallies.
 #pragma once
 
 #include <reckon/answer/canonical.hpp>
