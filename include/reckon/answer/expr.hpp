@@ -58,6 +58,7 @@ struct tree {
   std::vector<node> nodes;
   std::vector<std::string> vars;
   std::int32_t root = -1;
+  bool complex = false; // it has the imaginary unit, so values may be complex
 };
 
 struct parser {
@@ -380,6 +381,7 @@ struct parser {
       if (c == 'i' && (p >= s.size() || s[p] != '_')) {
         node n;
         n.kind = op::unit;
+        t.complex = true;
         return add(n);
       }
       return name_with_subscript(s.substr(p - 1, 1));
@@ -685,7 +687,14 @@ inline std::optional<value> complex_fn(fn f, std::complex<double> z) {
 /// imaginary unit `i` brings in, takes complex arithmetic: exact Gaussian rationals through
 /// + - * / and integer powers (`(1+i)^{2}` is exactly `2i`), principal values elsewhere
 /// (`e^{i\pi}` is -1 within rounding).
+inline std::optional<num> eval_real(const tree& t, std::int32_t k, const std::vector<num>& at);
+
 inline std::optional<value> eval(const tree& t, std::int32_t k, const std::vector<num>& at) {
+  if (!t.complex) { // no imaginary unit: real values throughout, at the cost of real arithmetic
+    auto r = eval_real(t, k, at);
+    if (!r) return std::nullopt;
+    return real_value(*r);
+  }
   const node& n = t.nodes[static_cast<std::size_t>(k)];
   switch (n.kind) {
   case op::constant: return real_value(n.value);
@@ -761,6 +770,22 @@ inline std::optional<value> eval(const tree& t, std::int32_t k, const std::vecto
   case op::fn: return complex_fn(n.f, to_complex(*a));
   default: return std::nullopt; // factorials and binomials of non-real values
   }
+}
+
+// The value of node `k` of a tree without the imaginary unit (the rules of real_op).
+inline std::optional<num> eval_real(const tree& t, std::int32_t k, const std::vector<num>& at) {
+  const node& n = t.nodes[static_cast<std::size_t>(k)];
+  if (n.kind == op::var) return at[n.var];
+  std::optional<num> a, b;
+  if (n.a >= 0) {
+    a = eval_real(t, n.a, at);
+    if (!a) return std::nullopt;
+  }
+  if (n.b >= 0) {
+    b = eval_real(t, n.b, at);
+    if (!b) return std::nullopt;
+  }
+  return real_op(n, a, b);
 }
 
 /// Number of points each comparison evaluates, and how many must be in both domains.
