@@ -181,3 +181,13 @@ TEST_CASE("regression #15 idempotence: the key is a fixpoint, however many passe
   const std::string once = idem15_key(text);
   CHECK(idem15_key(once) == once);
 }
+
+TEST_CASE("regression #15 idempotence: every element of a list loses its unit, not only the last",
+          "[answer][canonical][idempotence]") {
+  // Found by the fuzz target: only the element sorted last lost its unit, one more per pass.
+  CHECK(idem15_key("3 cm, 4 cm") == "3,4"); // was `3cm,4`
+  CHECK(idem15_key("12 square feet, 3") == "12,3");
+  CHECK(idem15_key("(3 cm, 4 cm)") == "(3,4)");
+  CHECK(idem15_key("7abc, 7abcd, 7abcde") == "7,7,7");
+  CHECK(idem15_key("2xy, 3") == "2xy,3"); // a product keeps its letters
+}

@@ -388,6 +388,10 @@ inline std::vector<token> rewrite(const std::vector<token>& in, std::string& joi
   return out;
 }
 
+// The two-letter unit abbreviations that go after a number without a space (`10cm`).
+inline constexpr std::string_view two_letter_units[] = {"cm", "mm", "km", "kg", "mg", "ml", "mL", "ft", "yd",
+                                                        "mi", "lb", "oz", "hr", "hz", "Hz", "kW", "mV", "kJ"};
+
 // Rule (decimal comma): `a,b` with digits only is one number with a decimal comma when `b` is not
 // a three-digit group and has two or more digits, or `a` has four or more: `2,74`, `1000,99`,
 // `1000,5`; `1,000` (a thousand), `1,5` and `12,5` (lists) are not.
@@ -515,8 +519,6 @@ inline void finish_top(std::vector<token>& t, std::string& arena, std::string& a
   // Trailing units: a word from `\text{}`, a word of three or more letters, or a two-letter word
   // after a space or among the common unit abbreviations; so `10 cm`, `10cm`, `5 dollars` lose
   // it, and `2xy`, `3ab` (products) keep it.
-  static constexpr std::string_view two_letter_units[] = {"cm", "mm", "km", "kg", "mg", "ml", "mL", "ft", "yd",
-                                                          "mi", "lb", "oz", "hr", "hz", "Hz", "kW", "mV", "kJ"};
   auto unit = [&](std::size_t k) {
     if (t[k].kind != tk::word) return false;
     const auto w = t[k].text;
@@ -1291,6 +1293,27 @@ inline canonical_answer build(std::string_view s, int depth, context& cx) {
   // here, so that an element's key does not depend on where the element stood.
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '.')) s.remove_suffix(1);
+  // Likewise the trailing-unit rule, which finish_top applies to the last part only: a part's
+  // trailing words of three or more letters, or unit abbreviations, after a number, `)`, `}` or
+  // `\pi` go (`3 cm, 4 cm` -> `3,4`); `2xy` keeps its product.
+  if (depth > 0) {
+    std::string_view rest = s;
+    bool any = false;
+    for (;;) {
+      while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+      std::size_t w = rest.size();
+      while (w > 0 && alpha(rest[w - 1])) --w;
+      const auto word = rest.substr(w);
+      if (word.empty() || w == 0 || rest[w - 1] == '\\' || (word.size() < 3 && !one_of(word, two_letter_units)))
+        break;
+      rest = rest.substr(0, w);
+      any = true;
+    }
+    while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+    if (any && !rest.empty() &&
+        (digit(rest.back()) || rest.back() == ')' || rest.back() == '}' || rest.ends_with("\\pi")))
+      s = rest;
+  }
   if (depth < max_structure_depth && !s.empty()) {
     auto assemble = [&](bool sort, std::string_view open, std::string_view close, std::string_view sep) {
       if (sort)
@@ -1502,7 +1525,8 @@ inline canonical_answer canonicalize(std::string_view text, context& cx, std::si
 /// - degrees: `90^\circ`, `90^{\circ}`, `90°`, `90 degrees` -> `90`.
 /// - text and units: `\text{Evelyn}` -> `Evelyn`, `10\text{ cm}` -> `10`, `5 dollars` -> `5`,
 ///   `10cm` -> `10`; a two-letter word needs a space or to be a unit abbreviation, so `2xy` and
-///   `3ab` stay products. Words stay apart: `\text{no solution}` -> `no solution`.
+///   `3ab` stay products. Words stay apart: `\text{no solution}` -> `no solution`. Each element
+///   of a list, tuple or set loses its unit too: `3 cm, 4 cm` -> `3,4`.
 /// - money and percent: `\$1,000` -> `1000`; `50\%` -> `50` (the sign is dropped; `50\%` is not
 ///   `0.5`).
 /// - thousands separators vs tuples: `1,000` -> `1000`, `11,\!111` -> `11111`, `1 000` -> `1000`,
