@@ -121,7 +121,8 @@ public:
       if (h.inner_done) {
         ++h.filler;
         st.tokens = 1;
-        st.text = fmt::format("<s k={} t=1 h={:016x} ok> Filler.\n\n", 1000 + h.filler, 0xF111E5ULL + h.filler);
+        st.text = reckon::detail::synth::format_tag({1000 + h.filler, 1, 0xF111E5ULL + h.filler, false, false, 0}) +
+                  " Filler.\n\n";
         st.source = 0xF111E5ULL + h.filler;
         out.usage.generated_tokens += 1;
       } else {

@@ -2,6 +2,19 @@
 // Synthetic benchmark problems and the named suites (`easy`, `mixed`, `hard`) generated from a seed.
 #pragma once
 
+// What a problem hides and what it shows. The prompt names the problem by a letter code of its id
+// and nothing else: no difficulty, gold, step count or trap (a test asserts it holds no digit).
+//
+// Trap steps (issue 14; the `standard` parameter set): a problem of difficulty d holds a trap with
+// probability trap_rate * d^2 (0.6 d^2: about 12% of `easy`, 20% of `mixed`, 30% of `hard`). The
+// trap is one step, at 20-60% of the solution, that a sample passes with probability trap_solve
+// only, and whose error leads to the problem's most likely wrong answer (distractor 0), so votes
+// converge on it. Half of the traps are never passed (trap_solve = 0: the model lacks the idea),
+// the others with trap_solve uniform in [0.05, 0.35]; so pass@k saturates below 1 on every suite,
+// lowest on `hard`. Reward models misjudge a trap's error with a stated probability per problem
+// (reward_params::trap_misjudge, synthetic_model.hpp). The rates are a prior, not fitted:
+// Snell et al. (2024) and HF search-and-learn report problems that no number of samples solves
+// and PRM search over-optimising on them; the figures above only make that possible.
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
 #include <reckon/random/stream.hpp>
@@ -29,19 +42,16 @@ struct synthetic_problem {
   std::string gold;                       ///< the correct final answer (an integer, as text)
   std::vector<std::string> distractors;   ///< the wrong answers an error can lead to (never the gold)
   std::vector<double> distractor_weights; ///< probability of each distractor given an error; sums to 1, descending
+  std::uint32_t trap_step = 0;            ///< 1-based index of the trap step; 0: no trap
+  double trap_solve = 1.0;                ///< probability that a sample passes the trap step (when there is one)
 
-  /// The reckon::problem handed to strategies (the prompt text names the problem).
+  /// The reckon::problem handed to strategies: the prompt names the problem by a letter code of its
+  /// id and says nothing a strategy could read to cheat (no difficulty, gold, step count or trap).
   [[nodiscard]] reckon::problem as_problem() const {
-    return reckon::problem{id, fmt::format("Synthetic problem {} (difficulty {:.2f}). Solve it step by step.", name,
-                                           difficulty)};
+    std::string code;
+    for (std::uint64_t v = id; code.size() < 8; v /= 26) code += static_cast<char>('a' + v % 26);
+    return reckon::problem{id, fmt::format("Synthetic problem {}. Solve it step by step.", code)};
   }
-};
-
-/// A named set of synthetic problems.
-struct suite {
-  std::string name;                        ///< the suite's name, e.g. "mixed"
-  std::uint64_t seed = 0;                  ///< the seed it was generated from
-  std::vector<synthetic_problem> problems; ///< in index order
 };
 
 /// How a suite's problems are drawn. Difficulty is u^difficulty_power for u uniform in [0, 1):
@@ -59,6 +69,26 @@ struct suite_params {
   double max_step_tokens = 75.0;       ///< see min_step_tokens
   std::uint32_t min_prompt_tokens = 40;  ///< prompt tokens drawn uniform in [min, max]
   std::uint32_t max_prompt_tokens = 200; ///< see min_prompt_tokens
+  double trap_rate = 0.6;              ///< a problem holds a trap with probability trap_rate * difficulty^2, in [0, 1]
+  double trap_unsolvable = 0.5;        ///< fraction of traps never passed (trap_solve = 0), in [0, 1]
+  double trap_solve_min = 0.05;        ///< the other traps: trap_solve uniform in [trap_solve_min, trap_solve_max]
+  double trap_solve_max = 0.35;        ///< see trap_solve_min (<= 1)
+};
+
+/// The suite parameters of the `lenient` set: no traps (every problem solvable step by step), as
+/// reckon's figures before issue 14 were measured.
+[[nodiscard]] inline suite_params lenient_suite_params() {
+  suite_params p;
+  p.trap_rate = 0.0;
+  return p;
+}
+
+/// A named set of synthetic problems.
+struct suite {
+  std::string name;                        ///< the suite's name, e.g. "mixed"
+  std::uint64_t seed = 0;                  ///< the seed it was generated from
+  suite_params params{};                   ///< the parameters it was generated with (size aside, to make kin suites)
+  std::vector<synthetic_problem> problems; ///< in index order
 };
 
 /// The names of the built-in suites, in the order the tool lists them.
@@ -90,9 +120,14 @@ inline constexpr std::uint64_t default_suite_seed = 20260101;
                   "make_suite: need 1 <= min_step_tokens <= max_step_tokens");
   detail::require(p.min_prompt_tokens >= 1 && p.max_prompt_tokens >= p.min_prompt_tokens,
                   "make_suite: need 1 <= min_prompt_tokens <= max_prompt_tokens");
+  auto unit = [](double v) { return std::isfinite(v) && v >= 0.0 && v <= 1.0; };
+  detail::require(unit(p.trap_rate) && unit(p.trap_unsolvable), "make_suite: trap_rate and trap_unsolvable must be in [0, 1]");
+  detail::require(unit(p.trap_solve_min) && unit(p.trap_solve_max) && p.trap_solve_min <= p.trap_solve_max,
+                  "make_suite: need 0 <= trap_solve_min <= trap_solve_max <= 1");
   suite out;
   out.name = std::string(name);
   out.seed = seed;
+  out.params = p;
   out.problems.reserve(p.size);
   const std::uint64_t suite_key = stable_id(name);
   for (std::size_t i = 0; i < p.size; ++i) {
@@ -128,22 +163,50 @@ inline constexpr std::uint64_t default_suite_seed = 20260101;
       total += q.distractor_weights.back();
     }
     for (double& w : q.distractor_weights) w /= total;
+    // Traps draw from a stream of their own, so the draws above match the lenient suites'.
+    random_stream t(stream_key{seed, suite_key, static_cast<std::uint32_t>(i), 1});
+    if (uniform01(t) < p.trap_rate * q.difficulty * q.difficulty) {
+      const double at = 0.2 + 0.4 * uniform01(t);
+      q.trap_step = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(at * q.steps));
+      q.trap_solve = uniform01(t) < p.trap_unsolvable ? 0.0
+                                                        : p.trap_solve_min + (p.trap_solve_max - p.trap_solve_min) * uniform01(t);
+    }
     out.problems.push_back(std::move(q));
   }
   return out;
 }
 
+/// The named parameter sets of the synthetic instrument: `standard` (the default: traps, variable
+/// paths, agent-dependent confidence, reward quality falling with difficulty; issue 14) and
+/// `lenient` (every problem solvable, every path of a problem the same length: reckon's figures
+/// before issue 14, kept so that they can be reproduced).
+enum class parameter_set : std::uint8_t { standard, lenient };
+
+/// "standard" or "lenient".
+[[nodiscard]] constexpr std::string_view to_string(parameter_set s) noexcept {
+  return s == parameter_set::lenient ? "lenient" : "standard";
+}
+
 /// The built-in suite `name` ("easy", "mixed", "hard") generated from `seed`, with `size` problems
-/// (0: the default 300). Returns errc::invalid_argument naming the known suites for another name.
+/// (0: the default 300), under parameter set `set`. Returns errc::invalid_argument naming the known
+/// suites for another name.
 [[nodiscard]] inline result<suite> make_suite(std::string_view name, std::uint64_t seed = default_suite_seed,
-                                              std::size_t size = 0) {
-  suite_params p;
+                                              std::size_t size = 0, parameter_set set = parameter_set::standard) {
+  suite_params p = set == parameter_set::lenient ? lenient_suite_params() : suite_params{};
   if (size != 0) p.size = size;
   if (name == "easy") p.difficulty_power = 2.0;
   else if (name == "mixed") p.difficulty_power = 1.0;
   else if (name == "hard") p.difficulty_power = 0.5;
   else return fail(errc::invalid_argument, fmt::format("unknown suite '{}' (known: easy, mixed, hard)", name));
   return make_suite(name, seed, p);
+}
+
+/// A suite drawn like `kin` (same name and parameters) from another seed and size: the calibration
+/// set of a strategy that fits on one suite and runs on another.
+[[nodiscard]] inline suite make_kin_suite(const suite& kin, std::uint64_t seed, std::size_t size) {
+  suite_params p = kin.params;
+  p.size = size;
+  return make_suite(kin.name, seed, p);
 }
 
 } // namespace reckon::testing

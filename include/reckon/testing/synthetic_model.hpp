@@ -4,27 +4,56 @@
 
 // The generative process, for a problem of difficulty d with K steps (see suite.hpp):
 // - each step is wrong with probability e(d) = agent.error_scale * (step_error_min +
-//   (step_error_max - step_error_min) * d), capped at 0.95; the first error is absorbing: the final
-//   answer becomes a distractor drawn from the problem's skewed distractor weights (so wrong answers
-//   cluster and a vote can converge on a wrong answer); with no error the final answer is the gold;
+//   (step_error_max - step_error_min) * d), capped at 0.95; a trap step (suite.hpp) is wrong with
+//   probability max(e, 1 - trap_solve) and its error leads to distractor 0; the first error is
+//   absorbing: the final answer becomes a distractor drawn from the problem's skewed distractor
+//   weights (so wrong answers cluster and a vote can converge on a wrong answer); with no error the
+//   final answer is the gold;
+// - path length (paths): a correct path ends after L steps, L uniform on [lo, hi] = K (1 -/+
+//   length_jitter) rounded (a hazard drawn at each step, so copies of one prefix end apart); a
+//   wrong path rambles, hi grows by wrong_extra_steps * K, and each step from its first error on it
+//   may stop at once with a confident wrong answer (probability wrong_stop; that step carries no
+//   error effect in its token statistics);
 // - a step has round(mu * agent.token_scale * U[1 - spread, 1 + spread]) tokens (>= 1), times
 //   error_length_factor once the solution is wrong;
+// - every draw of a step is keyed by the path's own prefix (paths.per_path: its hash mixes the
+//   seeds of every step so far), so two paths at the same step with the same seed still diverge;
 // - per token, the next-token distribution is geometric, p(v) = (1 - q) q^v, with logit(q) ~
-//   N(confidence_logit + step shift, confidence_sd) while correct and shifted by +error_effect * confidence_sd
-//   after the first error; entropy, varentropy, the chosen token and top-k logprobs follow exactly;
-// - the PRM scores a prefix sigmoid(mu + noise * z), mu = bias - difficulty_shift * d +/- separation *
-//   noise / 2 (+ while the prefix is still correct, - once it holds an error), z ~ N(0, 1) keyed by
-//   the prefix and AR(1)-correlated along a path (step_correlation: successive steps are not
-//   independent looks), so the AUC of correct vs incorrect prefixes is Phi(separation / sqrt 2);
+//   N(confidence_logit + step shift + agent shift, confidence_sd) while correct and shifted by
+//   +error_effect * confidence_sd after the first error; the agent shift, agent_effect *
+//   confidence_sd * log2(agent.error_scale), makes an agent that errs more also less sure, so
+//   confidence carries a signal across agents (ODAR's fusion, DeepConf); entropy, varentropy, the
+//   chosen token and top-k logprobs follow exactly;
+// - the PRM scores a prefix sigmoid(mu + noise * z), mu = bias - difficulty_shift * d +/- s(d) *
+//   noise / 2 (+ while the prefix is still correct, - once it holds an error), with the separation
+//   falling with difficulty, s(d) = separation * max(0, 1 - separation_decay * d), z ~ N(0, 1)
+//   keyed by the prefix and AR(1)-correlated along a path (step_correlation: successive steps are
+//   not independent looks), so the AUC of correct vs incorrect prefixes is Phi(s(d) / sqrt 2); a
+//   trap's error looks correct to it on a problem it misjudges (trap_misjudge, drawn per problem);
 //   the ORM does the same on the finished solution;
 // - the ZIP-RC head is the joint of (final correctness x remaining tokens) under this process: by
 //   default its P(correct) sees the prefix only as well as the PRM does (the PRM-quality score of the
 //   prefix times P(no later error)); `head.oracle` makes it exact; optionally miscalibrated; the reviser fixes the first wrong step with probability fix (the rest
 //   is regenerated), or breaks a correct solution with probability break_correct.
-// All randomness comes from reckon::random_stream keyed by (seed, problem, channel, step), where the
-// seed is the per-request or per-sequence seed the strategy hands in: results do not depend on batch
-// composition, call order or thread count. Step texts carry a tag "<s k=.. t=.. h=.. ok|xJ>" that the
-// reward models and the reviser read, so they are stateless.
+// All randomness comes from reckon::random_stream keyed by (seed, prefix or problem, channel, step),
+// where the seed is the per-request or per-sequence seed the strategy hands in: results do not
+// depend on batch composition, call order or thread count. Step texts carry a tag
+// "<s:K:T:HHHHHHHHHHHHHHHH:SSSS>" (letters a-p for hex digits: no digit a number extractor could read)
+// that the reward models and the reviser read, so they are stateless; its state field is masked by a
+// pad derived from the prefix hash, so a strategy cannot read a prefix's correctness off its text.
+//
+// Sources of the `standard` parameters (priors, fixed before any strategy ran on this model):
+// - separation_decay 0.5: ProcessBench (Zheng et al. 2024, arXiv 2412.06559, Table 3) reports PRM
+//   error-identification F1 falling from GSM8K to MATH to OlympiadBench to Omni-MATH (Qwen2.5-Math-
+//   7B-PRM800K: 68.2, 62.6, 50.7, 44.3): the hardest set keeps about two thirds of the easiest's F1;
+//   halving d' from difficulty 0 to 1 is of that size (the F1-to-d' map is not fitted);
+// - length_jitter 0.25, wrong_extra_steps 0.5, wrong_stop 0.1, error_length_factor 1.25: Hassid et
+//   al. 2025 ("Don't Overthink It", short-m@k) and "Think Deep, Think Fast" report correct chains
+//   shorter than wrong ones; the sizes are a prior;
+// - agent_effect 0.5 (an agent that errs twice as often is half an SD less sure per token; fast vs
+//   slow agent: 0.84 SD): a prior, no measured value exists;
+// - trap_misjudge 0.5 (PRM) and 0.3 (ORM): a prior; traps themselves: suite.hpp.
+// `lenient_params()` (and lenient_suite_params()) set every one of these to the pre-issue-14 process.
 
 #include <reckon/concepts/introspective_model.hpp>
 #include <reckon/concepts/logprob_model.hpp>
@@ -69,9 +98,16 @@ struct reward_params {
   double difficulty_shift = 0.5; ///< logit lowered by this times the difficulty (harder problems look worse)
   double step_correlation = 0.7; ///< PRM only: correlation of successive steps' noise along a path (AR(1)), in [0, 1)
   std::uint64_t seed = 0x52574D;  ///< keys the scores' noise (the same prefix always gets the same score)
+  double separation_decay = 0.5;  ///< separation at difficulty d is separation * max(0, 1 - decay * d) (>= 0)
+  double trap_misjudge = 0.5;     ///< probability, per problem, that a trap's error looks correct to this model, in [0, 1]
 
-  /// The AUC these parameters give for telling a correct prefix from an incorrect one.
-  [[nodiscard]] double auc() const noexcept { return 0.5 * std::erfc(-separation / 2.0); }
+  /// The separation at difficulty `d`.
+  [[nodiscard]] double separation_at(double d) const noexcept {
+    return separation * std::max(0.0, 1.0 - separation_decay * d);
+  }
+  /// The AUC these parameters give for telling a correct prefix from an incorrect one at difficulty
+  /// `d` (traps aside).
+  [[nodiscard]] double auc(double d = 0.0) const noexcept { return 0.5 * std::erfc(-separation_at(d) / 2.0); }
 };
 
 /// Token-statistics parameters: the geometric next-token distribution's confidence and its shift.
@@ -84,6 +120,15 @@ struct token_params {
                                   ///< 2 makes DeepConf gain 4-6 points over majority at n = 32 on `mixed`, the
                                   ///< size of gain its paper reports; 0 would make confidence a near-oracle
   std::uint32_t vocab = 0;        ///< > 0: build a full logits row of this size per token; statistics via reckon::token_row_stats (k <= vocab)
+  double agent_effect = 0.5;      ///< shift of logit(q) per doubling of agent.error_scale, in confidence_sd units (finite)
+};
+
+/// How long paths are (see the file comment).
+struct path_params {
+  double length_jitter = 0.25;    ///< a correct path's step count is uniform on K (1 -/+ jitter), rounded, in [0, 1)
+  double wrong_extra_steps = 0.5; ///< a wrong path's longest step count grows by this times K (>= 0)
+  double wrong_stop = 0.1;        ///< per step from the first error: the path stops at once with its wrong answer, in [0, 1]
+  bool per_path = true;           ///< key every draw of a step by the path's prefix (false: by the problem, as before issue 14)
 };
 
 /// The ZIP-RC head: from the generative process, optionally miscalibrated.
@@ -127,18 +172,35 @@ struct synthetic_params {
   double step_error_min = 0.01;       ///< per-step error probability at difficulty 0, in [0, 1]
   double step_error_max = 0.15;       ///< per-step error probability at difficulty 1, in [step_error_min, 1]
   double step_token_spread = 0.5;     ///< step tokens vary uniformly by +-spread around the mean, in [0, 1)
-  double error_length_factor = 1.0;   ///< tokens of steps after the first error are multiplied by this (1: no effect; > 0)
+  double error_length_factor = 1.25;  ///< tokens of steps after the first error are multiplied by this (1: no effect; > 0)
+  path_params paths{};                ///< path lengths and how draws are keyed
   agent_params agent{};               ///< error and length scales, cost per token
   token_params tokens{};              ///< token statistics
   reward_params prm{};                ///< process reward model quality
-  reward_params orm{1.0, 1.0, 0.0, 0.5, 0.7, 0x4F524D}; ///< outcome reward model quality
+  reward_params orm{1.0, 1.0, 0.0, 0.5, 0.7, 0x4F524D, 0.5, 0.3}; ///< outcome reward model quality
   introspection_params head{};        ///< ZIP-RC head
   reviser_params revise{};            ///< reviser skill
   std::size_t capacity = 0;           ///< most live sequences (begin/fork fail with no_capacity beyond); 0: unlimited
 };
 
 /// A "poor" PRM for tests of robustness: almost no separation (AUC ~ 0.53).
-[[nodiscard]] inline reward_params poor_prm() { return reward_params{0.1, 1.0, 0.0, 0.0, 0.7, 0x52574D}; }
+[[nodiscard]] inline reward_params poor_prm() { return reward_params{0.1, 1.0, 0.0, 0.0, 0.7, 0x52574D, 0.0, 0.0}; }
+
+/// The `lenient` parameter set: the process before issue 14 (every path of a problem K steps long,
+/// draws keyed by the problem, errors as long as correct steps, one confidence for every agent,
+/// reward quality independent of difficulty, no trap misjudged). With lenient_suite_params() it
+/// reproduces reckon's earlier figures.
+[[nodiscard]] inline synthetic_params lenient_params() {
+  synthetic_params p;
+  p.error_length_factor = 1.0;
+  p.paths = path_params{0.0, 0.0, 0.0, false};
+  p.tokens.agent_effect = 0.0;
+  for (reward_params* r : {&p.prm, &p.orm}) {
+    r->separation_decay = 0.0;
+    r->trap_misjudge = 0.0;
+  }
+  return p;
+}
 
 /// Checks a parameter set; throws reckon::exception (invalid_argument) naming the bad field.
 inline void validate(const synthetic_params& p) {
@@ -151,6 +213,13 @@ inline void validate(const synthetic_params& p) {
           "synthetic_params.step_token_spread must be in [0, 1)");
   require(std::isfinite(p.error_length_factor) && p.error_length_factor > 0.0,
           "synthetic_params.error_length_factor must be > 0");
+  require(std::isfinite(p.paths.length_jitter) && p.paths.length_jitter >= 0.0 && p.paths.length_jitter < 1.0,
+          "path_params.length_jitter must be in [0, 1)");
+  require(std::isfinite(p.paths.wrong_extra_steps) && p.paths.wrong_extra_steps >= 0.0,
+          "path_params.wrong_extra_steps must be >= 0");
+  require(std::isfinite(p.paths.wrong_stop) && p.paths.wrong_stop >= 0.0 && p.paths.wrong_stop <= 1.0,
+          "path_params.wrong_stop must be in [0, 1]");
+  require(std::isfinite(p.tokens.agent_effect), "token_params.agent_effect must be finite");
   require(std::isfinite(p.agent.error_scale) && p.agent.error_scale > 0.0, "agent_params.error_scale must be > 0");
   require(std::isfinite(p.agent.token_scale) && p.agent.token_scale > 0.0, "agent_params.token_scale must be > 0");
   require(std::isfinite(p.agent.cost_per_token) && p.agent.cost_per_token > 0.0, "agent_params.cost_per_token must be > 0");
@@ -165,6 +234,9 @@ inline void validate(const synthetic_params& p) {
     require(std::isfinite(r->noise) && r->noise > 0.0, "reward_params.noise must be > 0");
     require(std::isfinite(r->step_correlation) && r->step_correlation >= 0.0 && r->step_correlation < 1.0,
             "reward_params.step_correlation must be in [0, 1)");
+    require(std::isfinite(r->separation_decay) && r->separation_decay >= 0.0, "reward_params.separation_decay must be >= 0");
+    require(std::isfinite(r->trap_misjudge) && r->trap_misjudge >= 0.0 && r->trap_misjudge <= 1.0,
+            "reward_params.trap_misjudge must be in [0, 1]");
   }
   require(p.head.length_bins >= 1, "introspection_params.length_bins must be >= 1");
   require(std::isfinite(p.head.max_length) && p.head.max_length > 0.0, "introspection_params.max_length must be > 0");
@@ -205,11 +277,13 @@ inline constexpr std::uint32_t channel_tokens = 1;
 inline constexpr std::uint32_t channel_reviser = 2;
 inline constexpr std::uint32_t channel_reward = 3;
 inline constexpr std::uint32_t channel_head = 4;
+inline constexpr std::uint32_t channel_trap = 5;
 
 /// Where a solution stands after some steps.
 struct walk_state {
   std::uint32_t k = 0;          ///< steps taken
   bool wrong = false;           ///< an error has happened
+  bool trap = false;            ///< the first error was the trap step's
   std::uint32_t distractor = 0; ///< the distractor the error leads to (when wrong)
   std::uint64_t hash = 0;       ///< identity of the prefix
   std::uint32_t tokens = 0;     ///< tokens generated so far
@@ -221,50 +295,82 @@ struct step_tag {
   std::uint32_t tokens = 0; ///< tokens of the step
   std::uint64_t hash = 0;   ///< identity of the prefix ending here
   bool wrong = false;       ///< the prefix holds an error
+  bool trap = false;        ///< its first error was the trap step's
   std::uint32_t distractor = 0; ///< which distractor (when wrong)
 };
 
-/// Parses a "<s k=.. t=.. h=.. ok|xJ>" tag starting at text[pos]; nullopt when there is none.
+/// Where every tag starts.
+inline constexpr std::string_view tag_open = "<s:";
+
+/// The pad that masks a tag's state field: a function of the prefix hash (the state is the model's
+/// hidden truth about the prefix; reading it is the reward models' and the reviser's business).
+[[nodiscard]] constexpr std::uint32_t state_pad(std::uint64_t hash) noexcept {
+  return static_cast<std::uint32_t>(mix64(hash ^ 0x7A6B5C4D3E2F1011ULL) & 0xFFFFU);
+}
+
+/// Appends `v` in base 16 with the letters a-p, `width` letters at least.
+inline void append_letters(std::string& out, std::uint64_t v, int width) {
+  char buf[16];
+  int n = 0;
+  do {
+    buf[n++] = static_cast<char>('a' + (v & 0xFU));
+    v >>= 4;
+  } while (v != 0 && n < 16);
+  for (int i = n; i < width; ++i) out += 'a';
+  while (n > 0) out += buf[--n];
+}
+
+/// The tag of a step: "<s:K:T:H:S>" in letters (see the file comment).
+[[nodiscard]] inline std::string format_tag(const step_tag& t) {
+  const std::uint32_t state = t.wrong ? ((t.distractor + 1U) & 0x7FFFU) | (t.trap ? 0x8000U : 0U) : 0U;
+  std::string out(tag_open);
+  append_letters(out, t.k, 1);
+  out += ':';
+  append_letters(out, t.tokens, 1);
+  out += ':';
+  append_letters(out, t.hash, 16);
+  out += ':';
+  append_letters(out, state ^ state_pad(t.hash), 4);
+  out += '>';
+  return out;
+}
+
+/// Parses a tag starting at text[pos]; nullopt when there is none.
 [[nodiscard]] inline std::optional<step_tag> parse_tag(std::string_view text, std::size_t pos) {
-  auto number = [&](std::string_view prefix, int base, std::uint64_t& out) {
-    if (text.substr(pos, prefix.size()) != prefix) return false;
-    pos += prefix.size();
+  if (text.substr(pos, tag_open.size()) != tag_open) return std::nullopt;
+  pos += tag_open.size();
+  auto field = [&](char end, std::uint64_t& out) {
     const std::size_t start = pos;
     out = 0;
-    while (pos < text.size()) {
-      const char c = text[pos];
-      int digit = -1;
-      if (c >= '0' && c <= '9') digit = c - '0';
-      else if (base == 16 && c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-      if (digit < 0) break;
-      out = out * static_cast<std::uint64_t>(base) + static_cast<std::uint64_t>(digit);
+    while (pos < text.size() && text[pos] >= 'a' && text[pos] <= 'p' && pos - start < 16) {
+      out = (out << 4) | static_cast<std::uint64_t>(text[pos] - 'a');
       ++pos;
     }
-    return pos > start && pos - start <= 16;
+    if (pos == start || pos >= text.size() || text[pos] != end) return false;
+    ++pos;
+    return true;
   };
+  std::uint64_t k = 0, tok = 0, h = 0, st = 0;
+  if (!field(':', k) || !field(':', tok) || !field(':', h) || !field('>', st)) return std::nullopt;
+  if (k > 0xFFFFFFFFULL || tok > 0xFFFFFFFFULL || st > 0xFFFFULL) return std::nullopt;
+  const auto state = static_cast<std::uint32_t>(st) ^ state_pad(h);
   step_tag t;
-  std::uint64_t k = 0, tok = 0, h = 0, d = 0;
-  if (!number("<s k=", 10, k) || !number(" t=", 10, tok) || !number(" h=", 16, h)) return std::nullopt;
-  if (text.substr(pos, 4) == " ok>") {
-    t.wrong = false;
-  } else if (number(" x", 10, d) && text.substr(pos, 1) == ">") {
-    t.wrong = true;
-  } else {
-    return std::nullopt;
-  }
   t.k = static_cast<std::uint32_t>(k);
   t.tokens = static_cast<std::uint32_t>(tok);
   t.hash = h;
-  t.distractor = static_cast<std::uint32_t>(d);
+  t.wrong = state != 0;
+  t.trap = (state & 0x8000U) != 0;
+  t.distractor = t.wrong ? (state & 0x7FFFU) - 1U : 0U;
+  if (t.wrong && (state & 0x7FFFU) == 0) return std::nullopt; // a wrong state names a distractor
   return t;
 }
 
 /// Every tag in `text`, in order.
 inline void collect_tags(std::string_view text, std::vector<step_tag>& out) {
-  std::size_t pos = text.find("<s k=");
+  std::size_t pos = text.find(tag_open);
   while (pos != std::string_view::npos) {
     if (auto t = parse_tag(text, pos)) out.push_back(*t);
-    pos = text.find("<s k=", pos + 1);
+    pos = text.find(tag_open, pos + 1);
   }
 }
 
@@ -332,9 +438,27 @@ public:
                      (params_.step_error_min + (params_.step_error_max - params_.step_error_min) * q.difficulty);
     return std::min(e, 0.95);
   }
-  /// Probability that one whole sample of `q` is correct: (1 - e)^K.
+  /// The step counts a path of `q` can end at: [lo, hi] = K (1 -/+ length_jitter) while it is
+  /// correct; hi grows by wrong_extra_steps * K once it is wrong (a wrong path may also stop early).
+  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> path_range(const synthetic_problem& q, bool wrong) const noexcept {
+    const double k = static_cast<double>(q.steps), j = params_.paths.length_jitter;
+    const auto lo = static_cast<std::uint32_t>(std::max(1L, std::lround(k * (1.0 - j))));
+    auto hi = static_cast<std::uint32_t>(std::max(static_cast<long>(lo), std::lround(k * (1.0 + j))));
+    if (wrong) hi += static_cast<std::uint32_t>(std::lround(params_.paths.wrong_extra_steps * k));
+    return {lo, hi};
+  }
+
+  /// Probability that one whole sample of `q` is correct: the mean over a correct path's lengths L
+  /// (uniform on path_range) of (1 - e)^L, with the trap step passed with min(trap_solve, 1 - e).
   [[nodiscard]] double sample_accuracy(const synthetic_problem& q) const noexcept {
-    return std::pow(1.0 - step_error(q), static_cast<double>(q.steps));
+    const auto [lo, hi] = path_range(q, false);
+    const double e = step_error(q), pass_trap = std::min(q.trap_solve, 1.0 - e);
+    double total = 0.0;
+    for (std::uint32_t l = lo; l <= hi; ++l) {
+      const bool trapped = q.trap_step != 0 && q.trap_step <= l;
+      total += trapped ? std::pow(1.0 - e, static_cast<double>(l - 1)) * pass_trap : std::pow(1.0 - e, static_cast<double>(l));
+    }
+    return total / static_cast<double>(hi - lo + 1);
   }
 
   // ---- sampling_model -------------------------------------------------------------------------
@@ -580,14 +704,14 @@ public:
       if (!is_live(s)) return fail(errc::invalid_argument, fmt::format("introspect: sequence {} is not live", s));
       const seq_state& st = seqs_[s];
       const synthetic_problem& q = suite_->problems[st.problem];
-      const std::uint32_t left = st.done ? 0 : q.steps - std::min(st.walk.k, q.steps);
-      const double future = std::pow(1.0 - step_error(q), static_cast<double>(left));
+      const std::uint32_t left = st.done ? 0 : steps_left(q, st.walk);
+      const double future = p_no_later_error(q, st.walk, left);
       double p = st.walk.wrong ? 0.0 : future;
       if (!h.oracle && st.walk.k > 0) {
         // As informed as the PRM: its score of this prefix (same quality parameters, its own noise
         // keyed by the prefix) times the chance that no later step errs.
         random_stream zs(stream_key{0x494E464FULL, st.walk.hash, detail::synth::channel_head, st.walk.k});
-        const detail::synth::step_tag tag{st.walk.k, 0, st.walk.hash, st.walk.wrong, st.walk.distractor};
+        const detail::synth::step_tag tag{st.walk.k, 0, st.walk.hash, st.walk.wrong, st.walk.trap, st.walk.distractor};
         p = reward(params_.prm, q, tag, detail::synth::normal01(zs)) * future;
       }
       // Miscalibration in logit space; clamped so that a certain outcome stays finite.
@@ -727,35 +851,72 @@ private:
     random_stream s(stream_key{r.seed, t.hash, detail::synth::channel_reward, t.k});
     return detail::synth::normal01(s);
   }
+  // Whether reward model `r` takes the trap's error of `q` for a correct step: one draw per
+  // (model, problem), so a misjudged trap fools it on every path (a blind spot, not noise).
+  [[nodiscard]] static bool misjudges_trap(const reward_params& r, const synthetic_problem& q) {
+    if (q.trap_step == 0 || r.trap_misjudge <= 0.0) return false;
+    random_stream s(stream_key{r.seed, q.id, detail::synth::channel_trap, 0});
+    return uniform01(s) < r.trap_misjudge;
+  }
   [[nodiscard]] static double reward(const reward_params& r, const synthetic_problem& q, const detail::synth::step_tag& t,
                                      double z) {
-    const double half = 0.5 * r.separation * r.noise;
-    const double mu = r.bias - r.difficulty_shift * q.difficulty + (t.wrong ? -half : half);
+    const bool looks_wrong = t.wrong && !(t.trap && misjudges_trap(r, q));
+    const double half = 0.5 * r.separation_at(q.difficulty) * r.noise;
+    const double mu = r.bias - r.difficulty_shift * q.difficulty + (looks_wrong ? -half : half);
     return detail::synth::sigmoid(mu + r.noise * z);
+  }
+
+  // Steps a path at `w` still takes on average (the mean of its remaining correct-path lengths;
+  // 0 once it has reached the longest).
+  [[nodiscard]] std::uint32_t steps_left(const synthetic_problem& q, const detail::synth::walk_state& w) const noexcept {
+    const auto [lo, hi] = path_range(q, w.wrong);
+    if (w.k >= hi) return 0;
+    const std::uint32_t from = std::max(lo, w.k + 1);
+    return static_cast<std::uint32_t>(std::lround(0.5 * (from + hi))) - w.k;
+  }
+  // Probability that none of the `left` steps after `w` errs (the trap, when still ahead, passed
+  // with min(trap_solve, 1 - e)).
+  [[nodiscard]] double p_no_later_error(const synthetic_problem& q, const detail::synth::walk_state& w,
+                                        std::uint32_t left) const noexcept {
+    const double e = step_error(q);
+    if (!w.wrong && left > 0 && q.trap_step > w.k)
+      return std::pow(1.0 - e, static_cast<double>(left - 1)) * std::min(q.trap_solve, 1.0 - e);
+    return std::pow(1.0 - e, static_cast<double>(left));
   }
 
   // Takes one step from `w` (updated), keyed by `seed`; `step_cap` caps the step's tokens and
   // `total_left` the sequence's remaining tokens.
   [[nodiscard]] step next_step(const synthetic_problem& q, detail::synth::walk_state& w, std::uint64_t seed,
                                std::uint32_t step_cap, std::uint32_t total_left, const logprob_params& stats) const {
-    random_stream s(stream_key{seed, q.id, detail::synth::channel_step, w.k});
+    const path_params& pp = params_.paths;
+    random_stream s(stream_key{seed, pp.per_path ? w.hash : q.id, detail::synth::channel_step, w.k});
     const double u_err = uniform01(s);
     const double u_len = uniform01(s);
-    if (!w.wrong && u_err < step_error(q)) {
-      w.wrong = true;
-      w.distractor = static_cast<std::uint32_t>(categorical(s, std::span<const double>(q.distractor_weights)));
+    const std::uint32_t n = w.k + 1; // the step being taken
+    if (!w.wrong) {
+      const bool trap = q.trap_step == n;
+      const double e = trap ? std::max(step_error(q), 1.0 - q.trap_solve) : step_error(q);
+      if (u_err < e) {
+        w.wrong = true;
+        w.trap = trap;
+        w.distractor = trap ? 0 : static_cast<std::uint32_t>(categorical(s, std::span<const double>(q.distractor_weights)));
+      }
     }
+    // Whether this step ends the path: a hazard over [lo, hi] (so the length is uniform there), and
+    // for a wrong path a confident early stop. Under `lenient` lo = hi = K: no draw is made.
+    const auto [lo, hi] = path_range(q, w.wrong);
+    bool last = n >= hi, confident_stop = false;
+    if (!last && n >= lo) last = uniform01(s) * static_cast<double>(hi - n + 1) < 1.0;
+    if (!last && w.wrong && pp.wrong_stop > 0.0 && uniform01(s) < pp.wrong_stop) last = confident_stop = true;
     const double mu = q.step_tokens * params_.agent.token_scale * (w.wrong ? params_.error_length_factor : 1.0);
     const double spread = params_.step_token_spread;
     const auto want = static_cast<std::uint32_t>(std::max(1.0, std::round(mu * (1.0 - spread + 2.0 * spread * u_len))));
     step st;
-    const bool last = w.k + 1 >= q.steps;
     st.tokens = std::min(want, step_cap);
     w.hash = detail::synth::mix64(w.hash ^ detail::synth::mix64(seed + w.k));
     ++w.k;
     w.tokens += st.tokens;
-    const std::string tag = w.wrong ? fmt::format("<s k={} t={} h={:016x} x{}>", w.k, st.tokens, w.hash, w.distractor)
-                                    : fmt::format("<s k={} t={} h={:016x} ok>", w.k, st.tokens, w.hash);
+    const std::string tag = detail::synth::format_tag({w.k, st.tokens, w.hash, w.wrong, w.trap, w.distractor});
     if (st.tokens < want) {
       st.text = tag + " ...";
       st.finish = finish_reason::length;
@@ -772,7 +933,7 @@ private:
       if (st.done) st.finish = finish_reason::length;
     }
     st.source = w.hash;
-    if (stats.logprobs || stats.entropy || stats.top_k > 0) fill_stats(q, w, seed, st.tokens, stats, st.stats);
+    if (stats.logprobs || stats.entropy || stats.top_k > 0) fill_stats(q, w, seed, st.tokens, stats, confident_stop, st.stats);
     return st;
   }
 
@@ -812,13 +973,14 @@ private:
     for (const std::string& s : steps) all += s;
     std::size_t pos = 0;
     for (std::size_t i = 0; i < from; ++i) {
-      const std::size_t at = all.find("<s k=", pos);
-      const std::size_t next = all.find("<s k=", at + 1);
+      const std::size_t at = all.find(detail::synth::tag_open, pos);
+      const std::size_t next = all.find(detail::synth::tag_open, at + 1);
       c.text += all.substr(at, next == std::string::npos ? std::string::npos : next - at);
       pos = at + 1;
       w.k = tags[i].k;
       w.hash = tags[i].hash;
       w.wrong = tags[i].wrong;
+      w.trap = tags[i].trap;
       w.distractor = tags[i].distractor;
       w.tokens += tags[i].tokens;
     }
@@ -828,7 +990,7 @@ private:
       w.wrong = true;
       w.distractor = static_cast<std::uint32_t>(categorical(s, std::span<const double>(q.distractor_weights)));
     }
-    if (w.k >= q.steps) {
+    if (w.k >= path_range(q, w.wrong).second) {
       c.finish = finish_reason::eos;
       return c;
     }
@@ -842,12 +1004,15 @@ private:
   }
 
   // Token statistics of one step: per token, a geometric next-token distribution with parameter q.
+  // `confident`: a wrong path's confident early stop, written without the error effect.
   void fill_stats(const synthetic_problem& prob, const detail::synth::walk_state& w, std::uint64_t seed, std::uint32_t n,
-                  const logprob_params& want, token_stats& out) const {
+                  const logprob_params& want, bool confident, token_stats& out) const {
     const auto& tp = params_.tokens;
-    random_stream s(stream_key{seed, prob.id, detail::synth::channel_tokens, w.k});
+    random_stream s(stream_key{seed, params_.paths.per_path ? w.hash : prob.id, detail::synth::channel_tokens, w.k});
     const double step_shift = tp.step_sd * tp.confidence_sd * detail::synth::normal01(s);
-    const double mu = tp.confidence_logit + step_shift + (w.wrong ? tp.error_effect * tp.confidence_sd : 0.0);
+    const double agent_shift = tp.agent_effect * tp.confidence_sd * std::log2(params_.agent.error_scale);
+    const double mu = tp.confidence_logit + step_shift + agent_shift +
+                      (w.wrong && !confident ? tp.error_effect * tp.confidence_sd : 0.0);
     const std::uint32_t k = want.top_k == 0 ? 0 : std::min(want.top_k, logprob_top_k);
     if (k > 0) out.top_k = k;
     std::vector<float> row, top_lp(k);
