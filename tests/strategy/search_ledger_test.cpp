@@ -122,8 +122,8 @@ TEST_CASE("search ledger: forks prefill nothing; string re-prompting prefills ev
   // the margin only absorbs small changes of a strategy's path, and a fork that re-prefilled
   // anything would move a ratio far more), the particle filter's within 10% (its resampling
   // schedule is the most likely to change).
-  const auto suite = test::shared_suite("hard", 50);
-  testing::synthetic_params good;
+  const auto suite = test::lenient_suite("hard", 50);
+  testing::synthetic_params good = testing::lenient_params();
   good.prm.separation = 3.0;
   testing::synthetic_model model(suite, good);
   const double problems = static_cast<double>(suite->problems.size());

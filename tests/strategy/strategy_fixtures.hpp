@@ -24,6 +24,14 @@ inline std::shared_ptr<const testing::suite> shared_suite(const char* name, std:
   return std::make_shared<const testing::suite>(testing::make_suite(name, testing::default_suite_seed, size).value());
 }
 
+/// The same suite drawn under the `lenient` parameter set (no traps; with testing::lenient_params(),
+/// every path of a problem takes its K steps): for tests whose call and step counts rely on that,
+/// and for the papers' claims as first measured on the lenient instrument (README gives both).
+inline std::shared_ptr<const testing::suite> lenient_suite(const char* name, std::size_t size) {
+  return std::make_shared<const testing::suite>(
+      testing::make_suite(name, testing::default_suite_seed, size, testing::parameter_set::lenient).value());
+}
+
 /// Accuracy and mean cost of running `run(model, problem, stream)` over every problem.
 struct sweep {
   double accuracy = 0.0;

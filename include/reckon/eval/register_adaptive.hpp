@@ -52,11 +52,16 @@ inline void add_cost(const run_config& c, const ledger& cost) {
   if (c.side_costs != nullptr) *c.side_costs += cost;
 }
 
-/// The calibration suite for a run suite: same name (mixed when not a built-in), seed + 1, 200 problems.
+/// The calibration suite for a run suite: drawn like it (same name and parameters, traps
+/// included), seed + 1, 200 problems.
 [[nodiscard]] inline std::shared_ptr<const testing::suite> calibration_suite(const testing::suite& s) {
-  auto made = testing::make_suite(s.name, s.seed + 1, 200);
-  if (!made) made = testing::make_suite("mixed", s.seed + 1, 200);
-  return std::make_shared<const testing::suite>(std::move(made).value());
+  return std::make_shared<const testing::suite>(testing::make_kin_suite(s, s.seed + 1, 200));
+}
+
+/// What a cached fit depends on besides the suite's name and seed: the suite's and the model's
+/// parameters (a lenient and a standard run of one suite must not share a fit).
+[[nodiscard]] inline std::string fit_fingerprint(const testing::synthetic_model& m) {
+  return testing::fingerprint(m.problems().params) + "/" + testing::fingerprint(m.params());
 }
 
 /// The synthetic model's parameters with another agent.
@@ -78,11 +83,11 @@ struct odar_shape {
 }
 
 /// The odar router and thresholds fitted for a suite and budget n (fit_odar_router on the
-/// calibration suite, default target; cached per suite name, seed and n). n must have slow samples.
+/// calibration suite, default target; cached per suite name, seed, n and parameters). n must have slow samples.
 [[nodiscard]] inline result<odar_fit> odar_fit_for(const testing::synthetic_model& m, std::uint32_t n) {
   static std::mutex mutex;
-  static std::map<std::tuple<std::string, std::uint64_t, std::uint32_t>, odar_fit> cache;
-  const auto key = std::make_tuple(m.problems().name, m.problems().seed, n);
+  static std::map<std::tuple<std::string, std::uint64_t, std::uint32_t, std::string>, odar_fit> cache;
+  const auto key = std::make_tuple(m.problems().name, m.problems().seed, n, fit_fingerprint(m));
   std::lock_guard lock(mutex);
   if (auto it = cache.find(key); it != cache.end()) return it->second;
   const auto cal = calibration_suite(m.problems());
@@ -143,8 +148,8 @@ struct odar_shape {
 /// The compute-optimal table fitted for a suite and budget (cached).
 [[nodiscard]] inline result<compute_optimal_table> table_for(const testing::synthetic_model& m, std::uint32_t n) {
   static std::mutex mutex;
-  static std::map<std::tuple<std::string, std::uint64_t, std::uint32_t>, compute_optimal_table> cache;
-  const auto key = std::make_tuple(m.problems().name, m.problems().seed, n);
+  static std::map<std::tuple<std::string, std::uint64_t, std::uint32_t, std::string>, compute_optimal_table> cache;
+  const auto key = std::make_tuple(m.problems().name, m.problems().seed, n, fit_fingerprint(m));
   std::lock_guard lock(mutex);
   if (auto it = cache.find(key); it != cache.end()) return it->second;
   const auto cal = calibration_suite(m.problems());

@@ -75,6 +75,14 @@ struct suite_params {
   double trap_solve_max = 0.35;        ///< see trap_solve_min (<= 1)
 };
 
+/// Every field of `p` but its size, as text: what a cache of fits over suites drawn with `p` keys on.
+[[nodiscard]] inline std::string fingerprint(const suite_params& p) {
+  return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", p.difficulty_power, p.min_steps, p.max_steps,
+                     p.min_distractors, p.max_distractors, p.min_skew, p.max_skew, p.min_step_tokens, p.max_step_tokens,
+                     p.min_prompt_tokens, p.max_prompt_tokens, p.trap_rate, p.trap_unsolvable, p.trap_solve_min,
+                     p.trap_solve_max);
+}
+
 /// The suite parameters of the `lenient` set: no traps (every problem solvable step by step), as
 /// reckon's figures before issue 14 were measured.
 [[nodiscard]] inline suite_params lenient_suite_params() {

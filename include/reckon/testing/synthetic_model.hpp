@@ -183,6 +183,23 @@ struct synthetic_params {
   std::size_t capacity = 0;           ///< most live sequences (begin/fork fail with no_capacity beyond); 0: unlimited
 };
 
+/// Every field of `p` as text: what a cache of fits made with this model keys on (two parameter
+/// sets give one fingerprint exactly when they are equal).
+[[nodiscard]] inline std::string fingerprint(const synthetic_params& p) {
+  std::string out = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|", p.step_error_min, p.step_error_max, p.step_token_spread,
+                                p.error_length_factor, p.paths.length_jitter, p.paths.wrong_extra_steps, p.paths.wrong_stop,
+                                p.paths.per_path, p.agent.error_scale, p.agent.token_scale, p.agent.cost_per_token);
+  const token_params& t = p.tokens;
+  out += fmt::format("{}|{}|{}|{}|{}|{}|", t.confidence_logit, t.confidence_sd, t.error_effect, t.step_sd, t.vocab, t.agent_effect);
+  for (const reward_params* r : {&p.prm, &p.orm})
+    out += fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|", r->separation, r->noise, r->bias, r->difficulty_shift, r->step_correlation,
+                       r->seed, r->separation_decay, r->trap_misjudge);
+  const introspection_params& h = p.head;
+  out += fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", h.oracle, h.length_bins, h.max_length, h.temperature, h.bias, h.noise,
+                     p.revise.fix, p.revise.break_correct, p.revise.history_fix, p.capacity);
+  return out;
+}
+
 /// A "poor" PRM for tests of robustness: almost no separation (AUC ~ 0.53).
 [[nodiscard]] inline reward_params poor_prm() { return reward_params{0.1, 1.0, 0.0, 0.0, 0.7, 0x52574D, 0.0, 0.0}; }
 
