@@ -28,6 +28,14 @@ struct sampling_params {
   logprob_params stats{};          ///< token statistics to return
 };
 
+/// How much effort an extend asks of the model for its step: SCALE's System 1 (standard: direct,
+/// cheap) or System 2 (deliberate: thinking). An adapter maps deliberate to what its engine has for
+/// it (a thinking chat template, a larger token cap); one that has nothing steps as standard.
+enum class effort_level : std::uint8_t {
+  standard,   ///< the model's ordinary step (System 1)
+  deliberate, ///< a step thought through at more cost (System 2)
+};
+
 /// Parameters of one batched extend request (one reasoning step per sequence).
 struct step_params {
   std::uint32_t max_step_tokens = 512;   ///< cap on one step's tokens (> 0)
@@ -36,6 +44,7 @@ struct step_params {
   float top_p = 1.0f;                    ///< nucleus mass in (0, 1]
   std::string delimiter = "\n\n";        ///< text that ends a step (a blank line by default)
   logprob_params stats{};                ///< token statistics to return
+  effort_level effort = effort_level::standard; ///< the effort of every step of this call (SCALE's System 1 / 2)
 };
 
 namespace detail {
@@ -61,6 +70,8 @@ inline result<void> check_sampling_knobs(float temperature, float top_p) {
   if (p.max_step_tokens == 0) return fail(errc::invalid_argument, "step_params.max_step_tokens must be > 0");
   if (p.max_total_tokens == 0) return fail(errc::invalid_argument, "step_params.max_total_tokens must be > 0");
   if (p.delimiter.empty()) return fail(errc::invalid_argument, "step_params.delimiter must not be empty");
+  if (p.effort != effort_level::standard && p.effort != effort_level::deliberate)
+    return fail(errc::invalid_argument, "step_params.effort must be standard or deliberate");
   return detail::check_sampling_knobs(p.temperature, p.top_p);
 }
 
