@@ -9,6 +9,7 @@
 #include <reckon/concepts/process_reward_model.hpp>
 #include <reckon/concepts/reviser.hpp>
 #include <reckon/concepts/sampling_model.hpp>
+#include <reckon/concepts/self_rating_model.hpp>
 #include <reckon/concepts/stepping_model.hpp>
 
 #include <cstdint>
@@ -106,6 +107,19 @@ struct introspective_model : stepping_model {
       out.joint.push_back(std::move(q));
     }
     return out;
+  }
+};
+
+/// self_rating_model: a stepping model that plans one step and rates every step 0.5.
+struct self_rating_model : stepping_model {
+  using reckon_model_concept = capabilities<stepping_model_tag, self_rating_model_tag>;
+  result<difficulty_ratings> rate_plan(const problem&, std::uint64_t) {
+    return difficulty_ratings{.difficulty = {0.5}, .usage = {.prefilled_tokens = 0, .generated_tokens = 2, .engine_calls = 1}};
+  }
+  result<difficulty_ratings> rate_next(std::span<const sequence> seqs, std::span<const std::uint64_t> seeds) {
+    if (seqs.size() != seeds.size()) return fail(errc::invalid_argument, "one seed per sequence");
+    return difficulty_ratings{.difficulty = std::vector<double>(seqs.size(), 0.5),
+                              .usage = {.prefilled_tokens = 0, .generated_tokens = 2 * seqs.size(), .engine_calls = 1}};
   }
 };
 

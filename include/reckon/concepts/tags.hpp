@@ -13,6 +13,7 @@ struct process_reward_model_tag {};  ///< promises process_reward_model
 struct outcome_reward_model_tag {};  ///< promises outcome_reward_model
 struct reviser_tag {};               ///< promises reviser
 struct introspective_model_tag {};   ///< promises introspective_model
+struct self_rating_model_tag {};     ///< promises self_rating_model
 
 /// A list of capability tags, for adapters with more than one:
 /// `using reckon_model_concept = reckon::capabilities<reckon::sampling_model_tag, reckon::logprob_model_tag>;`
