@@ -17,6 +17,7 @@
 #include <reckon/strategy/prism.hpp>
 #include <reckon/strategy/rebase.hpp>
 #include <reckon/strategy/self_consistency.hpp>
+#include <reckon/strategy/sequential_revisions.hpp>
 #include <reckon/strategy/short_m_at_k.hpp>
 #include <reckon/strategy/zip_rc.hpp>
 
@@ -82,16 +83,16 @@ struct sbi_fault_at {
   std::uint32_t at = 1;
 };
 struct sbi_faults {
-  sbi_fault_at sample, fork, extend, introspect, reward;
+  sbi_fault_at sample, fork, extend, introspect, reward, revise;
 };
 
-/// The synthetic model with sample, fork, extend, introspect and the reward models broken on
+/// The synthetic model with sample, fork, extend, introspect, revise and the reward models broken on
 /// purpose (sbi_faults); it keeps every capability of the synthetic model. Its sequence ids are
 /// reused, so live_sequences() == 0 is its audit (hostile_stepping audits each handle).
 struct sbi_engine : testing::synthetic_model {
   sbi_engine(std::shared_ptr<const testing::suite> s, sbi_faults f) : testing::synthetic_model(std::move(s)), faults(f) {}
   sbi_faults faults;
-  std::uint32_t samples = 0, forks = 0, extends = 0, introspects = 0, rewards = 0;
+  std::uint32_t samples = 0, forks = 0, extends = 0, introspects = 0, rewards = 0, revisions = 0;
 
   // The fault due on call `count` of a kind, or none.
   static sbi_fault due(const sbi_fault_at& f, std::uint32_t count) { return count >= f.at ? f.what : sbi_fault::none; }
@@ -130,6 +131,16 @@ struct sbi_engine : testing::synthetic_model {
     if (f == sbi_fault::too_few) out->completions.pop_back();
     if (f == sbi_fault::too_many) out->completions.push_back(out->completions.back());
     if (f == sbi_fault::nan || f == sbi_fault::pos_inf) poison(out->completions.front().stats, f);
+    return out;
+  }
+  result<sample_batch> revise(const problem& p, std::span<const revision_request> requests, const sampling_params& sp) {
+    const sbi_fault f = due(faults.revise, ++revisions);
+    result<sample_batch> out = fail(errc::engine_failure, "");
+    if (fail_or_throw(f, out, "revise")) return out;
+    out = testing::synthetic_model::revise(p, requests, sp);
+    if (!out || out->completions.empty()) return out;
+    if (f == sbi_fault::too_few) out->completions.pop_back();
+    if (f == sbi_fault::too_many) out->completions.push_back(out->completions.back());
     return out;
   }
   result<sequence> fork(sequence s) {
@@ -647,6 +658,52 @@ TEST_CASE("bad input: the sampling strategies reject bad params, hostile sampler
   const compute_optimal co(compute_optimal_params{.table = table});
   add_sampler_rows(t, w, "compute_optimal", [w, co](auto& m, const budget& b) { return co.run(m, m, w.p, b, w.stream); });
   add_scorer_rows(t, w, "compute_optimal (weighted ORM bin)", "ORM", scored(co), "scores for");
+
+  // sequential revisions (verifier mode: the model samples and revises, an ORM scores)
+  auto sr_params = [&](const std::string& call, sequential_revisions_params q, std::string message) {
+    t.push_back(sbi_param_row(w, call, std::move(message), [w, q](sbi_engine& m) {
+      return sequential_revisions(q).run(m, m, w.p, budget{}, w.stream);
+    }));
+  };
+  sr_params("sequential_revisions: chains = 0", sequential_revisions_params{.chains = 0}, "chains (P) must be > 0");
+  sr_params("sequential_revisions: length = 0", sequential_revisions_params{.length = 0}, "length (L) must be > 0");
+  sr_params("sequential_revisions: context = 0", sequential_revisions_params{.context = 0}, "context must be > 0");
+  sr_params("sequential_revisions: chains x length past 32 bits", sequential_revisions_params{.chains = 1U << 16, .length = 1U << 16},
+            "fit in 32 bits");
+  sr_params("sequential_revisions: an empty step delimiter", sequential_revisions_params{.step_delimiter = ""}, "step_delimiter");
+  sr_params("sequential_revisions: a NaN temperature",
+            sequential_revisions_params{.sampling = sampling_params{.temperature = static_cast<float>(sbi_nan)}}, "temperature");
+  t.push_back(sbi_param_row(w, "sequential_revisions (majority): chains = 0", "chains (P) must be > 0", [w](sbi_engine& m) {
+    return majority_sequential_revisions(sequential_revisions_params{.chains = 0}).run(m, w.p, budget{}, w.stream);
+  }));
+  const sequential_revisions sr(sequential_revisions_params{.chains = 2, .length = 3});
+  add_sampler_rows(t, w, "sequential_revisions", [w, sr](auto& m, const budget& b) { return sr.run(m, m, w.p, b, w.stream); });
+  add_scorer_rows(t, w, "sequential_revisions", "ORM", scored(sr), "scores for");
+  // The second revise round fails: the first round's revisions are already in the chains.
+  auto sr_reviser = [w, sr](bool majority, sbi_fault f) {
+    return [w, sr, majority, f] {
+      sbi_engine m(w.suite, sbi_faults{.revise = {f, 2}});
+      auto r = majority ? majority_sequential_revisions(sr.params()).run(m, w.p, budget{}, w.stream) : sr.run(m, m, w.p, budget{}, w.stream);
+      return sbi_of(r, m.live_sequences() == 0);
+    };
+  };
+  for (const bool majority : {false, true}) {
+    const std::string name = majority ? "sequential_revisions (majority)" : "sequential_revisions";
+    t.push_back({name + ": the reviser fails", errc::engine_failure, "revise failed", sr_reviser(majority, sbi_fault::fails)});
+    t.push_back({name + ": the reviser throws", errc::engine_failure, "revise threw", sr_reviser(majority, sbi_fault::throws)});
+    t.push_back({name + ": the reviser times out", errc::timeout, "revise timed out", sr_reviser(majority, sbi_fault::times_out)});
+    t.push_back({name + ": the reviser returns a completion too few", errc::engine_failure, "completions for 2 requests",
+                 sr_reviser(majority, sbi_fault::too_few)});
+    t.push_back({name + ": the reviser returns a completion too many", errc::engine_failure, "completions for 2 requests",
+                 sr_reviser(majority, sbi_fault::too_many)});
+  }
+  add_budget_rows(t, "sequential_revisions (majority)", [w](budget lim) {
+    return [w, lim] {
+      sbi_engine m(w.suite, sbi_faults{});
+      auto r = majority_sequential_revisions(sequential_revisions_params{.chains = 2, .length = 3}).run(m, w.p, lim, w.stream);
+      return sbi_of(r, m.live_sequences() == 0);
+    };
+  });
   walk_strategy_rows(t);
 }
 

@@ -33,6 +33,12 @@ TEST_CASE("the default registry holds the documented names", "[eval][registry]")
     INFO(name);
     CHECK(r.find(name) != nullptr);
   }
+  // Sequential revisions needs a reviser, which recorded samples are not.
+  const auto* revisions = r.find("revisions");
+  REQUIRE(revisions != nullptr);
+  CHECK(!revisions->description.empty());
+  CHECK(revisions->synthetic);
+  CHECK(!revisions->replay);
   CHECK(r.find("best-of-n") == nullptr);
 }
 
