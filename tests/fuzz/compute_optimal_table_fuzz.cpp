@@ -18,7 +18,7 @@ bool same(const reckon::compute_optimal_table& a, const reckon::compute_optimal_
   for (std::size_t i = 0; i < a.bins.size(); ++i) {
     const auto& x = a.bins[i];
     const auto& y = b.bins[i];
-    if (x.method != y.method || x.n != y.n) return false;
+    if (x.method != y.method || x.n != y.n || x.length != y.length) return false;
     if (std::isfinite(x.accuracy) && x.accuracy != y.accuracy) return false;
   }
   return true;
