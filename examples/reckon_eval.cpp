@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -85,7 +86,9 @@ flag_map parse_flags(int argc, char** argv, const std::set<std::string>& valued,
       value = arg.substr(arg.find('=') + 1);
       arg = arg.substr(0, arg.find('='));
     }
-    if (switches.count(arg) != 0 && !has_eq) {
+    if (switches.count(arg) != 0) {
+      // A switch is on by being there: "--json=0" reading as on, or as an unknown flag, misleads.
+      if (has_eq) throw usage_error{fmt::format("{} takes no value (got '{}')", arg, argv[i])};
       out[arg] = "1";
     } else if (valued.count(arg) != 0) {
       if (!has_eq) {
@@ -159,6 +162,15 @@ template <class T>
 T check(reckon::result<T> r) {
   if (!r) throw usage_error{r.error().message};
   return std::move(*r);
+}
+
+// An ifstream opens a directory and reads nothing from it, which load_replay would report as a
+// file without problems.
+reckon::testing::replay_data load_recording(const std::string& path, const reckon::testing::replay_params& rp = {}) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw usage_error{fmt::format("cannot read replay file '{}': it is a directory", path)};
+  return check(reckon::testing::load_replay(path, rp));
 }
 
 int run(int argc, char** argv) {
@@ -237,7 +249,7 @@ int run(int argc, char** argv) {
       else if (it->second == "prob") rp.scale = reckon::testing::reward_scale::prob;
       else throw usage_error{fmt::format("--reward-scale: expected logit or prob, got '{}'", it->second)};
     }
-    auto data = check(reckon::testing::load_replay(path, rp));
+    auto data = load_recording(path, rp);
     for (const auto& s : data.skipped) fmt::print(stderr, "reckon-eval: skipped {}\n", s);
     if (rp.scale == reckon::testing::reward_scale::automatic && data.scale == reckon::testing::reward_scale::logit)
       fmt::print(stderr, "reckon-eval: rewards outside [0, 1]: read as logits, weighted by sigmoid (--reward-scale)\n");
@@ -275,7 +287,7 @@ int run(int argc, char** argv) {
   }
   if (cmd == "calibrate") {
     const auto f = parse_flags(argc, argv, {"--data", "--seed", "--problems", "--evaluations", "--threads"}, {"--json"});
-    const auto data = check(reckon::testing::load_replay(required(f, "--data")));
+    const auto data = load_recording(required(f, "--data"));
     reckon::eval::calibration_params cp;
     const std::uint64_t seed = number_or(f, "--seed", 0, false);
     cp.synthetic.seed = seed;
