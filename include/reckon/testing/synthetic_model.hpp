@@ -34,7 +34,17 @@
 // - the ZIP-RC head is the joint of (final correctness x remaining tokens) under this process: by
 //   default its P(correct) sees the prefix only as well as the PRM does (the PRM-quality score of the
 //   prefix times P(no later error)); `head.oracle` makes it exact; optionally miscalibrated; the reviser fixes the first wrong step with probability fix (the rest
-//   is regenerated), or breaks a correct solution with probability break_correct.
+//   is regenerated), or breaks a correct solution with probability break_correct;
+// - effort (SCALE): a step asked with step_params::effort = deliberate is taken with the error and
+//   token scales of `deliberate` (slow_agent(): half the errors, 1.5x the tokens) in place of the
+//   agent's, for that step alone (its token statistics' agent shift too); standard steps are as
+//   before, draw for draw;
+// - self-rating (SCALE's difficulty assessment): a step's true difficulty is the problem's d, and 1
+//   for the trap step when the model sees its trap (probability rating.trap_seen, one draw per
+//   problem: a blind spot, not noise); the rating is clamp(true + rating.noise * z, 0, 1), z ~ N(0, 1)
+//   keyed by the caller's seed and the problem (rate_plan, up front) or the sequence's prefix
+//   (rate_next). The in-context rating is given no more information than the up-front one (the
+//   prefix's correctness stays hidden from it), so the two differ only in their draws.
 // All randomness comes from reckon::random_stream keyed by (seed, prefix or problem, channel, step),
 // where the seed is the per-request or per-sequence seed the strategy hands in: results do not
 // depend on batch composition, call order or thread count. Step texts carry a tag
@@ -52,7 +62,12 @@
 //   shorter than wrong ones; the sizes are a prior;
 // - agent_effect 0.5 (an agent that errs twice as often is half an SD less sure per token; fast vs
 //   slow agent: 0.84 SD): a prior, no measured value exists;
-// - trap_misjudge 0.5 (PRM) and 0.3 (ORM): a prior; traps themselves: suite.hpp.
+// - trap_misjudge 0.5 (PRM) and 0.3 (ORM): a prior; traps themselves: suite.hpp;
+// - rating noise 0.15 and trap_seen 0.5 (SCALE's self-rating): a prior; the paper reports no
+//   accuracy of its ratings, only that they sort steps well enough for tau = 0.2-0.5 to help;
+// - deliberate = slow_agent(): SCALE's System 2 is the same model thinking, taken to err as the
+//   slow agent does and write as long (thinking traces are several times longer on AIME; 1.5x is
+//   the slow agent's prior, not a measurement).
 // `lenient_params()` (and lenient_suite_params()) set every one of these to the pre-issue-14 process.
 
 #include <reckon/concepts/introspective_model.hpp>
@@ -61,6 +76,7 @@
 #include <reckon/concepts/process_reward_model.hpp>
 #include <reckon/concepts/reviser.hpp>
 #include <reckon/concepts/sampling_model.hpp>
+#include <reckon/concepts/self_rating_model.hpp>
 #include <reckon/concepts/stepping_model.hpp>
 #include <reckon/concepts/tags.hpp>
 #include <reckon/core/params.hpp>
@@ -144,6 +160,15 @@ struct introspection_params {
 };
 
 /// The reviser's skill.
+/// The self-rating of steps (SCALE; see the file comment).
+struct rating_params {
+  double noise = 0.15;          ///< SD of a rating around the step's true difficulty (>= 0)
+  double trap_seen = 0.5;       ///< probability, per problem, that the model rates its trap step as hard (1), in [0, 1]
+  std::uint32_t tokens = 4;     ///< tokens one rating generates (a number: SCALE caps it at 64)
+  std::uint64_t seed = 0x524154; ///< keys the per-problem trap draw
+};
+
+/// The reviser's skill.
 struct reviser_params {
   double fix = 0.5;           ///< probability that a wrong solution's first wrong step is fixed (the rest regenerated)
   double break_correct = 0.1; ///< probability that a correct solution gets an error at a uniform step
@@ -180,6 +205,8 @@ struct synthetic_params {
   reward_params orm{1.0, 1.0, 0.0, 0.5, 0.7, 0x4F524D, 0.5, 0.3}; ///< outcome reward model quality
   introspection_params head{};        ///< ZIP-RC head
   reviser_params revise{};            ///< reviser skill
+  agent_params deliberate = slow_agent(); ///< error and token scales of a step asked with effort deliberate (cost_per_token unused: one model)
+  rating_params rating{};             ///< self-rated difficulty of steps (SCALE)
   std::size_t capacity = 0;           ///< most live sequences (begin/fork fail with no_capacity beyond); 0: unlimited
 };
 
@@ -197,6 +224,8 @@ struct synthetic_params {
   const introspection_params& h = p.head;
   out += fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", h.oracle, h.length_bins, h.max_length, h.temperature, h.bias, h.noise,
                      p.revise.fix, p.revise.break_correct, p.revise.history_fix, p.capacity);
+  out += fmt::format("|{}|{}|{}|{}|{}|{}|{}", p.deliberate.error_scale, p.deliberate.token_scale, p.deliberate.cost_per_token,
+                     p.rating.noise, p.rating.trap_seen, p.rating.tokens, p.rating.seed);
   return out;
 }
 
@@ -263,6 +292,12 @@ inline void validate(const synthetic_params& p) {
   require(std::isfinite(p.revise.fix) && p.revise.fix >= 0.0 && p.revise.fix <= 1.0, "reviser_params.fix must be in [0, 1]");
   require(std::isfinite(p.revise.break_correct) && p.revise.break_correct >= 0.0 && p.revise.break_correct <= 1.0,
           "reviser_params.break_correct must be in [0, 1]");
+  require(std::isfinite(p.deliberate.error_scale) && p.deliberate.error_scale > 0.0 &&
+              std::isfinite(p.deliberate.token_scale) && p.deliberate.token_scale > 0.0,
+          "synthetic_params.deliberate: error_scale and token_scale must be > 0");
+  require(std::isfinite(p.rating.noise) && p.rating.noise >= 0.0, "rating_params.noise must be >= 0");
+  require(std::isfinite(p.rating.trap_seen) && p.rating.trap_seen >= 0.0 && p.rating.trap_seen <= 1.0,
+          "rating_params.trap_seen must be in [0, 1]");
 }
 
 } // namespace reckon::testing
@@ -295,6 +330,7 @@ inline constexpr std::uint32_t channel_reviser = 2;
 inline constexpr std::uint32_t channel_reward = 3;
 inline constexpr std::uint32_t channel_head = 4;
 inline constexpr std::uint32_t channel_trap = 5;
+inline constexpr std::uint32_t channel_rating = 6;
 
 /// Where a solution stands after some steps.
 struct walk_state {
@@ -410,7 +446,7 @@ class synthetic_model {
 public:
   using reckon_model_concept =
       capabilities<sampling_model_tag, stepping_model_tag, logprob_model_tag, process_reward_model_tag,
-                   outcome_reward_model_tag, reviser_tag, introspective_model_tag>;
+                   outcome_reward_model_tag, reviser_tag, introspective_model_tag, self_rating_model_tag>;
   using sequence = std::uint32_t; ///< an index into the model's sequence table
   static constexpr std::uint32_t logprob_top_k = 20; ///< top-k logprobs served per token
 
@@ -450,8 +486,10 @@ public:
   }
 
   /// Per-step error probability of a problem for this agent.
-  [[nodiscard]] double step_error(const synthetic_problem& q) const noexcept {
-    const double e = params_.agent.error_scale *
+  [[nodiscard]] double step_error(const synthetic_problem& q) const noexcept { return step_error(q, params_.agent); }
+  /// Per-step error probability of a problem for `agent` (a deliberate step: params().deliberate).
+  [[nodiscard]] double step_error(const synthetic_problem& q, const agent_params& agent) const noexcept {
+    const double e = agent.error_scale *
                      (params_.step_error_min + (params_.step_error_max - params_.step_error_min) * q.difficulty);
     return std::min(e, 0.95);
   }
@@ -557,7 +595,8 @@ public:
       }
       const std::uint64_t seed = sp.temperature == 0.0f ? 0 : seeds[i];
       const std::uint32_t cap_total = sp.max_total_tokens > s.walk.tokens ? sp.max_total_tokens - s.walk.tokens : 0;
-      step st = next_step(q, s.walk, seed, std::min(sp.max_step_tokens, cap_total), cap_total, sp.stats);
+      step st = next_step(q, s.walk, seed, std::min(sp.max_step_tokens, cap_total), cap_total, sp.stats,
+                          sp.effort == effort_level::deliberate ? params_.deliberate : params_.agent);
       s.done = st.done;
       out.usage.generated_tokens += st.tokens;
       grow(s, st.tokens);
@@ -565,6 +604,48 @@ public:
     }
     out.usage.engine_calls = 1;
     return out;
+  }
+
+  // ---- self_rating_model ----------------------------------------------------------------------
+
+  /// The plan of `p` (its nominal K steps) with one rating per step, from the prompt alone (see the
+  /// file comment); costs one call that prefills the prompt and generates rating.tokens per step.
+  result<difficulty_ratings> rate_plan(const problem& p, std::uint64_t seed) {
+    const synthetic_problem* q = find(p);
+    if (q == nullptr) return unknown(p);
+    difficulty_ratings out;
+    out.difficulty.reserve(q->steps);
+    for (std::uint32_t n = 1; n <= q->steps; ++n) out.difficulty.push_back(rating(*q, n, seed, q->id));
+    out.usage = {.prefilled_tokens = q->prompt_tokens,
+                 .generated_tokens = std::uint64_t{params_.rating.tokens} * q->steps,
+                 .engine_calls = 1};
+    return out;
+  }
+
+  /// Each live, unfinished sequence's rating of its next step, keyed by seeds[i] and its prefix; the
+  /// context (prompt and the sequence's tokens) is prefilled afresh, as SCALE's code sends a new request.
+  result<difficulty_ratings> rate_next(std::span<const sequence> seqs, std::span<const std::uint64_t> seeds) {
+    if (seqs.size() != seeds.size()) return fail(errc::invalid_argument, "rate_next: one seed per sequence");
+    difficulty_ratings out;
+    out.difficulty.reserve(seqs.size());
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      if (!is_live(seqs[i])) return fail(errc::invalid_argument, fmt::format("rate_next: sequence {} is not live", seqs[i]));
+      const seq_state& st = seqs_[seqs[i]];
+      if (st.done) return fail(errc::invalid_argument, fmt::format("rate_next: sequence {} is finished", seqs[i]));
+      const synthetic_problem& q = suite_->problems[st.problem];
+      out.difficulty.push_back(rating(q, st.walk.k + 1, seeds[i], st.walk.hash));
+      out.usage.prefilled_tokens += q.prompt_tokens + st.walk.tokens;
+      out.usage.generated_tokens += params_.rating.tokens;
+    }
+    out.usage.engine_calls = 1;
+    return out;
+  }
+
+  /// Whether the model rates `q`'s trap step as hard (false when it has none).
+  [[nodiscard]] bool sees_trap(const synthetic_problem& q) const {
+    if (q.trap_step == 0 || params_.rating.trap_seen <= 0.0) return false;
+    random_stream s(stream_key{params_.rating.seed, q.id, detail::synth::channel_rating, 0});
+    return uniform01(s) < params_.rating.trap_seen;
   }
 
   // ---- bookkeeping ----------------------------------------------------------------------------
@@ -864,6 +945,13 @@ private:
     }
   }
 
+  // The rating of step n (1-based) of q: its true difficulty plus noise keyed by (seed, key, n).
+  [[nodiscard]] double rating(const synthetic_problem& q, std::uint32_t n, std::uint64_t seed, std::uint64_t key) const {
+    const double truth = n == q.trap_step && sees_trap(q) ? 1.0 : q.difficulty;
+    random_stream s(stream_key{seed, key, detail::synth::channel_rating, n});
+    return std::clamp(truth + params_.rating.noise * detail::synth::normal01(s), 0.0, 1.0);
+  }
+
   [[nodiscard]] static double noise(const reward_params& r, const detail::synth::step_tag& t) {
     random_stream s(stream_key{r.seed, t.hash, detail::synth::channel_reward, t.k});
     return detail::synth::normal01(s);
@@ -905,6 +993,12 @@ private:
   // `total_left` the sequence's remaining tokens.
   [[nodiscard]] step next_step(const synthetic_problem& q, detail::synth::walk_state& w, std::uint64_t seed,
                                std::uint32_t step_cap, std::uint32_t total_left, const logprob_params& stats) const {
+    return next_step(q, w, seed, step_cap, total_left, stats, params_.agent);
+  }
+  // As above with `agent`'s error and token scales (a deliberate step takes params_.deliberate's).
+  [[nodiscard]] step next_step(const synthetic_problem& q, detail::synth::walk_state& w, std::uint64_t seed,
+                               std::uint32_t step_cap, std::uint32_t total_left, const logprob_params& stats,
+                               const agent_params& agent) const {
     const path_params& pp = params_.paths;
     random_stream s(stream_key{seed, pp.per_path ? w.hash : q.id, detail::synth::channel_step, w.k});
     const double u_err = uniform01(s);
@@ -912,7 +1006,7 @@ private:
     const std::uint32_t n = w.k + 1; // the step being taken
     if (!w.wrong) {
       const bool trap = q.trap_step == n;
-      const double e = trap ? std::max(step_error(q), 1.0 - q.trap_solve) : step_error(q);
+      const double e = trap ? std::max(step_error(q, agent), 1.0 - q.trap_solve) : step_error(q, agent);
       if (u_err < e) {
         w.wrong = true;
         w.trap = trap;
@@ -925,7 +1019,7 @@ private:
     bool last = n >= hi, confident_stop = false;
     if (!last && n >= lo) last = uniform01(s) * static_cast<double>(hi - n + 1) < 1.0;
     if (!last && w.wrong && pp.wrong_stop > 0.0 && uniform01(s) < pp.wrong_stop) last = confident_stop = true;
-    const double mu = q.step_tokens * params_.agent.token_scale * (w.wrong ? params_.error_length_factor : 1.0);
+    const double mu = q.step_tokens * agent.token_scale * (w.wrong ? params_.error_length_factor : 1.0);
     const double spread = params_.step_token_spread;
     const auto want = static_cast<std::uint32_t>(std::max(1.0, std::round(mu * (1.0 - spread + 2.0 * spread * u_len))));
     step st;
@@ -950,7 +1044,7 @@ private:
       if (st.done) st.finish = finish_reason::length;
     }
     st.source = w.hash;
-    if (stats.logprobs || stats.entropy || stats.top_k > 0) fill_stats(q, w, seed, st.tokens, stats, confident_stop, st.stats);
+    if (stats.logprobs || stats.entropy || stats.top_k > 0) fill_stats(q, w, seed, st.tokens, stats, confident_stop, agent, st.stats);
     return st;
   }
 
@@ -1023,11 +1117,11 @@ private:
   // Token statistics of one step: per token, a geometric next-token distribution with parameter q.
   // `confident`: a wrong path's confident early stop, written without the error effect.
   void fill_stats(const synthetic_problem& prob, const detail::synth::walk_state& w, std::uint64_t seed, std::uint32_t n,
-                  const logprob_params& want, bool confident, token_stats& out) const {
+                  const logprob_params& want, bool confident, const agent_params& agent, token_stats& out) const {
     const auto& tp = params_.tokens;
     random_stream s(stream_key{seed, params_.paths.per_path ? w.hash : prob.id, detail::synth::channel_tokens, w.k});
     const double step_shift = tp.step_sd * tp.confidence_sd * detail::synth::normal01(s);
-    const double agent_shift = tp.agent_effect * tp.confidence_sd * std::log2(params_.agent.error_scale);
+    const double agent_shift = tp.agent_effect * tp.confidence_sd * std::log2(agent.error_scale);
     const double mu = tp.confidence_logit + step_shift + agent_shift +
                       (w.wrong && !confident ? tp.error_effect * tp.confidence_sd : 0.0);
     const std::uint32_t k = want.top_k == 0 ? 0 : std::min(want.top_k, logprob_top_k);
@@ -1086,5 +1180,6 @@ static_assert(process_reward_model<synthetic_model>);
 static_assert(outcome_reward_model<synthetic_model>);
 static_assert(reviser<synthetic_model>);
 static_assert(introspective_model<synthetic_model>);
+static_assert(self_rating_model<synthetic_model>);
 
 } // namespace reckon::testing
