@@ -365,6 +365,63 @@ TEST_CASE("openai::stepping_model: EOS ends a sequence; max_total_tokens caps th
   check_delivered(sim, m.totals().delivered);
 }
 
+TEST_CASE("regression #19.4: a sequence already past a lowered max_total_tokens ends with an empty step and no request",
+          "[adapters][openai][stepping]") {
+  step_sim sim;
+  reckon::test::openai_fixture_server server([&](const json& req, int, httplib::Response& res) { sim.serve(req, res); });
+  oa::stepping_model m(quick(server));
+  auto sent = [&] {
+    std::lock_guard lock(server.m);
+    return server.requests.size();
+  };
+  reckon::step_params sp;
+  const std::uint64_t seeds[3] = {1, 2, 3};
+  // 7 tokens a step: `past` holds 14 generated tokens, `at` and `other` 7, `fresh` none.
+  const std::uint64_t past = *m.begin(question), at = *m.begin(question), other = *m.begin(question),
+                      fresh = *m.begin(question);
+  const std::uint64_t first[3] = {past, at, other};
+  REQUIRE(m.extend(std::span(first), sp, std::span(seeds)));
+  REQUIRE(m.extend(std::span(&past, 1), sp, std::span(seeds, 1)));
+  const std::string past_text = *m.text(past), at_text = *m.text(at);
+  const std::size_t before = sent();
+
+  sp.max_total_tokens = 7;
+  const std::uint64_t capped[2] = {past, at};
+  auto r = m.extend(std::span(capped), sp, std::span(seeds, 2));
+  REQUIRE(r);
+  CHECK(sent() == before); // before the fix: two requests with "max_tokens": 0
+  for (const auto& st : r->steps) {
+    CHECK(st.text.empty());
+    CHECK(st.tokens == 0);
+    CHECK(st.finish == reckon::finish_reason::length);
+    CHECK(st.done);
+  }
+  CHECK(r->usage.engine_calls == 0);
+  CHECK(r->usage.generated_tokens == 0);
+  CHECK(*m.text(past) == past_text);
+  CHECK(*m.text(at) == at_text);
+  CHECK(m.extend(std::span(&past, 1), sp, std::span(seeds, 1)).error().code == errc::invalid_argument); // done
+
+  // In a batch with a sequence that may still generate, only that one is sent.
+  const std::uint64_t mixed[2] = {other, fresh};
+  auto mr = m.extend(std::span(mixed), sp, std::span(seeds, 2));
+  REQUIRE(mr);
+  CHECK(mr->steps[0].done);
+  CHECK(mr->steps[0].tokens == 0);
+  CHECK(mr->steps[1].tokens == 7);
+  CHECK(mr->steps[1].done);
+  CHECK(mr->usage.engine_calls == 1);
+  {
+    std::lock_guard lock(server.m);
+    REQUIRE(server.requests.size() == before + 1);
+    CHECK(server.requests.back().at("max_tokens") == 7);
+    for (const auto& req : server.requests) CHECK(req.at("max_tokens").get<std::uint64_t>() > 0);
+  }
+  for (const auto s : {past, at, other, fresh}) m.release(s);
+  CHECK(m.live_sequences() == 0);
+  check_delivered(sim, m.totals().delivered);
+}
+
 TEST_CASE("openai::stepping_model: a particle filter and a beam search run end to end against the server with the judge PRM",
           "[adapters][openai][stepping][judge]") {
   const dialect d = GENERATE(dialect::vllm, dialect::llama_server);

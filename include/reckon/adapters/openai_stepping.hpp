@@ -9,7 +9,8 @@
 //   per step) shared through shared_ptr, so fork copies one pointer and no history is copied;
 //   release drops the handle;
 // - extend sends each live sequence's whole text (prompt + steps so far) as one /v1/completions
-//   request with n = 1, stop = [the delimiter], max_tokens = min(max_step_tokens, what is left of
+//   request (none for a sequence already at max_total_tokens: it ends with an empty step) with
+//   n = 1, stop = [the delimiter], max_tokens = min(max_step_tokens, what is left of
 //   max_total_tokens) and seed = the sequence's seed, at most max_in_flight at once, through the
 //   shared request layer (retries, the deterministic-5xx rule with derived seeds, timeouts, TLS);
 // - the server's prefix cache (vLLM/SGLang automatic prefix caching, llama-server's prompt cache)
@@ -67,7 +68,9 @@ namespace reckon::openai {
 ///   what came back is dropped (its tokens stay in usage);
 /// - EOS: finish = eos, done;
 /// - "length": finish = length; done when the sequence reached max_total_tokens;
-/// - reaching max_total_tokens finishes the sequence whatever ended the step (as llama_cpp does).
+/// - reaching max_total_tokens finishes the sequence whatever ended the step (as llama_cpp does);
+///   a sequence already at it (the cap lowered since its last step) gets an empty step, finish =
+///   length, done, without a request (as the synthetic model does).
 ///
 /// Tokens: usage.generated_tokens is the server's count (usage.completion_tokens; the per-token
 /// list's length where it is longer; characters / 4 where the server reports neither). A step's
@@ -147,7 +150,20 @@ public:
     out.steps.resize(seqs.size());
     std::vector<reckon::usage> used(seqs.size());
     std::vector<std::uint32_t> counted(seqs.size(), 0); // the server's token count of each step
-    auto failed = transport_.for_each(seqs.size(), [&](httplib::Client& client, std::size_t i) {
+    // A sequence already at max_total_tokens (lowered since its last step) may generate nothing: it
+    // gets an empty step that ends it, and no request (a server reads "max_tokens": 0 as no limit
+    // or as an error, never as nothing).
+    std::vector<std::size_t> asked;
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      if (states[i]->generated < params.max_total_tokens) {
+        asked.push_back(i);
+      } else {
+        out.steps[i].finish = finish_reason::length;
+        out.steps[i].done = true;
+      }
+    }
+    auto failed = transport_.for_each(asked.size(), [&](httplib::Client& client, std::size_t k) {
+      const std::size_t i = asked[k];
       return step_one(client, *states[i], params, want, wire_k, seeds[i], out.steps[i], used[i], counted[i]);
     });
     if (failed) {
