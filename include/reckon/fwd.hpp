@@ -134,6 +134,12 @@ struct select_majority;
 template <class Selection = select_weighted, class AnswerKey = canonical_answer_key>
 class basic_rebase;
 
+struct scale_params;
+struct rate_upfront;
+struct rate_in_context;
+template <class Rating = rate_upfront, class AnswerKey = canonical_answer_key>
+class basic_scale;
+
 struct sequential_revisions_params;
 struct select_hierarchical;
 template <class Selection = select_hierarchical, class Scorer = orm_scorer, class AnswerKey = canonical_answer_key>

@@ -59,6 +59,7 @@
 #include <reckon/strategy/prism.hpp>
 #include <reckon/strategy/rebase.hpp>
 #include <reckon/strategy/result.hpp>
+#include <reckon/strategy/scale.hpp>
 #include <reckon/strategy/self_consistency.hpp>
 #include <reckon/strategy/sequential_revisions.hpp>
 #include <reckon/strategy/short_m_at_k.hpp>
