@@ -9,6 +9,7 @@
 #include <reckon/concepts/process_reward_model.hpp>
 #include <reckon/concepts/reviser.hpp>
 #include <reckon/concepts/sampling_model.hpp>
+#include <reckon/concepts/self_rating_model.hpp>
 #include <reckon/concepts/stepping_model.hpp>
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
@@ -157,6 +158,7 @@ private:
 ///   candidate's steps (solution_view carries no token counts, so characters / 4 is the stated
 ///   estimate; the prompt is not counted).
 /// - `wall_seconds`: steady_clock time spent inside the wrapped calls.
+/// - rate_plan / rate_next (self_rating_model): as sample, from the ratings' usage (no live sequence).
 /// - introspect and release cost nothing.
 ///
 /// Errors: an error the model returns passes through unchanged; an exception escaping the model is
@@ -310,6 +312,20 @@ public:
     return guarded([&] { return model_.introspect(seqs); });
   }
 
+  /// M::rate_plan, metered: one engine round, the ratings' usage.
+  result<difficulty_ratings> rate_plan(const problem& p, std::uint64_t seed)
+    requires self_rating_model<model_type>
+  {
+    return note_rating(guarded([&] { return model_.rate_plan(p, seed); }));
+  }
+
+  /// M::rate_next, metered: one engine round, the ratings' usage.
+  result<difficulty_ratings> rate_next(std::span<const seq_type> seqs, std::span<const std::uint64_t> seeds)
+    requires self_rating_model<model_type>
+  {
+    return note_rating(guarded([&] { return model_.rate_next(seqs, seeds); }));
+  }
+
   // ---- reward models and reviser ---------------------------------------------------------------
 
   /// M::score_steps, metered: one reward-model call and the candidates' estimated tokens.
@@ -362,6 +378,13 @@ private:
     } catch (...) {
       return fail(errc::engine_failure, "the model threw a non-standard exception");
     }
+  }
+
+  result<difficulty_ratings> note_rating(result<difficulty_ratings> out) {
+    if (out) add_call(out->usage, out->usage.generated_tokens);
+    else ++ledger_.engine_calls;
+    ++ledger_.serial_depth;
+    return out;
   }
 
   template <class Items>
