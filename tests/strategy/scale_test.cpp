@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <reckon/concepts/archetypes.hpp>
 #include <reckon/strategy/scale.hpp>
 #include <reckon/testing/synthetic_model.hpp>
 
@@ -93,6 +94,7 @@ result<strategy_result> run_on(scale_script& m, const S& s, const budget& b = {}
 }
 
 using scale_in_context = basic_scale<rate_in_context, canonical_answer_key>;
+using archetypes_stepping_alias = archetypes::stepping_model;
 
 std::vector<effort_level> S(std::initializer_list<int> xs) {
   std::vector<effort_level> out;
@@ -386,4 +388,23 @@ TEST_CASE("scale's threshold trades accuracy for tokens as the paper's Tab. 2 (l
                    high.tokens));
   CHECK(low.accuracy > high.accuracy + 0.03);
   CHECK(low.tokens > 1.1 * high.tokens);
+}
+
+TEST_CASE("metered forwards and meters the self-rating calls", "[scale][metered]") {
+  static_assert(self_rating_model<metered<scale_script&>>);
+  static_assert(!self_rating_model<metered<archetypes_stepping_alias&>>);
+  scale_script s;
+  metered<scale_script&> m(s);
+  REQUIRE(m.rate_plan(scale_problem, 1).has_value());
+  const std::uint32_t seq = 1;
+  const std::uint64_t seed = 2;
+  REQUIRE(m.rate_next(std::span(&seq, 1), std::span(&seed, 1)).has_value());
+  CHECK(m.ledger().engine_calls == 2);
+  CHECK(m.ledger().generated_tokens == 4);
+  CHECK(m.ledger().prefilled_tokens == 10);
+  CHECK(m.ledger().serial_depth == 2);
+  s.throw_rate_at = 1;
+  auto r = m.rate_next(std::span(&seq, 1), std::span(&seed, 1));
+  CHECK(r.error().code == errc::engine_failure);
+  CHECK(m.ledger().engine_calls == 3);
 }

@@ -47,7 +47,6 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -145,24 +144,8 @@ private:
     budget limit = given;
     limit.max_prm_calls = budget::unlimited;
     limit.max_prm_tokens = budget::unlimited;
-    metered<M&> m(model);
-    ledger rated{}; // the rating calls, which metered does not see
-    const auto spent = [&] {
-      ledger l = m.ledger();
-      l += rated;
-      return l;
-    };
-    // A rating call on the raw model, timed and charged to `rated`.
-    const auto charge = [&](auto&& call) {
-      const auto t0 = std::chrono::steady_clock::now();
-      auto r = call();
-      rated.wall_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (r) {
-        rated += r.value().usage;
-        rated.serial_depth += 1;
-      }
-      return r;
-    };
+    metered<M&> m(model); // it meters the rating calls too
+    const auto spent = [&]() -> const ledger& { return m.ledger(); };
     strategy_result out;
     if (auto why = limit.check(spent())) return detail::nothing_affordable(why);
     detail::path_set<M> set(m);
@@ -171,7 +154,7 @@ private:
     const std::uint64_t prompt = detail::prompt_reserve(model, p);
 
     if (auto why = afford_rating(limit, spent(), prompt)) return detail::nothing_affordable(why);
-    auto plan = charge([&] { return model.rate_plan(p, detail::slot_seed(stream, detail::strategy_channel, 0)); });
+    auto plan = m.rate_plan(p, detail::slot_seed(stream, detail::strategy_channel, 0));
     if (!plan) return plan.error();
     if (auto ok = check_ratings(plan.value(), 0, "rate_plan"); !ok) return ok.error();
     const std::vector<double>& planned = plan.value().difficulty;
@@ -195,9 +178,7 @@ private:
         }
         const std::uint64_t seed = detail::slot_seed(stream, detail::strategy_channel + 1, k);
         const typename M::sequence handle = *set.paths[live[0]].handle;
-        auto next = charge([&] {
-          return model.rate_next(std::span<const typename M::sequence>(&handle, 1), std::span<const std::uint64_t>(&seed, 1));
-        });
+        auto next = m.rate_next(std::span<const typename M::sequence>(&handle, 1), std::span<const std::uint64_t>(&seed, 1));
         if (!next) return next.error();
         if (auto ok = check_ratings(next.value(), 1, "rate_next"); !ok) return ok.error();
         d = next.value().difficulty[0];
