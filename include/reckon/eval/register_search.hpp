@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// reckon-eval registrations of the PRM-guided search strategies: particle-filter, prism, beam-search, dvts, rebase.
+// reckon-eval registrations of the stepping and PRM-guided search strategies: particle-filter, prism, beam-search, dvts, rebase, particle-gibbs, short-m@k, scale.
 #pragma once
 
 #include <reckon/budget/budget.hpp>
@@ -17,6 +17,7 @@
 #include <reckon/strategy/prism.hpp>
 #include <reckon/strategy/short_m_at_k.hpp>
 #include <reckon/strategy/rebase.hpp>
+#include <reckon/strategy/scale.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -123,6 +124,14 @@ inline void register_search_strategies(strategy_registry& r) {
         builtin::short_runner{1});
   r.add("short-3", "short-3@k: k = n chains stepped in parallel, the rest stopped once 3 finish; majority, ties to the shortest (budget: n)",
         builtin::short_runner{3});
+  r.add("scale", "SCALE: one chain, each step System 2 when its up-front self-rating is above 0.5 (the last always), else System 1 (budget ignored)",
+        []<class M>(M& model, const problem& p, const run_config& c) -> result<run_outcome>
+          requires self_rating_model<M>
+        {
+          auto out = scale().run(model, p, budget{}, random_stream(stream_key{c.seed, p.id, 0, 0}));
+          if (!out) return out.error();
+          return run_outcome{out.value().answer};
+        });
 }
 
 } // namespace reckon::eval
