@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <reckon/concepts/archetypes.hpp>
+#include <reckon/eval/register_search.hpp>
 #include <reckon/strategy/scale.hpp>
 #include <reckon/testing/synthetic_model.hpp>
 
@@ -407,4 +408,24 @@ TEST_CASE("metered forwards and meters the self-rating calls", "[scale][metered]
   auto r = m.rate_next(std::span(&seq, 1), std::span(&seed, 1));
   CHECK(r.error().code == errc::engine_failure);
   CHECK(m.ledger().engine_calls == 3);
+}
+
+TEST_CASE("reckon-eval's 'scale' runs SCALE up front on the synthetic model", "[scale][eval]") {
+  eval::strategy_registry r;
+  eval::register_search_strategies(r);
+  const eval::strategy_entry* e = r.find("scale");
+  REQUIRE(e != nullptr);
+  REQUIRE(e->synthetic);
+  CHECK_FALSE(e->replay); // recorded samples cannot rate steps
+  auto s = std::make_shared<const testing::suite>(testing::make_suite("mixed", testing::default_suite_seed, 5).value());
+  testing::synthetic_model model(s);
+  eval::synthetic_meter meter(model);
+  const auto& q = s->problems[0];
+  auto got = e->synthetic(meter, q.as_problem(), eval::run_config{.budget = 4, .seed = 9});
+  REQUIRE(got.has_value());
+  auto want = scale().run(model, q.as_problem(), budget{}, random_stream(stream_key{9, q.id, 0, 0}));
+  REQUIRE(want.has_value());
+  CHECK(got.value().answer == want.value().answer);
+  CHECK(meter.ledger().engine_calls == want.value().cost.engine_calls);
+  CHECK(model.live_sequences() == 0);
 }
