@@ -183,7 +183,7 @@ int run(int argc, char** argv) {
   }
   if (cmd == "suites") {
     parse_flags(argc, argv, {}, {});
-    for (auto name : reckon::testing::suite_names()) fmt::print("{:<8}  {}\n", name, reckon::testing::suite_description(name));
+    for (auto name : reckon::testing::suite_names()) fmt::print("{:<15}  {}\n", name, reckon::testing::suite_description(name));
     return 0;
   }
   if (cmd == "strategies") {
@@ -217,8 +217,8 @@ int run(int argc, char** argv) {
       if (it->second == "lenient") set = reckon::testing::parameter_set::lenient;
       else if (it->second != "standard") throw usage_error{fmt::format("--process: expected standard or lenient, got '{}'", it->second)};
     }
-    if (set == reckon::testing::parameter_set::lenient) g.model = reckon::testing::lenient_params();
     const auto suite = check(reckon::testing::make_suite(suite_name, reckon::testing::default_suite_seed, 0, set));
+    g.model = reckon::testing::params_for(suite, set);
     g.progress = progress_line();
     const auto rows = check(reckon::eval::run_grid(suite, registry, g));
     print_rows(rows, f.count("--json") != 0);

@@ -244,3 +244,26 @@ TEST_CASE("calibrate: the fit is the same at any thread count", "[eval][calibrat
   CHECK(one.values == three.values);
   CHECK(one.evaluations == three.evaluations);
 }
+
+TEST_CASE("the calibrated-math suite reproduces the recording's curves within 0.02", "[eval][calibrate]") {
+  // The shipped suite (2000 problems, its fitted suite and model parameters) against the Qwen2.5-Math
+  // recording it was fitted to: pass@k, majority@k and best-of-k by reward, k = 1, 2, 4, 8. The goal
+  // of issue 14 item 6 is 0.02 at every point; the fit reached 0.0035 on 6000 problems.
+  const auto recorded = scored_samples(cal_recording()).value();
+  const auto suite = testing::make_suite("calibrated-math").value();
+  REQUIRE(suite.problems.size() == 2000);
+  const testing::synthetic_params mp = testing::params_for(suite);
+  CHECK(mp.step_error_max == testing::calibrated_math_params().step_error_max);
+  synthetic_curve_params cp;
+  cp.threads = 2;
+  const auto synthetic = synthetic_samples(suite.params, mp, cp);
+  const curves a = compute_curves(recorded).value();
+  const curves b = compute_curves(synthetic).value();
+  INFO("max deviation " << max_deviation(a, b));
+  CHECK(max_deviation(a, b) <= 0.02);
+  // The default suite mix (uniform difficulty) with the fitted model misses by far: the check can fail.
+  testing::suite_params uniform = suite.params;
+  uniform.difficulty_power = 1.0;
+  const auto unfitted = synthetic_samples(uniform, mp, cp);
+  CHECK(max_deviation(a, compute_curves(unfitted).value()) > 0.1);
+}

@@ -9,10 +9,10 @@
 using namespace reckon::testing;
 
 TEST_CASE("built-in suites exist, are deterministic and differ in difficulty", "[testing][suite]") {
-  REQUIRE(suite_names().size() == 3);
+  REQUIRE(suite_names().size() == 4);
   double means[3] = {};
   int i = 0;
-  for (auto name : suite_names()) {
+  for (auto name : {"easy", "mixed", "hard"}) {
     CHECK(!suite_description(name).empty());
     auto s = make_suite(name);
     REQUIRE(s.has_value());
@@ -41,6 +41,18 @@ TEST_CASE("built-in suites exist, are deterministic and differ in difficulty", "
   CHECK(means[0] == Approx(1.0 / 3).margin(0.06));
   CHECK(means[1] == Approx(0.5).margin(0.06));
   CHECK(means[2] == Approx(2.0 / 3).margin(0.06));
+}
+
+TEST_CASE("calibrated-math: the fitted suite, 2000 problems leaning easy, traps and all", "[testing][suite]") {
+  CHECK(!suite_description("calibrated-math").empty());
+  const auto s = make_suite("calibrated-math").value();
+  REQUIRE(s.problems.size() == 2000);
+  CHECK(s.params.difficulty_power == calibrated_math_suite_params().difficulty_power);
+  double mean = 0.0;
+  for (const auto& q : s.problems) mean += q.difficulty / 2000.0;
+  // u^12.09 has mean 1/13.09 = 0.076; SD of a 2000-mean < 0.004, tolerance 0.02.
+  CHECK(mean == Approx(1.0 / 13.087627216152358).margin(0.02));
+  CHECK(make_suite("calibrated-math", default_suite_seed, 50, parameter_set::lenient)->params.trap_rate == 0.0);
 }
 
 TEST_CASE("a different seed gives different problems; a larger suite extends a smaller one", "[testing][suite]") {

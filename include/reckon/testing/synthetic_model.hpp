@@ -229,6 +229,17 @@ struct synthetic_params {
   return out;
 }
 
+/// The `calibrated-math` suite's fitted model parameters (the per-step error range and the ORM's
+/// separation; everything else at the standard defaults): see calibrated_math_suite_params() in
+/// suite.hpp for the source, the command and the fitted curves.
+[[nodiscard]] inline synthetic_params calibrated_math_params() {
+  synthetic_params p;
+  p.step_error_min = 0.00015698426065425034;
+  p.step_error_max = 0.2929791774451124;
+  p.orm.separation = 1.6454174137343398;
+  return p;
+}
+
 /// A "poor" PRM for tests of robustness: almost no separation (AUC ~ 0.53).
 [[nodiscard]] inline reward_params poor_prm() { return reward_params{0.1, 1.0, 0.0, 0.0, 0.7, 0x52574D, 0.0, 0.0}; }
 
@@ -244,6 +255,19 @@ struct synthetic_params {
   for (reward_params* r : {&p.prm, &p.orm}) {
     r->separation_decay = 0.0;
     r->trap_misjudge = 0.0;
+  }
+  return p;
+}
+
+/// The model parameters a built-in suite is meant to run with under `set`: the fitted ones for
+/// `calibrated-math`, else the standard or the lenient defaults.
+[[nodiscard]] inline synthetic_params params_for(const suite& s, parameter_set set = parameter_set::standard) {
+  synthetic_params p = set == parameter_set::lenient ? lenient_params() : synthetic_params{};
+  if (s.name == "calibrated-math") {
+    const synthetic_params c = calibrated_math_params();
+    p.step_error_min = c.step_error_min;
+    p.step_error_max = c.step_error_max;
+    p.orm.separation = c.orm.separation;
   }
   return p;
 }
