@@ -456,8 +456,9 @@ inline void collect_tags(std::string_view text, std::vector<step_tag>& out) {
 namespace reckon::testing {
 
 /// The synthetic reasoning model over a suite: sampling, stepping (fork/release/extend with real
-/// bookkeeping of live sequences, prefill and KV tokens), token statistics, PRM, ORM, reviser and
-/// ZIP-RC introspection, all from one documented generative process (see the file comment).
+/// bookkeeping of live sequences, prefill and KV tokens; steps at either effort level), token
+/// statistics, PRM, ORM, reviser, ZIP-RC introspection and self-rated step difficulty (SCALE), all
+/// from one documented generative process (see the file comment).
 ///
 /// Cost model (what usage reports): a sequence tree's prompt is prefilled once, by the first extend
 /// of any sequence in it (forks share it); sample() prefills the prompt once per call; generated
