@@ -70,6 +70,8 @@ TEST_CASE("replay parse errors name the line and the field", "[testing][replay]"
   REQUIRE(!bad);
   CHECK(bad.error().message.find("line 2, samples[0].reward: expected a finite number") != std::string::npos);
   CHECK(load_replay(data_dir + "no_such_file.jsonl").error().message.find("cannot open") != std::string::npos);
+  // regression #19.5: a directory is named as one, not read as an empty recording.
+  CHECK(load_replay(data_dir).error().message.find("it is a directory") != std::string::npos);
 }
 
 TEST_CASE("problems without gold or samples are reported, or skipped and listed", "[testing][replay]") {

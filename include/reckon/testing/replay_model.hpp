@@ -45,6 +45,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <memory>
@@ -331,6 +332,11 @@ namespace reckon::testing {
 
 /// Reads and parses a replay file; a missing or unreadable file is errc::invalid_argument naming it.
 [[nodiscard]] inline result<replay_data> load_replay(const std::string& path, const replay_params& params = {}) {
+  // A directory opens as a stream on Linux and reads as nothing: name it rather than report an
+  // empty recording.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return fail(errc::invalid_argument, fmt::format("cannot read replay file '{}': it is a directory", path));
   std::ifstream in(path, std::ios::binary);
   if (!in) return fail(errc::invalid_argument, fmt::format("cannot open replay file '{}'", path));
   std::ostringstream buffer;
