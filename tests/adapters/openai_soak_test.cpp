@@ -249,13 +249,13 @@ void print_faults(const char* what, const soak_server& s) {
 
 // RSS may grow by this much over a soak: allocator arenas and the server's thread pool settle in
 // the warm-up; a leak of 1 KiB a request would pass it within 8,000 requests. Under
-// AddressSanitizer the quarantine holds freed memory, so RSS is not checked there (LeakSanitizer
-// checks leaks instead).
+// AddressSanitizer the quarantine holds freed memory and under ThreadSanitizer its shadow and
+// history grow with the threads seen, so RSS is not checked there (LeakSanitizer checks leaks).
 constexpr std::uint64_t soak_rss_tolerance_kib = 8 * 1024;
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool soak_check_rss = false;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 constexpr bool soak_check_rss = false;
 #else
 constexpr bool soak_check_rss = true;
