@@ -15,6 +15,7 @@
 #include <reckon/adapters/openai_stepping.hpp>
 
 #include "adapters/openai_fixture.hpp"
+#include <errors/bad_input_table.hpp>
 #include <support/catch.hpp>
 
 #include <httplib.h>
@@ -41,27 +42,6 @@ constexpr double abi_nan = std::numeric_limits<double>::quiet_NaN();
 constexpr double abi_inf = std::numeric_limits<double>::infinity();
 
 // ---- constructors: throw reckon::exception (invalid_argument) -------------------------------------
-
-struct abi_ctor_row {
-  std::string call;
-  std::string message;
-  std::function<void()> run;
-};
-
-void walk_ctor_rows(const std::vector<abi_ctor_row>& table) {
-  for (const auto& row : table) {
-    INFO(row.call);
-    bool thrown = false;
-    try {
-      row.run();
-    } catch (const reckon::exception& e) {
-      thrown = true;
-      CHECK(e.code() == errc::invalid_argument);
-      CHECK_THAT(e.error().message, Catch::Contains(row.message));
-    }
-    CHECK(thrown);
-  }
-}
 
 // ---- calls: return an error -----------------------------------------------------------------------
 
@@ -189,7 +169,7 @@ void add_server_rows(std::vector<abi_call_row>& t, const std::string& name,
 } // namespace
 
 TEST_CASE("bad input: the OpenAI adapters' constructors reject bad client and judge parameters", "[errors][adapters][openai]") {
-  std::vector<abi_ctor_row> t;
+  std::vector<reckon::test::bad_input_row> t;
   auto client = [&](const std::string& what, std::string message, std::function<void(oa::client_params&)> edit) {
     // The three adapters share the client's checks.
     t.push_back({"openai::model: " + what, message, [edit] {
@@ -240,7 +220,7 @@ TEST_CASE("bad input: the OpenAI adapters' constructors reject bad client and ju
   judged("no no tokens", "no", [](oa::judge_params& q) { q.no_tokens.clear(); });
   judged("a step template without {step}", "{step}", [](oa::judge_params& q) { q.step_template = "Is it right? {previous}"; });
   judged("an outcome template without {solution}", "{solution}", [](oa::judge_params& q) { q.outcome_template = "Right?"; });
-  walk_ctor_rows(t);
+  reckon::test::walk_bad_inputs(t);
 }
 
 TEST_CASE("bad input: openai::model::sample rejects misuse and bad server answers", "[errors][adapters][openai]") {

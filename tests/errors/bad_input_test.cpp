@@ -2,6 +2,7 @@
 // The bad-input matrix of the building blocks (issue 19 item 5): per area, a table of inputs each
 // public entry point must reject and the error it gets, walked by one test case. A row passes when
 // the call throws reckon::exception with the row's code and a message naming the row's cause.
+#include <errors/bad_input_table.hpp>
 #include <support/catch.hpp>
 
 #include <reckon/aggregate/length_filter.hpp>
@@ -42,27 +43,8 @@ constexpr double inf_d = std::numeric_limits<double>::infinity();
 constexpr float nan_f = std::numeric_limits<float>::quiet_NaN();
 constexpr float inf_f = std::numeric_limits<float>::infinity();
 
-struct bad_input_row {
-  std::string call;    // what is called, with what
-  std::string message; // a part of the error's message that names the cause
-  std::function<void()> run;
-  reckon::errc code = reckon::errc::invalid_argument;
-};
-
-void walk_bad_inputs(const std::vector<bad_input_row>& table) {
-  for (const auto& row : table) {
-    INFO(row.call);
-    bool thrown = false;
-    try {
-      row.run();
-    } catch (const reckon::exception& e) {
-      thrown = true;
-      CHECK(e.code() == row.code);
-      CHECK_THAT(e.error().message, Catch::Contains(row.message));
-    }
-    CHECK(thrown);
-  }
-}
+using reckon::test::bad_input_row;
+using reckon::test::walk_bad_inputs;
 
 // Every resampling scheme gets the same bad weights and the same n = 0.
 template <class R>

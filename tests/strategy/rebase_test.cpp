@@ -521,7 +521,7 @@ namespace {
 // with difficulty) the margins shrink: stated per call.
 void check_rebase_claim(const char* name, testing::parameter_set set, double over_matched, double over_n16) {
   const auto suite = std::make_shared<const testing::suite>(testing::make_suite(name, testing::default_suite_seed, 300, set).value());
-  testing::synthetic_model model(suite, set == testing::parameter_set::lenient ? testing::lenient_params() : testing::synthetic_params{});
+  testing::synthetic_model model(suite, testing::params_for(*suite, set));
   const rebase rb(rebase_params{.width = 4});
   const weighted_best_of_n w4(best_of_n_params{.n = 4});
   const weighted_best_of_n w16(best_of_n_params{.n = 16});

@@ -3,6 +3,7 @@
 #include <reckon/testing/synthetic_model.hpp>
 
 #include <support/catch.hpp>
+#include <testing/synthetic_checks.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -31,17 +32,7 @@ std::vector<std::string> split_steps(const std::string& text) {
   return steps;
 }
 
-bool is_correct(const synthetic_problem& q, const completion& c) {
-  return c.text.find("\\boxed{" + q.gold + "}") != std::string::npos;
-}
-
-// Empirical AUC: P(score of a correct item > score of an incorrect one).
-double auc(std::vector<double> pos, std::vector<double> neg) {
-  std::sort(neg.begin(), neg.end());
-  double wins = 0.0;
-  for (double p : pos) wins += static_cast<double>(std::lower_bound(neg.begin(), neg.end(), p) - neg.begin());
-  return wins / (static_cast<double>(pos.size()) * static_cast<double>(neg.size()));
-}
+bool is_correct(const synthetic_problem& q, const completion& c) { return test::boxes_gold(q, c.text); }
 
 } // namespace
 
@@ -130,8 +121,8 @@ TEST_CASE("the PRM and ORM separate correct from incorrect with the stated AUC",
     }
     // >= 500 items per class; the AUC's SE is ~0.015; tolerance 0.05.
     REQUIRE(neg.size() > 500);
-    CHECK(auc(pos, neg) == Approx(prm.auc()).margin(0.05));
-    CHECK(auc(opos, oneg) == Approx(prm.auc()).margin(0.05));
+    CHECK(test::empirical_auc(pos, neg) == Approx(prm.auc()).margin(0.05));
+    CHECK(test::empirical_auc(opos, oneg) == Approx(prm.auc()).margin(0.05));
   }
   CHECK(reward_params{}.auc() == Approx(0.760).margin(0.002));
   CHECK(poor_prm().auc() < 0.54);

@@ -4,6 +4,7 @@
 #include <reckon/testing/synthetic_model.hpp>
 
 #include <support/catch.hpp>
+#include <testing/synthetic_checks.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -21,21 +22,10 @@ std::shared_ptr<const suite> proc_suite(std::string_view name, std::size_t n, pa
   return std::make_shared<const suite>(make_suite(name, default_suite_seed, n, set).value());
 }
 
-bool proc_correct(const synthetic_problem& q, const std::string& text) {
-  return text.find("\\boxed{" + q.gold + "}") != std::string::npos;
-}
-
 std::size_t proc_steps(const std::string& text) {
   std::vector<detail::synth::step_tag> tags;
   detail::synth::collect_tags(text, tags);
   return tags.size();
-}
-
-double proc_auc(std::vector<double> pos, std::vector<double> neg) {
-  std::sort(neg.begin(), neg.end());
-  double wins = 0.0;
-  for (double p : pos) wins += static_cast<double>(std::lower_bound(neg.begin(), neg.end(), p) - neg.begin());
-  return wins / (static_cast<double>(pos.size()) * static_cast<double>(neg.size()));
 }
 
 } // namespace
@@ -85,7 +75,7 @@ TEST_CASE("variable paths: lengths vary per path, wrong paths ramble or stop ear
       const completion c = m.generate(q, seed);
       const std::size_t k = proc_steps(c.text);
       REQUIRE(k >= 1);
-      if (proc_correct(q, c.text)) {
+      if (test::boxes_gold(q, c.text)) {
         CHECK(k >= lo);
         CHECK(k <= hi);
         shorter += k < q.steps;
@@ -153,7 +143,7 @@ TEST_CASE("hard problems stay hard: pass@k saturates below 1 on hard, traps pull
     const auto batch = h.sample(q.as_problem(), sampling_params{.max_tokens = 1u << 20, .seed = q.id}, 64).value();
     bool any = false;
     for (const auto& c : batch.completions) {
-      const bool ok = proc_correct(q, c.text);
+      const bool ok = test::boxes_gold(q, c.text);
       any = any || ok;
       if (!ok && q.trap_step != 0) {
         ++trap_wrong;
@@ -191,14 +181,14 @@ TEST_CASE("reward quality falls with difficulty, and a misjudged trap looks corr
     for (const auto& c : batch.completions) texts.push_back(c.text);
     for (const auto& t : texts) views.push_back(solution_view{std::span<const std::string>(&t, 1), true, 0});
     const auto o = m.score_outcomes(q.as_problem(), views).value();
-    for (std::size_t i = 0; i < views.size(); ++i) (proc_correct(q, texts[i]) ? pos[bin] : neg[bin]).push_back(o[i]);
+    for (std::size_t i = 0; i < views.size(); ++i) (test::boxes_gold(q, texts[i]) ? pos[bin] : neg[bin]).push_back(o[i]);
   }
   REQUIRE(neg[0].size() > 150);
   REQUIRE(pos[1].size() > 150);
   // >= 150 per class: the AUC's SE is ~0.025; tolerance 0.07 against the mean of Phi(s(d)/sqrt 2).
-  CHECK(proc_auc(pos[0], neg[0]) == Approx(expected[0] / count[0]).margin(0.07));
-  CHECK(proc_auc(pos[1], neg[1]) == Approx(expected[1] / count[1]).margin(0.07));
-  CHECK(proc_auc(pos[0], neg[0]) > proc_auc(pos[1], neg[1]) + 0.05);
+  CHECK(test::empirical_auc(pos[0], neg[0]) == Approx(expected[0] / count[0]).margin(0.07));
+  CHECK(test::empirical_auc(pos[1], neg[1]) == Approx(expected[1] / count[1]).margin(0.07));
+  CHECK(test::empirical_auc(pos[0], neg[0]) > test::empirical_auc(pos[1], neg[1]) + 0.05);
   CHECK(p.prm.auc(1.0) < p.prm.auc(0.0));
 
   // Misjudged traps: the PRM scores a trap's wrong prefix like a correct one on those problems.
