@@ -14,7 +14,6 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -166,13 +165,6 @@ T check(reckon::result<T> r) {
 
 // An ifstream opens a directory and reads nothing from it, which load_replay would report as a
 // file without problems.
-reckon::testing::replay_data load_recording(const std::string& path, const reckon::testing::replay_params& rp = {}) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw usage_error{fmt::format("cannot read replay file '{}': it is a directory", path)};
-  return check(reckon::testing::load_replay(path, rp));
-}
-
 int run(int argc, char** argv) {
   if (argc < 2) throw usage_error{"missing command"};
   const std::string cmd = argv[1];
@@ -249,7 +241,7 @@ int run(int argc, char** argv) {
       else if (it->second == "prob") rp.scale = reckon::testing::reward_scale::prob;
       else throw usage_error{fmt::format("--reward-scale: expected logit or prob, got '{}'", it->second)};
     }
-    auto data = load_recording(path, rp);
+    auto data = check(reckon::testing::load_replay(path, rp));
     for (const auto& s : data.skipped) fmt::print(stderr, "reckon-eval: skipped {}\n", s);
     if (rp.scale == reckon::testing::reward_scale::automatic && data.scale == reckon::testing::reward_scale::logit)
       fmt::print(stderr, "reckon-eval: rewards outside [0, 1]: read as logits, weighted by sigmoid (--reward-scale)\n");
@@ -287,7 +279,7 @@ int run(int argc, char** argv) {
   }
   if (cmd == "calibrate") {
     const auto f = parse_flags(argc, argv, {"--data", "--seed", "--problems", "--evaluations", "--threads"}, {"--json"});
-    const auto data = load_recording(required(f, "--data"));
+    const auto data = check(reckon::testing::load_replay(required(f, "--data")));
     reckon::eval::calibration_params cp;
     const std::uint64_t seed = number_or(f, "--seed", 0, false);
     cp.synthetic.seed = seed;
