@@ -151,11 +151,13 @@ inline std::optional<numeric_key> parse_numeric_key(std::string_view k) noexcept
   return numeric_key{r->to_double(), false};
 }
 
-// The ranking of vote_tally, on (weight, count, key, first_seen).
-inline bool ranks_before(const answer_tally& x, const answer_tally& y, bool lexicographic) noexcept {
+// The one ranking of a vote, on (weight, count, key, first_seen): vote_tally's entries and the
+// merged tallies of answer_merge::equal are both ordered by it. `key` reads an item's answer key.
+template <class T, class Key>
+bool ranks_before(const T& x, const T& y, bool lexicographic, Key key) noexcept {
   if (x.weight != y.weight) return x.weight > y.weight;
   if (x.count != y.count) return x.count > y.count;
-  if (lexicographic) return x.answer < y.answer;
+  if (lexicographic) return key(x) < key(y);
   return x.first_seen < y.first_seen;
 }
 
@@ -232,7 +234,9 @@ inline void merge_equal_answers(std::vector<answer_tally>& ranked, std::size_t m
   for (auto& t : out) t.share = total_weight > 0.0 ? t.weight / total_weight : 0.0;
   for (std::size_t i = m; i < ranked.size(); ++i) out.push_back(std::move(ranked[i]));
   std::stable_sort(out.begin(), out.end(),
-                   [&](const answer_tally& x, const answer_tally& y) { return ranks_before(x, y, lexicographic); });
+                   [&](const answer_tally& x, const answer_tally& y) {
+                     return ranks_before(x, y, lexicographic, [](const answer_tally& t) -> const std::string& { return t.answer; });
+                   });
   ranked = std::move(out);
 }
 
@@ -274,12 +278,8 @@ public:
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     const bool lexicographic = params.tie_break == tie_break::lexicographic;
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      const entry& x = entries_[a];
-      const entry& y = entries_[b];
-      if (x.weight != y.weight) return x.weight > y.weight;
-      if (x.count != y.count) return x.count > y.count;
-      if (lexicographic) return x.key < y.key;
-      return x.first_seen < y.first_seen;
+      return detail::ranks_before(entries_[a], entries_[b], lexicographic,
+                                  [](const entry& e) -> const std::string& { return e.key; });
     });
     out.answers.reserve(order.size());
     for (const std::size_t i : order) {
