@@ -17,6 +17,7 @@
 #include <reckon/concepts/process_reward_model.hpp>
 #include <reckon/concepts/reviser.hpp>
 #include <reckon/concepts/sampling_model.hpp>
+#include <reckon/concepts/embedding_model.hpp>
 #include <reckon/concepts/self_rating_model.hpp>
 #include <reckon/concepts/stepping_model.hpp>
 #include <reckon/concepts/tags.hpp>

@@ -3,6 +3,7 @@
 // own; reckon's tests check them against the concepts.
 #pragma once
 
+#include <reckon/concepts/embedding_model.hpp>
 #include <reckon/concepts/introspective_model.hpp>
 #include <reckon/concepts/logprob_model.hpp>
 #include <reckon/concepts/outcome_reward_model.hpp>
@@ -14,6 +15,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace reckon::archetypes {
@@ -120,6 +122,22 @@ struct self_rating_model : stepping_model {
     if (seqs.size() != seeds.size()) return fail(errc::invalid_argument, "one seed per sequence");
     return difficulty_ratings{.difficulty = std::vector<double>(seqs.size(), 0.5),
                               .usage = {.prefilled_tokens = 0, .generated_tokens = 2 * seqs.size(), .engine_calls = 1}};
+  }
+};
+
+/// embedding_model: every text's vector is its length and 1 (texts of one length share a direction).
+struct embedding_model {
+  using reckon_model_concept = embedding_model_tag;
+  result<embedding_batch> embed(std::span<const std::string> texts) {
+    embedding_batch out;
+    out.dimension = 2;
+    for (const auto& t : texts) {
+      out.values.push_back(static_cast<float>(t.size()));
+      out.values.push_back(1.0F);
+      out.usage.prefilled_tokens += t.size();
+    }
+    out.usage.engine_calls = 1;
+    return out;
   }
 };
 

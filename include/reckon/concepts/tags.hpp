@@ -14,6 +14,7 @@ struct outcome_reward_model_tag {};  ///< promises outcome_reward_model
 struct reviser_tag {};               ///< promises reviser
 struct introspective_model_tag {};   ///< promises introspective_model
 struct self_rating_model_tag {};     ///< promises self_rating_model
+struct embedding_model_tag {};       ///< promises embedding_model
 
 /// A list of capability tags, for adapters with more than one:
 /// `using reckon_model_concept = reckon::capabilities<reckon::sampling_model_tag, reckon::logprob_model_tag>;`
