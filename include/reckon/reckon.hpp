@@ -10,6 +10,7 @@
 #include <reckon/core/types.hpp>
 
 #include <reckon/concepts/archetypes.hpp>
+#include <reckon/concepts/embedding_model.hpp>
 #include <reckon/concepts/introspective_model.hpp>
 #include <reckon/concepts/logprob_model.hpp>
 #include <reckon/concepts/model_traits.hpp>
@@ -17,7 +18,6 @@
 #include <reckon/concepts/process_reward_model.hpp>
 #include <reckon/concepts/reviser.hpp>
 #include <reckon/concepts/sampling_model.hpp>
-#include <reckon/concepts/embedding_model.hpp>
 #include <reckon/concepts/self_rating_model.hpp>
 #include <reckon/concepts/stepping_model.hpp>
 #include <reckon/concepts/tags.hpp>
