@@ -68,12 +68,14 @@ TEST_CASE("ledger adds an engine's usage", "[budget][ledger]") {
 TEST_CASE("ledger formats as key=value and as JSON", "[budget][ledger]") {
   const reckon::ledger l = sample_ledger();
   CHECK(fmt::format("{}", l) ==
-        "generated_tokens=100 prefilled_tokens=20 engine_calls=3 prm_calls=2 prm_tokens=50 "
-        "peak_live_sequences=4 peak_kv_tokens=400 serial_depth=3 wall_seconds=0.5");
+        "generated_tokens=100 prefilled_tokens=20 engine_calls=3 prm_calls=2 prm_tokens=50 embedding_calls=0 "
+        "embedding_tokens=0 peak_live_sequences=4 peak_kv_tokens=400 peak_shared_kv_tokens=0 shared_kv_token_rounds=0 "
+        "serial_depth=3 wall_seconds=0.5");
   CHECK(fmt::format("{:j}", l) ==
         "{\"generated_tokens\":100,\"prefilled_tokens\":20,\"engine_calls\":3,\"prm_calls\":2,\"prm_tokens\":50,"
-        "\"peak_live_sequences\":4,\"peak_kv_tokens\":400,\"serial_depth\":3,\"wall_seconds\":0.5}");
+        "\"embedding_calls\":0,\"embedding_tokens\":0,\"peak_live_sequences\":4,\"peak_kv_tokens\":400,"
+        "\"peak_shared_kv_tokens\":0,\"shared_kv_token_rounds\":0,\"serial_depth\":3,\"wall_seconds\":0.5}");
   int fields = 0;
   for_each_field(l, [&](const char*, auto) { ++fields; });
-  CHECK(fields == 9);
+  CHECK(fields == 13);
 }

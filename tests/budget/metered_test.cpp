@@ -290,3 +290,109 @@ TEST_CASE("metered counts a revision like a sampling call", "[budget][metered]")
   CHECK(r.ledger().engine_calls == 1);
   CHECK(r.ledger().serial_depth == 1);
 }
+
+namespace {
+/// A stepping model whose engine shares prefixes: the prompt's 10 tokens are prefilled once per
+/// call that has a fresh sequence, every step is 5 tokens; no capacity limit.
+struct sharing_stepper {
+  using reckon_model_concept = reckon::stepping_model_tag;
+  using sequence = std::uint32_t;
+  static constexpr bool supports_rollback = true;
+  reckon::result<sequence> begin(const reckon::problem&) {
+    fresh.insert(next);
+    return next++;
+  }
+  reckon::result<sequence> fork(sequence s) {
+    if (fresh.count(s)) fresh.insert(next);
+    return next++;
+  }
+  void release(sequence) noexcept {}
+  reckon::result<reckon::step_batch> extend(std::span<const sequence> seqs, const reckon::step_params&,
+                                            std::span<const std::uint64_t>) {
+    reckon::step_batch out;
+    bool any_fresh = false;
+    for (const auto s : seqs) {
+      reckon::step st;
+      st.tokens = 5;
+      out.steps.push_back(st);
+      any_fresh = fresh.erase(s) != 0 || any_fresh;
+    }
+    out.usage = {.prefilled_tokens = any_fresh ? 10U : 0U, .generated_tokens = 5 * seqs.size(), .engine_calls = 1};
+    return out;
+  }
+  reckon::result<void> rollback(sequence, std::uint32_t) { return {}; }
+  sequence next = 0;
+  std::set<sequence> fresh;
+};
+
+struct counted_prm {
+  using reckon_model_concept = reckon::process_reward_model_tag;
+  reckon::result<std::vector<std::vector<double>>> score_steps(const reckon::problem&,
+                                                               std::span<const reckon::solution_view> c) {
+    return std::vector<std::vector<double>>(c.size(), std::vector<double>{0.5});
+  }
+  [[nodiscard]] std::uint64_t tokens_last_call() const noexcept { return 17; }
+};
+} // namespace
+
+TEST_CASE("metered's shared KV stores each prefix once: forks share, releases and rollbacks free", "[budget][metered]") {
+  reckon::metered m{sharing_stepper{}};
+  const reckon::problem p{7, "prompt"};
+  const auto r = m.begin(p).value();
+  const auto a = m.fork(r).value();
+  const auto b = m.fork(r).value();
+  const std::vector<std::uint64_t> seeds{1, 2, 3};
+  std::vector<std::uint32_t> three{r, a, b};
+  REQUIRE(m.extend(three, reckon::step_params{}, seeds));
+  // The prompt once (10) and three private steps (15); the logical count gives each its share.
+  CHECK(m.ledger().peak_shared_kv_tokens == 25);
+  CHECK(m.kv_tokens() == 25);
+  const auto c = m.fork(a).value(); // shares a's 15 tokens: nothing new is held
+  m.release(r);
+  m.release(b);
+  std::vector<std::uint32_t> two{a, c};
+  REQUIRE(m.extend(two, reckon::step_params{}, std::span<const std::uint64_t>(seeds).first(2)));
+  // prompt 10 + a's first step 5 (shared by a and c) + their two new steps: 25. The logical count
+  // gives each a's prompt share (3) and both steps: 13 + 13, the shared step twice.
+  CHECK(m.ledger().peak_shared_kv_tokens == 25);
+  CHECK(m.kv_tokens() == 26);
+  CHECK(m.ledger().shared_kv_token_rounds == 50);
+  CHECK(m.ledger().mean_shared_kv_tokens() == Approx(25.0));
+  // a drops 7 tokens: its own step (5) and 2 of the shared one, which splits; c keeps all of it.
+  REQUIRE(m.rollback(a, 7));
+  std::vector<std::uint32_t> one{c};
+  REQUIRE(m.extend(one, reckon::step_params{}, std::span<const std::uint64_t>(seeds).first(1)));
+  // prompt 10 + shared head 3 + c's rest (2 + 5 + 5): 25 after c's step.
+  CHECK(m.ledger().shared_kv_token_rounds == 75);
+  m.release(c);
+  std::vector<std::uint32_t> alone{a};
+  REQUIRE(m.extend(alone, reckon::step_params{}, std::span<const std::uint64_t>(seeds).first(1)));
+  // Only a is left: the prompt, the 3 tokens it kept and its new step.
+  CHECK(m.ledger().shared_kv_token_rounds == 75 + 18);
+  m.release(a);
+  REQUIRE(m.begin(p)); // a fresh tree: nothing held before its first extend
+  m.reset_ledger();
+  CHECK(m.ledger().peak_shared_kv_tokens == 0);
+}
+
+TEST_CASE("metered's shared KV adds a sampling call's prompt and completions for that round", "[budget][metered]") {
+  reckon::metered m{reckon::archetypes::sampling_model{}};
+  REQUIRE(m.sample(reckon::problem{1, "q"}, reckon::sampling_params{}, 4));
+  CHECK(m.ledger().peak_shared_kv_tokens == 32); // 4 x 8 generated, no prefill reported
+  CHECK(m.ledger().shared_kv_token_rounds == 32);
+}
+
+TEST_CASE("metered takes a reward model's own token count and counts embedding calls", "[budget][metered]") {
+  reckon::metered r{counted_prm{}};
+  const std::vector<std::string> s1{"a long step text that the estimate would count as many tokens"};
+  const std::vector<reckon::solution_view> cands{{s1, false, 0}};
+  REQUIRE(r.score_steps(reckon::problem{}, cands));
+  CHECK(r.ledger().prm_tokens == 17);
+  reckon::metered e{reckon::archetypes::embedding_model{}};
+  static_assert(reckon::embedding_model<decltype(e)>);
+  const std::vector<std::string> texts{"abcd", "efgh"};
+  REQUIRE(e.embed(texts));
+  CHECK(e.ledger().embedding_calls == 1);
+  CHECK(e.ledger().embedding_tokens == 8); // the archetype reports its characters as tokens
+  CHECK(e.ledger().engine_calls == 0);
+}

@@ -23,13 +23,22 @@ struct ledger {
   std::uint64_t engine_calls = 0;        ///< batched engine calls (sample, extend, revise)
   std::uint64_t prm_calls = 0;           ///< reward-model calls (process or outcome reward model), batched
   std::uint64_t prm_tokens = 0;          ///< tokens the reward model read (see metered.hpp for the estimate)
+  std::uint64_t embedding_calls = 0;     ///< embedding-model calls (ETS's semantic clusters), batched
+  std::uint64_t embedding_tokens = 0;    ///< tokens the embedding model read
   std::uint64_t peak_live_sequences = 0; ///< the most sequences alive in the engine at once
   std::uint64_t peak_kv_tokens = 0;      ///< the most KV tokens held at once (sum of live sequences' lengths)
+  std::uint64_t peak_shared_kv_tokens = 0; ///< the most KV tokens a prefix-sharing cache holds after an engine round (each shared prefix once)
+  std::uint64_t shared_kv_token_rounds = 0; ///< the sum over engine rounds of those held tokens (mean_shared_kv_tokens() divides by serial_depth)
   std::uint64_t serial_depth = 0;        ///< sequential model rounds (a latency measure in steps)
   double wall_seconds = 0.0;             ///< seconds spent inside model calls (steady_clock)
 
   /// Generated plus prefilled tokens: what an engine had to compute.
   [[nodiscard]] constexpr std::uint64_t total_tokens() const noexcept { return generated_tokens + prefilled_tokens; }
+  /// The KV tokens a prefix-sharing cache held, on average over the engine rounds (ETS's measure
+  /// of a search's memory; 0 before the first round).
+  [[nodiscard]] constexpr double mean_shared_kv_tokens() const noexcept {
+    return serial_depth == 0 ? 0.0 : static_cast<double>(shared_kv_token_rounds) / static_cast<double>(serial_depth);
+  }
 
   /// Adds an engine's report of one call (tokens and calls; nothing else changes).
   constexpr ledger& operator+=(const usage& u) noexcept {
@@ -46,8 +55,12 @@ struct ledger {
     engine_calls += o.engine_calls;
     prm_calls += o.prm_calls;
     prm_tokens += o.prm_tokens;
+    embedding_calls += o.embedding_calls;
+    embedding_tokens += o.embedding_tokens;
     peak_live_sequences = std::max(peak_live_sequences, o.peak_live_sequences);
     peak_kv_tokens = std::max(peak_kv_tokens, o.peak_kv_tokens);
+    peak_shared_kv_tokens = std::max(peak_shared_kv_tokens, o.peak_shared_kv_tokens);
+    shared_kv_token_rounds += o.shared_kv_token_rounds;
     serial_depth += o.serial_depth;
     wall_seconds += o.wall_seconds;
     return *this;
@@ -63,8 +76,12 @@ struct ledger {
     out.engine_calls += b.engine_calls;
     out.prm_calls += b.prm_calls;
     out.prm_tokens += b.prm_tokens;
+    out.embedding_calls += b.embedding_calls;
+    out.embedding_tokens += b.embedding_tokens;
     out.peak_live_sequences += b.peak_live_sequences;
     out.peak_kv_tokens += b.peak_kv_tokens;
+    out.peak_shared_kv_tokens += b.peak_shared_kv_tokens;
+    out.shared_kv_token_rounds += b.shared_kv_token_rounds;
     out.serial_depth = std::max(a.serial_depth, b.serial_depth);
     out.wall_seconds = std::max(a.wall_seconds, b.wall_seconds);
     return out;
@@ -82,8 +99,12 @@ constexpr void for_each_field(const ledger& l, F&& f) {
   f("engine_calls", l.engine_calls);
   f("prm_calls", l.prm_calls);
   f("prm_tokens", l.prm_tokens);
+  f("embedding_calls", l.embedding_calls);
+  f("embedding_tokens", l.embedding_tokens);
   f("peak_live_sequences", l.peak_live_sequences);
   f("peak_kv_tokens", l.peak_kv_tokens);
+  f("peak_shared_kv_tokens", l.peak_shared_kv_tokens);
+  f("shared_kv_token_rounds", l.shared_kv_token_rounds);
   f("serial_depth", l.serial_depth);
   f("wall_seconds", l.wall_seconds);
 }

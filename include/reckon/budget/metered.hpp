@@ -3,6 +3,7 @@
 #pragma once
 
 #include <reckon/budget/ledger.hpp>
+#include <reckon/concepts/embedding_model.hpp>
 #include <reckon/concepts/introspective_model.hpp>
 #include <reckon/concepts/model_traits.hpp>
 #include <reckon/concepts/outcome_reward_model.hpp>
@@ -14,6 +15,7 @@
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
@@ -22,6 +24,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -70,8 +73,116 @@ concept std_hashable = std::is_default_constructible_v<std::hash<T>> && requires
 
 /// What the meter knows of one live sequence.
 struct seq_state {
-  std::uint64_t kv = 0; ///< logical KV tokens (prefill share + generated)
-  bool fresh = true;    ///< not extended yet (its prompt's prefill is still to come)
+  std::uint64_t kv = 0;     ///< logical KV tokens (prefill share + generated)
+  bool fresh = true;        ///< not extended yet (its prompt's prefill is still to come)
+  std::uint32_t leaf = 0;   ///< its node in the prefix tree (prefix_tree)
+};
+
+/// The KV a prefix-sharing cache holds (a paged or radix cache: every shared prefix stored once),
+/// as a tree of token runs. A live sequence owns one leaf; a fork turns the parent's leaf into a
+/// shared node with two new leaves below it (an empty leaf forks as a sibling, so repeated forks
+/// stay flat); a rollback into a shared run splits that run, so the kept part stays shared. A node
+/// lives while a sequence or a child node refers to it; `total()` is the sum of live nodes' tokens.
+class prefix_tree {
+public:
+  static constexpr std::uint32_t none = 0xFFFFFFFFU;
+
+  /// A new root with no tokens (a begin), referred to once.
+  std::uint32_t root() { return make(none, 0); }
+
+  /// A fork of the sequence on `leaf`: returns {the parent's new leaf, the child's leaf}.
+  std::pair<std::uint32_t, std::uint32_t> fork(std::uint32_t leaf) {
+    node& l = nodes_[leaf];
+    if (l.tokens == 0 && l.parent != none) return {leaf, make(l.parent, 0)}; // a sibling: nothing to share yet
+    const std::uint32_t a = make(leaf, 0);
+    const std::uint32_t b = make(leaf, 0);
+    nodes_[leaf].refs -= 1; // its sequence moved to `a`; the two children refer to it now
+    return {a, b};
+  }
+
+  /// `tokens` more on the node `at` (a leaf, or the root of fresh sequences for their prompt).
+  void grow(std::uint32_t at, std::uint64_t tokens) noexcept {
+    nodes_[at].tokens += tokens;
+    total_ += tokens;
+  }
+
+  /// The root above `leaf` (the prompt's node).
+  [[nodiscard]] std::uint32_t root_of(std::uint32_t leaf) const noexcept {
+    while (nodes_[leaf].parent != none) leaf = nodes_[leaf].parent;
+    return leaf;
+  }
+
+  /// The sequence on `leaf` drops its last `n` tokens; returns its new leaf.
+  std::uint32_t rollback(std::uint32_t leaf, std::uint64_t n) {
+    node& l = nodes_[leaf];
+    const std::uint64_t own = std::min(n, l.tokens);
+    l.tokens -= own;
+    total_ -= own;
+    n -= own;
+    if (n == 0 || l.parent == none) return leaf;
+    // The leaf is empty and the cut ends inside an ancestor's run: find it.
+    const std::uint32_t old_parent = l.parent;
+    std::uint32_t x = old_parent;
+    while (x != none && nodes_[x].tokens <= n) {
+      n -= nodes_[x].tokens;
+      x = nodes_[x].parent;
+    }
+    if (x == none) {
+      nodes_[leaf].parent = none; // cut back to nothing: a root of its own
+    } else if (n == 0) {
+      nodes_[leaf].parent = x;
+      nodes_[x].refs += 1;
+    } else { // split x into its kept head (shared by x's tail and the leaf) and its tail
+      const std::uint32_t head = make(nodes_[x].parent, nodes_[x].tokens - n);
+      total_ -= nodes_[head].tokens; // make() counted it; the tokens move, they are not new
+      nodes_[head].refs = 2;
+      if (nodes_[head].parent != none) nodes_[nodes_[head].parent].refs -= 1; // head replaced x below it
+      nodes_[x].parent = head;
+      nodes_[x].tokens = n;
+      nodes_[leaf].parent = head;
+    }
+    unref(old_parent);
+    return leaf;
+  }
+
+  /// The sequence on `leaf` is gone.
+  void release(std::uint32_t leaf) noexcept { unref(leaf); }
+
+  [[nodiscard]] std::uint64_t total() const noexcept { return total_; }
+
+private:
+  struct node {
+    std::uint64_t tokens = 0;
+    std::uint32_t parent = none;
+    std::uint32_t refs = 0; // sequences and child nodes that refer to it
+  };
+
+  std::uint32_t make(std::uint32_t parent, std::uint64_t tokens) {
+    std::uint32_t id;
+    if (!free_.empty()) {
+      id = free_.back();
+      free_.pop_back();
+    } else {
+      id = static_cast<std::uint32_t>(nodes_.size());
+      nodes_.emplace_back();
+    }
+    nodes_[id] = node{tokens, parent, 1};
+    total_ += tokens;
+    if (parent != none) nodes_[parent].refs += 1;
+    return id;
+  }
+
+  void unref(std::uint32_t id) noexcept {
+    while (id != none && --nodes_[id].refs == 0) {
+      total_ -= nodes_[id].tokens;
+      free_.push_back(id);
+      id = nodes_[id].parent;
+    }
+  }
+
+  std::vector<node> nodes_;
+  std::vector<std::uint32_t> free_;
+  std::uint64_t total_ = 0;
 };
 
 /// Per-live-sequence state: a hash map where the handle is hashable, else a flat list.
@@ -154,9 +265,17 @@ private:
 ///   tokens; a fork starts at its parent's length; rollback(seq, n) subtracts n. An engine that
 ///   shares prefixes physically holds fewer. A sampling call briefly holds n live sequences and
 ///   its prefill + generated tokens on top of the live ones.
-/// - score_steps / score_outcomes: `prm_calls` += 1; `prm_tokens` += ceil(characters / 4) of every
-///   candidate's steps (solution_view carries no token counts, so characters / 4 is the stated
-///   estimate; the prompt is not counted).
+/// - score_steps / score_outcomes: `prm_calls` += 1; `prm_tokens` += what the reward model says
+///   its last call read, when it has a member `tokens_last_call()` (an in-process PRM that scores
+///   only new steps knows), else ceil(characters / 4) of every candidate's steps (solution_view
+///   carries no token counts, so characters / 4 is the stated estimate; the prompt is not counted).
+/// - Shared KV: the tokens a prefix-sharing cache (paged or radix) would hold, each shared prefix
+///   once (detail::prefix_tree: forks share, releases free what no sequence refers to, the
+///   prompt's prefill is stored once per begin); after every engine round (sample, extend, revise,
+///   rating) the amount held, plus a sampling call's own prompt and completions, goes into
+///   `peak_shared_kv_tokens` and `shared_kv_token_rounds` (ledger::mean_shared_kv_tokens()).
+/// - embed: `embedding_calls` += 1, `embedding_tokens` += the call's prefilled_tokens, or the
+///   ceil(characters / 4) estimate when it reports none.
 /// - `wall_seconds`: steady_clock time spent inside the wrapped calls.
 /// - rate_plan / rate_next (self_rating_model): as sample, from the ratings' usage (no live sequence).
 /// - introspect and release cost nothing.
@@ -188,6 +307,7 @@ public:
     ledger_ = {};
     ledger_.peak_live_sequences = live_.size();
     ledger_.peak_kv_tokens = kv_total_;
+    ledger_.peak_shared_kv_tokens = tree_.total();
   }
   /// Live sequences now.
   [[nodiscard]] std::size_t live_sequences() const noexcept { return live_.size(); }
@@ -208,8 +328,10 @@ public:
       const std::uint64_t generated = generated_of(out->usage, out->completions);
       note_peak(live_.size() + n, kv_total_ + out->usage.prefilled_tokens + generated);
       add_call(out->usage, generated);
+      note_round(out->usage.prefilled_tokens + generated);
     } else {
       ++ledger_.engine_calls;
+      note_round(0);
     }
     ++ledger_.serial_depth;
     return out;
@@ -223,7 +345,7 @@ public:
   {
     auto out = guarded([&] { return model_.begin(p); });
     if (out) {
-      live_.set(*out, detail::seq_state{});
+      live_.set(*out, detail::seq_state{.leaf = tree_.root()});
       note_peak(live_.size(), kv_total_);
     }
     return out;
@@ -235,8 +357,10 @@ public:
   {
     auto out = guarded([&] { return model_.fork(parent); });
     if (out) {
-      const detail::seq_state* st = live_.find(parent);
-      const detail::seq_state child = st ? *st : detail::seq_state{};
+      detail::seq_state* st = live_.find(parent);
+      detail::seq_state child = st ? *st : detail::seq_state{};
+      if (st != nullptr) std::tie(st->leaf, child.leaf) = tree_.fork(st->leaf);
+      else child.leaf = tree_.root();
       live_.set(*out, child);
       kv_total_ += child.kv;
       note_peak(live_.size(), kv_total_);
@@ -249,6 +373,7 @@ public:
     requires stepping_model<model_type>
   {
     model_.release(s);
+    if (const detail::seq_state* st = live_.find(s)) tree_.release(st->leaf);
     kv_total_ -= live_.erase(s);
   }
 
@@ -261,6 +386,7 @@ public:
     ++ledger_.serial_depth;
     if (!out) {
       ++ledger_.engine_calls;
+      note_round(0);
       return out;
     }
     const std::uint64_t generated = generated_of(out->usage, out->steps);
@@ -274,19 +400,35 @@ public:
     const std::size_t sharers = fresh_in_call != 0 ? fresh_in_call : seqs.size();
     const std::uint64_t prefill = out->usage.prefilled_tokens;
     std::uint64_t remainder = sharers != 0 ? prefill % sharers : 0;
+    // Shared KV: fresh sequences' prefill is their prompt, stored once per root they share (split
+    // evenly over distinct roots); any other prefill is private to the sequences re-sent.
+    roots_.clear();
+    if (fresh_in_call != 0)
+      for (const auto& s : seqs)
+        if (const detail::seq_state* st = live_.find(s); st != nullptr && st->fresh) {
+          const std::uint32_t r = tree_.root_of(st->leaf);
+          if (std::find(roots_.begin(), roots_.end(), r) == roots_.end()) roots_.push_back(r);
+        }
+    for (std::size_t k = 0; k < roots_.size(); ++k)
+      tree_.grow(roots_[k], prefill / roots_.size() + (k < prefill % roots_.size() ? 1 : 0));
     for (std::size_t i = 0; i < seqs.size(); ++i) {
       detail::seq_state* st = live_.find(seqs[i]);
       if (st == nullptr) continue; // a handle the meter never saw begin: nothing to attribute
-      std::uint64_t grow = i < out->steps.size() ? out->steps[i].tokens : 0;
+      const std::uint64_t stepped = i < out->steps.size() ? out->steps[i].tokens : 0;
+      std::uint64_t grow = stepped;
       if (fresh_in_call == 0 || st->fresh) {
-        grow += prefill / sharers + (remainder != 0 ? 1 : 0);
+        const std::uint64_t share = prefill / sharers + (remainder != 0 ? 1 : 0);
+        grow += share;
         if (remainder != 0) --remainder;
+        if (fresh_in_call == 0) tree_.grow(st->leaf, share);
       }
+      tree_.grow(st->leaf, stepped);
       st->kv += grow;
       st->fresh = false;
       kv_total_ += grow;
     }
     note_peak(live_.size(), kv_total_);
+    note_round(0);
     return out;
   }
 
@@ -300,6 +442,7 @@ public:
         const std::uint64_t cut = n < st->kv ? n : st->kv;
         st->kv -= cut;
         kv_total_ -= cut;
+        st->leaf = tree_.rollback(st->leaf, n);
       }
     }
     return out;
@@ -328,20 +471,39 @@ public:
 
   // ---- reward models and reviser ---------------------------------------------------------------
 
-  /// M::score_steps, metered: one reward-model call and the candidates' estimated tokens.
+  /// M::score_steps, metered: one reward-model call and its tokens (see the class comment).
   result<std::vector<std::vector<double>>> score_steps(const problem& p, std::span<const solution_view> candidates)
     requires process_reward_model<model_type>
   {
+    auto out = guarded([&] { return model_.score_steps(p, candidates); });
     note_reward_call(candidates);
-    return guarded([&] { return model_.score_steps(p, candidates); });
+    return out;
   }
 
-  /// M::score_outcomes, metered: one reward-model call and the candidates' estimated tokens.
+  /// M::score_outcomes, metered: one reward-model call and its tokens (see the class comment).
   result<std::vector<double>> score_outcomes(const problem& p, std::span<const solution_view> candidates)
     requires outcome_reward_model<model_type>
   {
+    auto out = guarded([&] { return model_.score_outcomes(p, candidates); });
     note_reward_call(candidates);
-    return guarded([&] { return model_.score_outcomes(p, candidates); });
+    return out;
+  }
+
+  /// M::embed, metered: one embedding call and the tokens it read (its usage's prefilled_tokens,
+  /// else ceil(characters / 4) of the texts).
+  result<embedding_batch> embed(std::span<const std::string> texts)
+    requires embedding_model<model_type>
+  {
+    auto out = guarded([&] { return model_.embed(texts); });
+    ++ledger_.embedding_calls;
+    if (out && out->usage.prefilled_tokens != 0) {
+      ledger_.embedding_tokens += out->usage.prefilled_tokens;
+    } else {
+      std::size_t chars = 0;
+      for (const auto& t : texts) chars += t.size();
+      ledger_.embedding_tokens += detail::estimate_tokens(chars);
+    }
+    return out;
   }
 
   /// M::revise, metered like a sampling call.
@@ -355,8 +517,10 @@ public:
       const std::uint64_t generated = generated_of(out->usage, out->completions);
       note_peak(live_.size() + requests.size(), kv_total_ + out->usage.prefilled_tokens + generated);
       add_call(out->usage, generated);
+      note_round(out->usage.prefilled_tokens + generated);
     } else {
       ++ledger_.engine_calls;
+      note_round(0);
     }
     return out;
   }
@@ -384,6 +548,7 @@ private:
     if (out) add_call(out->usage, out->usage.generated_tokens);
     else ++ledger_.engine_calls;
     ++ledger_.serial_depth;
+    note_round(0);
     return out;
   }
 
@@ -406,8 +571,20 @@ private:
     if (kv > ledger_.peak_kv_tokens) ledger_.peak_kv_tokens = kv;
   }
 
+  // One engine round ended: the shared KV held now, plus `transient` tokens the call held only
+  // while it ran (a sampling call's prompt and completions), goes into the peak and the round sum.
+  void note_round(std::uint64_t transient) noexcept {
+    const std::uint64_t held = tree_.total() + transient;
+    if (held > ledger_.peak_shared_kv_tokens) ledger_.peak_shared_kv_tokens = held;
+    ledger_.shared_kv_token_rounds += held;
+  }
+
   void note_reward_call(std::span<const solution_view> candidates) noexcept {
     ++ledger_.prm_calls;
+    if constexpr (requires(const model_type& m) { { m.tokens_last_call() } -> std::convertible_to<std::uint64_t>; }) {
+      ledger_.prm_tokens += static_cast<std::uint64_t>(model_.tokens_last_call());
+      return;
+    }
     for (const auto& c : candidates) {
       std::size_t chars = 0;
       for (const auto& s : c.steps) chars += s.size();
@@ -419,6 +596,8 @@ private:
   reckon::ledger ledger_{};
   detail::kv_table<seq_type> live_{};
   std::uint64_t kv_total_ = 0;
+  detail::prefix_tree tree_{};
+  std::vector<std::uint32_t> roots_{};
 };
 
 /// `metered m{engine};` refers to an lvalue; `metered m{make_engine()};` owns an rvalue.
