@@ -38,6 +38,7 @@
 #include <reckon/budget/ledger.hpp>
 #include <reckon/budget/metered.hpp>
 
+#include <reckon/aggregate/cluster.hpp>
 #include <reckon/aggregate/length_filter.hpp>
 #include <reckon/aggregate/reduce.hpp>
 #include <reckon/aggregate/vote.hpp>
