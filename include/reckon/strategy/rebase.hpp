@@ -155,6 +155,120 @@ namespace detail {
   return validate(p.stepping);
 }
 
+/// detail::search_run's hooks of REBASE and ETS (which differ only in `allocate`). A path's
+/// `score` is its last-step score (what the allocation reads); its `log_weight` holds its step
+/// scores reduced by params.reduction (its vote weight).
+template <class M, class Selection, class AnswerKey, class Allocate>
+struct rebase_hooks {
+  using path = typename detail::path_set<M>::path;
+  const rebase_params& params;
+  const AnswerKey& key;
+  Allocate& allocate;                // (ctx, candidates, rewards, width, step) -> result<counts>: REBASE's rule, or ETS's
+  std::uint32_t width_left;          // B
+  std::vector<path> completed{};     // the completed solutions, in the order they completed
+  std::size_t token_capped = 0;      // paths that reached max_tokens unfinished
+  std::size_t capacity_dropped = 0;  // children the engine had no capacity for
+  std::vector<solution_view> views{};
+  std::vector<std::size_t> candidates{}, ancestors{};
+  std::vector<double> rewards{};
+
+  template <class Ctx>
+  void seeds(Ctx&, std::span<const std::size_t> live, std::vector<std::uint32_t>& ids) const {
+    ids.assign(live.begin(), live.end());
+  }
+  template <class Ctx>
+  result<void> score(Ctx& c, std::span<const std::size_t> live, std::uint32_t, bool) {
+    auto& paths = c.set.paths;
+    views.clear();
+    for (const std::size_t i : live) views.push_back(paths[i].view());
+    auto scores = detail::score_views(c.prm, c.p, views);
+    if (!scores) return scores.error();
+    for (std::size_t j = 0; j < live.size(); ++j) {
+      const std::vector<double>& s = scores.value()[j];
+      paths[live[j]].score = s.back();
+      paths[live[j]].log_weight = reduce_steps(params.reduction, std::span<const double>(s));
+    }
+    return {};
+  }
+  template <class Ctx>
+  result<bool> select(Ctx& c, std::uint32_t step, bool last) {
+    auto& paths = c.set.paths;
+    candidates.clear();
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      path& q = paths[i];
+      if (q.done) {
+        completed.push_back(q);
+      } else if (q.tokens >= params.max_tokens) {
+        ++token_capped;
+      } else {
+        candidates.push_back(i);
+        continue;
+      }
+      width_left -= std::min<std::uint32_t>(width_left, 1);
+    }
+    if (width_left == 0 || candidates.empty()) {
+      c.set.release_all();
+      paths.clear();
+      return true;
+    }
+    // At the depth cap the unfinished frontier stays as it is (it does not vote; finish reports it).
+    if (last) {
+      c.set.keep_only(candidates);
+      return false;
+    }
+    rewards.clear();
+    for (const std::size_t i : candidates) rewards.push_back(paths[i].score);
+    auto counts = allocate(c, std::span<const std::size_t>(candidates), std::span<const double>(rewards), width_left, step);
+    if (!counts) return counts.error();
+    ancestors.clear();
+    std::size_t expanded = 0;
+    for (std::size_t j = 0; j < candidates.size(); ++j) {
+      ancestors.insert(ancestors.end(), counts.value()[j], candidates[j]);
+      expanded += counts.value()[j] != 0 ? 1 : 0;
+    }
+    auto dropped = c.set.reassign(ancestors);
+    if (!dropped) return dropped.error();
+    c.out.trace.push_back(trace_event{step, fmt::format("width {}: {} children over {} of {} candidates", width_left,
+                                                        ancestors.size(), expanded, candidates.size())});
+    if (dropped.value() != 0) {
+      capacity_dropped += dropped.value();
+      c.out.trace.push_back(trace_event{step, fmt::format("fork: no capacity; {} children dropped, {} paths", dropped.value(),
+                                                          paths.size())});
+    }
+    return false;
+  }
+  template <class Ctx>
+  void finish(Ctx& c, std::uint32_t steps, bool capped) {
+    auto& paths = c.set.paths;
+    // Paths still held here are unfinished (depth cap, budget), or were finished by a step the
+    // budget left unscored: those vote with the weight they inherited.
+    std::size_t unscored = 0, open = 0;
+    for (auto& q : paths) {
+      if (q.done) {
+        completed.push_back(q);
+        ++unscored;
+      } else {
+        ++open;
+      }
+    }
+    if (capped)
+      c.out.trace.push_back(trace_event{steps, fmt::format("depth cap {} reached: {} paths unfinished (they do not vote)",
+                                                           params.max_depth, open)});
+    std::vector<std::optional<std::string>> answers;
+    std::vector<double> weights;
+    answers.reserve(completed.size());
+    for (const auto& q : completed) {
+      answers.push_back(key(q.as_completion()));
+      weights.push_back(std::is_same_v<Selection, select_majority> ? 1.0 : q.log_weight);
+    }
+    detail::choose_answer(answers, weights, std::is_same_v<Selection, select_naive>, params.vote, c.out);
+    c.out.trace.push_back(trace_event{
+        steps, fmt::format("{} depths, {} completed solutions ({} unscored), {} at the token cap, {} unfinished{}", steps,
+                           completed.size(), unscored, token_capped, open,
+                           capacity_dropped ? fmt::format(", {} children dropped for capacity", capacity_dropped) : "")});
+  }
+};
+
 } // namespace detail
 
 /// REBASE (Wu et al., ICLR 2025) with compile-time choices of selection and answer key.
@@ -186,7 +300,11 @@ public:
     return detail::checked_run(
         "rebase", [&] { return detail::check_rebase_params(params_); },
         [&]() -> result<strategy_result> {
-          hooks<M> h{*this, params_.width};
+          auto allocate = [this](auto&, std::span<const std::size_t>, std::span<const double> rewards, std::uint32_t width,
+                                 std::uint32_t) {
+            return rebase_allocate(rewards, width, params_.balance_temperature, params_.truncate_ratio);
+          };
+          detail::rebase_hooks<M, Selection, AnswerKey, decltype(allocate)> h{params_, key_, allocate, params_.width};
           const detail::search_shape shape{"rebase", params_.width, params_.max_depth, 0, params_.stepping};
           return detail::search_run(model, reward, p, limit, stream, shape, h);
         });
@@ -195,117 +313,6 @@ public:
   [[nodiscard]] const rebase_params& params() const noexcept { return params_; }
 
 private:
-  // detail::search_run's hooks. A path's `score` is its last-step score (what the allocation
-  // reads); its `log_weight` holds its step scores reduced by params.reduction (its vote weight).
-  template <class M>
-  struct hooks {
-    using path = typename detail::path_set<M>::path;
-    const basic_rebase& rb;
-    std::uint32_t width_left;          // B
-    std::vector<path> completed{};     // the completed solutions, in the order they completed
-    std::size_t token_capped = 0;      // paths that reached max_tokens unfinished
-    std::size_t capacity_dropped = 0;  // children the engine had no capacity for
-    std::vector<solution_view> views{};
-    std::vector<std::size_t> candidates{}, ancestors{};
-    std::vector<double> rewards{};
-
-    template <class Ctx>
-    void seeds(Ctx&, std::span<const std::size_t> live, std::vector<std::uint32_t>& ids) const {
-      ids.assign(live.begin(), live.end());
-    }
-    template <class Ctx>
-    result<void> score(Ctx& c, std::span<const std::size_t> live, std::uint32_t, bool) {
-      auto& paths = c.set.paths;
-      views.clear();
-      for (const std::size_t i : live) views.push_back(paths[i].view());
-      auto scores = detail::score_views(c.prm, c.p, views);
-      if (!scores) return scores.error();
-      for (std::size_t j = 0; j < live.size(); ++j) {
-        const std::vector<double>& s = scores.value()[j];
-        paths[live[j]].score = s.back();
-        paths[live[j]].log_weight = reduce_steps(rb.params_.reduction, std::span<const double>(s));
-      }
-      return {};
-    }
-    template <class Ctx>
-    result<bool> select(Ctx& c, std::uint32_t step, bool last) {
-      auto& paths = c.set.paths;
-      candidates.clear();
-      for (std::size_t i = 0; i < paths.size(); ++i) {
-        path& q = paths[i];
-        if (q.done) {
-          completed.push_back(q);
-        } else if (q.tokens >= rb.params_.max_tokens) {
-          ++token_capped;
-        } else {
-          candidates.push_back(i);
-          continue;
-        }
-        width_left -= std::min<std::uint32_t>(width_left, 1);
-      }
-      if (width_left == 0 || candidates.empty()) {
-        c.set.release_all();
-        paths.clear();
-        return true;
-      }
-      // At the depth cap the unfinished frontier stays as it is (it does not vote; finish reports it).
-      if (last) {
-        c.set.keep_only(candidates);
-        return false;
-      }
-      rewards.clear();
-      for (const std::size_t i : candidates) rewards.push_back(paths[i].score);
-      auto counts = rebase_allocate(rewards, width_left, rb.params_.balance_temperature, rb.params_.truncate_ratio);
-      if (!counts) return counts.error();
-      ancestors.clear();
-      std::size_t expanded = 0;
-      for (std::size_t j = 0; j < candidates.size(); ++j) {
-        ancestors.insert(ancestors.end(), counts.value()[j], candidates[j]);
-        expanded += counts.value()[j] != 0 ? 1 : 0;
-      }
-      auto dropped = c.set.reassign(ancestors);
-      if (!dropped) return dropped.error();
-      c.out.trace.push_back(trace_event{step, fmt::format("width {}: {} children over {} of {} candidates", width_left,
-                                                          ancestors.size(), expanded, candidates.size())});
-      if (dropped.value() != 0) {
-        capacity_dropped += dropped.value();
-        c.out.trace.push_back(trace_event{step, fmt::format("fork: no capacity; {} children dropped, {} paths", dropped.value(),
-                                                            paths.size())});
-      }
-      return false;
-    }
-    template <class Ctx>
-    void finish(Ctx& c, std::uint32_t steps, bool capped) {
-      auto& paths = c.set.paths;
-      // Paths still held here are unfinished (depth cap, budget), or were finished by a step the
-      // budget left unscored: those vote with the weight they inherited.
-      std::size_t unscored = 0, open = 0;
-      for (auto& q : paths) {
-        if (q.done) {
-          completed.push_back(q);
-          ++unscored;
-        } else {
-          ++open;
-        }
-      }
-      if (capped)
-        c.out.trace.push_back(trace_event{steps, fmt::format("depth cap {} reached: {} paths unfinished (they do not vote)",
-                                                             rb.params_.max_depth, open)});
-      std::vector<std::optional<std::string>> answers;
-      std::vector<double> weights;
-      answers.reserve(completed.size());
-      for (const auto& q : completed) {
-        answers.push_back(rb.key_(q.as_completion()));
-        weights.push_back(std::is_same_v<Selection, select_majority> ? 1.0 : q.log_weight);
-      }
-      detail::choose_answer(answers, weights, std::is_same_v<Selection, select_naive>, rb.params_.vote, c.out);
-      c.out.trace.push_back(trace_event{
-          steps, fmt::format("{} depths, {} completed solutions ({} unscored), {} at the token cap, {} unfinished{}", steps,
-                             completed.size(), unscored, token_capped, open,
-                             capacity_dropped ? fmt::format(", {} children dropped for capacity", capacity_dropped) : "")});
-    }
-  };
-
   rebase_params params_{};
   AnswerKey key_{};
 };

@@ -41,6 +41,7 @@ struct search_path {
   bool done = false;              ///< no further step can be taken
   double score = 0.0;             ///< the PRM's score of the latest step (or of a lookahead rollout)
   double log_weight = 0.0;        ///< strategy-defined (particle filter: logit(score) / T)
+  std::uint32_t node = 0;         ///< its latest step's node in the search tree (path_set::parent_of; 0: the prompt)
 
   /// The view a reward model reads (valid while the path is neither changed nor moved).
   [[nodiscard]] solution_view view() const noexcept { return solution_view{steps, done, source}; }
@@ -200,6 +201,7 @@ public:
     copy.done = from.done;
     copy.score = from.score;
     copy.log_weight = from.log_weight;
+    copy.node = from.node;
     return std::optional<path>(std::move(copy));
   }
 
@@ -276,10 +278,16 @@ public:
       q.source = got[k].source;
       q.done = got[k].done;
       q.steps.push_back(std::move(got[k].text));
+      parent_.push_back(q.node); // the step is a new node of the tree, a child of the path's last one
+      q.node = static_cast<std::uint32_t>(parent_.size() - 1);
       if (q.done) release(q);
     }
     return {};
   }
+
+  /// The search tree's parent of node `n` (> 0): every extended step is a node, node 0 the prompt;
+  /// two paths share the nodes of the prefix they were forked from.
+  [[nodiscard]] std::uint32_t parent_of(std::uint32_t n) const noexcept { return parent_[n]; }
 
   /// Tokens the next extend may prefill that no ledger shows yet: the prompt's reserve
   /// (prompt_reserve) from start() until the first extend, then 0.
@@ -330,6 +338,7 @@ private:
   std::vector<sequence> handles_;
   std::vector<std::uint64_t> seeds_;
   std::uint64_t pending_prefill_ = 0;
+  std::vector<std::uint32_t> parent_{0}; // node 0, the prompt, is its own parent
 };
 
 /// Finishes capped paths: extends every held, unfinished path of `set` by one unscored step per
