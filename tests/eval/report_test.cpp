@@ -22,6 +22,8 @@ std::vector<result_row> rows() {
   a.calls_mean = 1;
   a.prm_calls_mean = 0;
   a.problems = 300;
+  a.kv_peak_mean = 640;
+  a.kv_mean = 412.5;
   result_row b = a;
   b.budget = 1;
   b.tokens_mean = 300;
@@ -36,7 +38,8 @@ std::vector<result_row> rows() {
 TEST_CASE("a JSON row has exactly the documented keys, in order", "[eval][report]") {
   auto r = rows()[0];
   CHECK(to_json(r) == "{\"strategy\":\"majority\",\"budget\":4,\"accuracy\":0.5,\"ci95\":[0.25,0.75],"
-                      "\"tokens_mean\":1200.0,\"calls_mean\":1.0,\"prm_calls_mean\":0.0,\"problems\":300}");
+                      "\"tokens_mean\":1200.0,\"calls_mean\":1.0,\"prm_calls_mean\":0.0,\"problems\":300,"
+                      "\"kv_peak_mean\":640.0,\"kv_mean\":412.5}");
   r.budget_is_n = true;
   CHECK(to_json(r).find("\"n\":4,") != std::string::npos);
   r.tokens_mean = std::nan("");
@@ -52,8 +55,10 @@ TEST_CASE("a JSON row has exactly the documented keys, in order", "[eval][report
 TEST_CASE("CSV and table", "[eval][report]") {
   const auto rs = rows();
   const std::string csv = to_csv(rs);
-  CHECK(csv.rfind("strategy,budget,accuracy,ci95_low,ci95_high,tokens_mean,calls_mean,prm_calls_mean,problems,answered,errors\n", 0) == 0);
-  CHECK(csv.find("majority,4,0.500000,0.250000,0.750000,1200.000,1.000,0.000,300,0,0\n") != std::string::npos);
+  CHECK(csv.rfind("strategy,budget,accuracy,ci95_low,ci95_high,tokens_mean,calls_mean,prm_calls_mean,problems,answered,errors,"
+                  "kv_peak_mean,kv_mean\n",
+                  0) == 0);
+  CHECK(csv.find("majority,4,0.500000,0.250000,0.750000,1200.000,1.000,0.000,300,0,0,640.000,412.500\n") != std::string::npos);
   CHECK(csv.find("\"best-of-n:<prm>&\"\"x\"\"\"") != std::string::npos);
   const std::string table = to_table(rs);
   CHECK(table.find("accuracy") != std::string::npos);

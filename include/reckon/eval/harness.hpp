@@ -47,6 +47,8 @@ struct result_row {
   double tokens_mean = 0.0;     ///< mean generated + prefilled tokens per run
   double calls_mean = 0.0;      ///< mean engine calls per run
   double prm_calls_mean = 0.0;  ///< mean reward-model calls per run
+  double kv_peak_mean = 0.0;    ///< mean over runs of the most KV tokens a prefix-sharing cache held (ledger::peak_shared_kv_tokens)
+  double kv_mean = 0.0;         ///< mean over runs of the KV tokens it held on average over engine rounds (ledger::mean_shared_kv_tokens)
   std::size_t problems = 0;     ///< runs the row averages over (problems x trials)
   std::size_t answered = 0;     ///< runs that returned an answer
   std::size_t errors = 0;       ///< runs that failed (counted as wrong)
@@ -142,7 +144,7 @@ inline result_row reduce_row(std::string strategy, std::uint32_t budget, bool is
   row.budget = budget;
   row.budget_is_n = is_n;
   row.problems = count;
-  double correct = 0, tokens = 0, calls = 0, prm = 0;
+  double correct = 0, tokens = 0, calls = 0, prm = 0, kv_peak = 0, kv = 0;
   for (std::size_t i = 0; i < count; ++i) {
     const task_result& t = first[i];
     correct += t.correct ? 1.0 : 0.0;
@@ -154,6 +156,8 @@ inline result_row reduce_row(std::string strategy, std::uint32_t budget, bool is
     tokens += static_cast<double>(t.cost.total_tokens());
     calls += static_cast<double>(t.cost.engine_calls);
     prm += static_cast<double>(t.cost.prm_calls);
+    kv_peak += static_cast<double>(t.cost.peak_shared_kv_tokens);
+    kv += t.cost.mean_shared_kv_tokens();
   }
   const double n = static_cast<double>(count);
   row.accuracy = correct / n;
@@ -161,6 +165,8 @@ inline result_row reduce_row(std::string strategy, std::uint32_t budget, bool is
   row.tokens_mean = tokens / n;
   row.calls_mean = calls / n;
   row.prm_calls_mean = prm / n;
+  row.kv_peak_mean = kv_peak / n;
+  row.kv_mean = kv / n;
   return row;
 }
 

@@ -19,8 +19,9 @@ namespace reckon::eval {
 
 /// One row as the reckon-eval JSON object, keys in this order: "strategy", "budget" (or "n" for
 /// replay rows), "accuracy", "ci95": [lo, hi], "tokens_mean", "calls_mean", "prm_calls_mean",
-/// "problems". Means are JSON numbers with a fraction (1200.0); a non-finite one is null. No
-/// trailing newline.
+/// "problems", "kv_peak_mean", "kv_mean" (the KV a prefix-sharing cache held: the peak, and the
+/// mean over engine rounds, each averaged over runs; added last so older readers keep working).
+/// Means are JSON numbers with a fraction (1200.0); a non-finite one is null. No trailing newline.
 [[nodiscard]] inline std::string to_json(const result_row& r) {
   nlohmann::ordered_json j;
   j["strategy"] = r.strategy;
@@ -31,13 +32,17 @@ namespace reckon::eval {
   j["calls_mean"] = r.calls_mean;
   j["prm_calls_mean"] = r.prm_calls_mean;
   j["problems"] = r.problems;
+  j["kv_peak_mean"] = r.kv_peak_mean;
+  j["kv_mean"] = r.kv_mean;
   // Strict UTF-8 would throw on a name with invalid bytes; replace them instead (a report must print).
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 /// The rows as CSV with a header line (RFC 4180 quoting for the strategy name).
 [[nodiscard]] inline std::string to_csv(std::span<const result_row> rows) {
-  std::string out = "strategy,budget,accuracy,ci95_low,ci95_high,tokens_mean,calls_mean,prm_calls_mean,problems,answered,errors\n";
+  std::string out =
+      "strategy,budget,accuracy,ci95_low,ci95_high,tokens_mean,calls_mean,prm_calls_mean,problems,answered,errors,"
+      "kv_peak_mean,kv_mean\n";
   for (const auto& r : rows) {
     std::string name = r.strategy;
     if (name.find_first_of(",\"\n") != std::string::npos) {
@@ -45,8 +50,9 @@ namespace reckon::eval {
       for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
       name = quoted + "\"";
     }
-    out += fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.3f},{:.3f},{:.3f},{},{},{}\n", name, r.budget, r.accuracy, r.ci_low,
-                       r.ci_high, r.tokens_mean, r.calls_mean, r.prm_calls_mean, r.problems, r.answered, r.errors);
+    out += fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.3f},{:.3f},{:.3f},{},{},{},{:.3f},{:.3f}\n", name, r.budget, r.accuracy,
+                       r.ci_low, r.ci_high, r.tokens_mean, r.calls_mean, r.prm_calls_mean, r.problems, r.answered, r.errors,
+                       r.kv_peak_mean, r.kv_mean);
   }
   return out;
 }
