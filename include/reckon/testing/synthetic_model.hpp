@@ -44,7 +44,21 @@
 //   problem: a blind spot, not noise); the rating is clamp(true + rating.noise * z, 0, 1), z ~ N(0, 1)
 //   keyed by the caller's seed and the problem (rate_plan, up front) or the sequence's prefix
 //   (rate_next). The in-context rating is given no more information than the up-front one (the
-//   prefix's correctness stays hidden from it), so the two differ only in their draws.
+//   prefix's correctness stays hidden from it), so the two differ only in their draws;
+// - embeddings (ETS's semantic clusters): a text's meaning is what its last tag says of where the
+//   path stands (the step index, still correct or wrong and heading to distractor j; the state
+//   unmasked with the prefix hash, as the reward models read it) together with its words besides
+//   the tags (a step that states an answer, and which, is not one that reasons on; a cut-off step
+//   is neither). The problem itself is not in a step's text, so steps of two problems that agree
+//   on all of that share a meaning; a search embeds one problem's steps. A meaning has a unit
+//   direction u (dimension D, keyed by the meaning); a text's vector is u + noise * g / sqrt(D),
+//   g ~ N(0, I) keyed by a hash of the whole text. Two texts of one meaning: each vector's squared
+//   norm is about 1 + noise^2 and their noise components across u are what sets them apart, so
+//   their cosine is about 1 / (1 + noise^2) and, to leading order, their cosine distance is
+//   noise^2 X / (D (1 + noise^2)) with X ~ chi^2(D - 1): P(distance <= c) ~
+//   F_chi2(D-1)(c D (1 + noise^2) / noise^2). Texts of different meanings are near-orthogonal
+//   (cosine ~ N(0, 1 / D)). A text without a tag gets a direction keyed by its whole text, no
+//   noise. Each row depends on its own text only.
 // All randomness comes from reckon::random_stream keyed by (seed, prefix or problem, channel, step),
 // where the seed is the per-request or per-sequence seed the strategy hands in: results do not
 // depend on batch composition, call order or thread count. Step texts carry a tag
@@ -67,9 +81,16 @@
 //   accuracy of its ratings, only that they sort steps well enough for tau = 0.2-0.5 to help;
 // - deliberate = slow_agent(): SCALE's System 2 is the same model thinking, taken to err as the
 //   slow agent does and write as long (thinking traces are several times longer on AIME; 1.5x is
-//   the slow agent's prior, not a measurement).
+//   the slow agent's prior, not a measurement);
+// - embedding dimension 64 and noise 0.2: a prior, not fitted to make any strategy win (a round
+//   figure chosen before any ETS run). It puts two steps of one meaning within ETS's cut (cosine
+//   distance 0.05) F_chi2(63)(83.2) = 95.5% of the time by the law above (96.2% of 1000 pairs of
+//   real steps, synthetic_embed_test.cpp), so at the cut one meaning is one cluster with rare
+//   stragglers; ETS's encoder (a math-similarity sentence transformer) has no published figure for
+//   two wordings of one step.
 // `lenient_params()` (and lenient_suite_params()) set every one of these to the pre-issue-14 process.
 
+#include <reckon/concepts/embedding_model.hpp>
 #include <reckon/concepts/introspective_model.hpp>
 #include <reckon/concepts/logprob_model.hpp>
 #include <reckon/concepts/outcome_reward_model.hpp>
@@ -159,7 +180,14 @@ struct introspection_params {
   double noise = 0.0;             ///< SD of noise added to the reported logit(p), keyed by the prefix (>= 0)
 };
 
-/// The reviser's skill.
+/// The embedder (ETS's semantic clusters; see the file comment).
+struct embedding_params {
+  std::uint32_t dimension = 64;  ///< length of every vector, in [1, 65536]
+  double noise = 0.2;            ///< a text's noise relative to its meaning's unit direction: per-coordinate SD
+                                 ///< noise / sqrt(dimension), so the noise vector's RMS norm is noise (>= 0, finite)
+  std::uint64_t seed = 0x454D42; ///< keys the meanings' directions and the texts' noise
+};
+
 /// The self-rating of steps (SCALE; see the file comment).
 struct rating_params {
   double noise = 0.15;          ///< SD of a rating around the step's true difficulty (>= 0)
@@ -208,6 +236,7 @@ struct synthetic_params {
   agent_params deliberate = slow_agent(); ///< error and token scales of a step asked with effort deliberate (cost_per_token unused: one model)
   rating_params rating{};             ///< self-rated difficulty of steps (SCALE)
   std::size_t capacity = 0;           ///< most live sequences (begin/fork fail with no_capacity beyond); 0: unlimited
+  embedding_params embedding{};       ///< the embedder (ETS)
 };
 
 /// Every field of `p` as text: what a cache of fits made with this model keys on (two parameter
@@ -226,6 +255,7 @@ struct synthetic_params {
                      p.revise.fix, p.revise.break_correct, p.revise.history_fix, p.capacity);
   out += fmt::format("|{}|{}|{}|{}|{}|{}|{}", p.deliberate.error_scale, p.deliberate.token_scale, p.deliberate.cost_per_token,
                      p.rating.noise, p.rating.trap_seen, p.rating.tokens, p.rating.seed);
+  out += fmt::format("|{}|{}|{}", p.embedding.dimension, p.embedding.noise, p.embedding.seed);
   return out;
 }
 
@@ -322,6 +352,8 @@ inline void validate(const synthetic_params& p) {
   require(std::isfinite(p.rating.noise) && p.rating.noise >= 0.0, "rating_params.noise must be >= 0");
   require(std::isfinite(p.rating.trap_seen) && p.rating.trap_seen >= 0.0 && p.rating.trap_seen <= 1.0,
           "rating_params.trap_seen must be in [0, 1]");
+  require(p.embedding.dimension >= 1 && p.embedding.dimension <= 65536, "embedding_params.dimension must be in [1, 65536]");
+  require(std::isfinite(p.embedding.noise) && p.embedding.noise >= 0.0, "embedding_params.noise must be finite and >= 0");
 }
 
 } // namespace reckon::testing
@@ -355,6 +387,14 @@ inline constexpr std::uint32_t channel_reward = 3;
 inline constexpr std::uint32_t channel_head = 4;
 inline constexpr std::uint32_t channel_trap = 5;
 inline constexpr std::uint32_t channel_rating = 6;
+inline constexpr std::uint32_t channel_embed = 7;
+
+/// FNV-1a of `text`, finalised by mix64: the key of a text's own draws.
+[[nodiscard]] constexpr std::uint64_t text_hash(std::string_view text) noexcept {
+  std::uint64_t h = 0xCBF29CE484222325ULL;
+  for (const char c : text) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001B3ULL;
+  return mix64(h);
+}
 
 /// Where a solution stands after some steps.
 struct walk_state {
@@ -457,8 +497,8 @@ namespace reckon::testing {
 
 /// The synthetic reasoning model over a suite: sampling, stepping (fork/release/extend with real
 /// bookkeeping of live sequences, prefill and KV tokens; steps at either effort level), token
-/// statistics, PRM, ORM, reviser, ZIP-RC introspection and self-rated step difficulty (SCALE), all
-/// from one documented generative process (see the file comment).
+/// statistics, PRM, ORM, reviser, ZIP-RC introspection, self-rated step difficulty (SCALE) and
+/// embeddings of step texts (ETS), all from one documented generative process (see the file comment).
 ///
 /// Cost model (what usage reports): a sequence tree's prompt is prefilled once, by the first extend
 /// of any sequence in it (forks share it); sample() prefills the prompt once per call; generated
@@ -471,7 +511,8 @@ class synthetic_model {
 public:
   using reckon_model_concept =
       capabilities<sampling_model_tag, stepping_model_tag, logprob_model_tag, process_reward_model_tag,
-                   outcome_reward_model_tag, reviser_tag, introspective_model_tag, self_rating_model_tag>;
+                   outcome_reward_model_tag, reviser_tag, introspective_model_tag, self_rating_model_tag,
+                   embedding_model_tag>;
   using sequence = std::uint32_t; ///< an index into the model's sequence table
   static constexpr std::uint32_t logprob_top_k = 20; ///< top-k logprobs served per token
 
@@ -671,6 +712,45 @@ public:
     if (q.trap_step == 0 || params_.rating.trap_seen <= 0.0) return false;
     random_stream s(stream_key{params_.rating.seed, q.id, detail::synth::channel_rating, 0});
     return uniform01(s) < params_.rating.trap_seen;
+  }
+
+  // ---- embedding_model ------------------------------------------------------------------------
+
+  /// One vector of params().embedding.dimension floats per text: its meaning's direction plus its
+  /// own noise (see the file comment); each row depends on its own text alone. One engine call that
+  /// reads every text: a synthetic text's tokens are its tags' counts, other text ceil(chars / 4)
+  /// (reckon's estimate for text nobody counted).
+  result<embedding_batch> embed(std::span<const std::string> texts) {
+    const embedding_params& ep = params_.embedding;
+    const std::size_t dim = ep.dimension;
+    embedding_batch out;
+    out.dimension = dim;
+    out.values.resize(texts.size() * dim);
+    std::vector<detail::synth::step_tag> tags;
+    std::vector<double> v(dim);
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      const std::string& text = texts[i];
+      tags.clear();
+      detail::synth::collect_tags(text, tags);
+      const std::uint64_t own = detail::synth::text_hash(text);
+      if (tags.empty()) {
+        direction(own, 1, v);
+        out.usage.prefilled_tokens += (static_cast<std::uint64_t>(text.size()) + 3) / 4;
+      } else {
+        const detail::synth::step_tag& t = tags.back();
+        const std::uint64_t state = t.wrong ? std::uint64_t{t.distractor} + 1 : 0;
+        const std::uint64_t meaning = detail::synth::mix64(
+            detail::synth::mix64((std::uint64_t{t.k} << 32) ^ state) ^ detail::synth::text_hash(untagged(text)));
+        direction(meaning, 0, v);
+        random_stream s(stream_key{ep.seed, own, detail::synth::channel_embed, 2});
+        const double sd = ep.noise / std::sqrt(static_cast<double>(dim));
+        for (double& x : v) x += sd * detail::synth::normal01(s);
+        for (const detail::synth::step_tag& tag : tags) out.usage.prefilled_tokens += tag.tokens;
+      }
+      for (std::size_t j = 0; j < dim; ++j) out.values[i * dim + j] = static_cast<float>(v[j]);
+    }
+    out.usage.engine_calls = 1;
+    return out;
   }
 
   // ---- bookkeeping ----------------------------------------------------------------------------
@@ -977,6 +1057,41 @@ private:
     return std::clamp(truth + params_.rating.noise * detail::synth::normal01(s), 0.0, 1.0);
   }
 
+  // A unit vector keyed by `key` (stream `which`: 0 a meaning, 1 an untagged text) into `out`.
+  void direction(std::uint64_t key, std::uint32_t which, std::vector<double>& out) const {
+    random_stream s(stream_key{params_.embedding.seed, key, detail::synth::channel_embed, which});
+    double norm2 = 0.0;
+    for (double& x : out) {
+      x = detail::synth::normal01(s);
+      norm2 += x * x;
+    }
+    const double norm = std::sqrt(norm2);
+    for (double& x : out) x /= norm;
+  }
+  // `text` without its tags: the words a step says besides where its path stands.
+  [[nodiscard]] static std::string untagged(std::string_view text) {
+    std::string out;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      const std::size_t at = text.find(detail::synth::tag_open, pos);
+      if (at == std::string_view::npos) {
+        out += text.substr(pos);
+        break;
+      }
+      out += text.substr(pos, at - pos);
+      // A parsed tag's fields are letters, so its first '>' closes it; text that merely looks
+      // like a tag's opening is kept as words.
+      const std::size_t close = detail::synth::parse_tag(text, at) ? text.find('>', at) : std::string_view::npos;
+      if (close == std::string_view::npos) {
+        out += text.substr(at, detail::synth::tag_open.size());
+        pos = at + detail::synth::tag_open.size();
+      } else {
+        pos = close + 1;
+      }
+    }
+    return out;
+  }
+
   [[nodiscard]] static double noise(const reward_params& r, const detail::synth::step_tag& t) {
     random_stream s(stream_key{r.seed, t.hash, detail::synth::channel_reward, t.k});
     return detail::synth::normal01(s);
@@ -1206,5 +1321,6 @@ static_assert(outcome_reward_model<synthetic_model>);
 static_assert(reviser<synthetic_model>);
 static_assert(introspective_model<synthetic_model>);
 static_assert(self_rating_model<synthetic_model>);
+static_assert(embedding_model<synthetic_model>);
 
 } // namespace reckon::testing
