@@ -12,11 +12,13 @@
 // when their cophenetic distance is <= cut.
 // Deliberate choices where scipy leaves a gap or would answer NaN:
 // - a zero vector has no direction: its distance to any other vector is 1 and to another zero
-//   vector 0 (scipy's cosine divides by zero there);
+//   vector 0 (scipy's cosine divides by zero there and linkage then refuses the NaN distances, so
+//   ETS's code would stop);
 // - ties: among pairs at the smallest distance the one whose members' smallest rows are
-//   lexicographically least merges first (a cluster is named by its smallest row). scipy's
-//   nearest-neighbour chain may take tied pairs in another order; only exact ties can make the two
-//   differ, and the result here depends on nothing but the rows and their order;
+//   lexicographically least merges first (a cluster is named by its smallest row). scipy runs
+//   average linkage as a nearest-neighbour chain (hierarchy.py: nn_chain for 'average'), which may
+//   take tied pairs in another order; only exact ties can make the two differ, and the result here
+//   depends on nothing but the rows and their order;
 // - distances are computed in double (u.v / sqrt(|u|^2 |v|^2), clamped to [0, 2]), so a row and
 //   an exact copy (or a power-of-two multiple) are at distance 0 and merge at a cut of 0.
 // Labels are 0..K-1, numbered by first appearance in row order.
