@@ -392,6 +392,19 @@ TEST_CASE("openai::embedder: misuse is reported at construction, before any requ
   CHECK_FALSE(bad([](oa::client_params& p) { p.url = "http://127.0.0.1:1/v1/"; }));
 }
 
+TEST_CASE("openai::embedder: a text that is not UTF-8 is an engine failure, not std::terminate in a worker thread",
+          "[adapters][openai_embed]") {
+  embed_fixture_server server([&](const json& req, int, httplib::Response& res) { server.serve(req, res); });
+  auto cp = embed_client(server);
+  cp.max_in_flight = 2;
+  oa::embedder e(cp, {.max_inputs_per_request = 1});
+  const std::vector<std::string> texts{"fine", std::string("\xff\xfe bad"), "fine too"};
+  auto r = e.embed(texts);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::engine_failure);
+  CHECK(e.embedded().texts == 0);
+}
+
 TEST_CASE("openai::embedder: the API key is sent and stays out of error messages", "[adapters][openai_embed]") {
   const std::string key = "sk-embed-secret-123";
   embed_fixture_server server([&](const json&, int, httplib::Response& res) {
