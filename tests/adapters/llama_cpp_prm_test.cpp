@@ -23,6 +23,8 @@ namespace {
 namespace lc = reckon::llama_cpp;
 using reckon::errc;
 
+static_assert(reckon::process_reward_model<lc::step_tag_prm>);
+
 const lc::model_ptr* prm_test_model() {
   static const lc::model_ptr model = [] {
     const char* path = std::getenv("RECKON_TEST_GGUF");

@@ -49,6 +49,7 @@
 #include <reckon/adapters/llama_cpp.hpp>
 #include <reckon/concepts/process_reward_model.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
