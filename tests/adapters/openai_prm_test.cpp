@@ -169,6 +169,7 @@ TEST_CASE("openai::served_prm: Qwen2.5-Math-PRM's chat-templated text, P(positiv
   pooling_server server([&](const json& req, int, httplib::Response& res) { sim.serve(req, res); });
   auto cp = quick_client(server.url() + "/v1/");
   cp.model = "Qwen/Qwen2.5-Math-PRM-7B";
+  cp.max_in_flight = 1; // the requests in order (the Math-Shepherd case below sends them in parallel)
   auto pp = oa::served_prm_params::qwen_math_prm();
   pp.max_inputs_per_request = 2;
   oa::served_prm prm(cp, pp);

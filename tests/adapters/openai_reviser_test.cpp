@@ -12,6 +12,7 @@
 #include <reckon/concepts/sampling_model.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/prism.hpp>
+#include <reckon/strategy/sequential_revisions.hpp>
 
 #include "openai_fixture.hpp"
 #include <support/catch.hpp>
@@ -334,6 +335,31 @@ json prism_prm_body(const json& req) {
   return {{"object", "list"}, {"data", data}, {"usage", {{"prompt_tokens", 10 * input.size()}}}};
 }
 
+// The served PRM on 127.0.0.1 (/pooling, which the fixture server does not route).
+struct prism_prm_server {
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+  prism_prm_server() {
+    server.Post("/pooling", [](const httplib::Request& req, httplib::Response& res) {
+      res.status = 200;
+      res.set_content(prism_prm_body(json::parse(req.body)).dump(), "application/json");
+    });
+    port = server.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    thread = std::thread([this] { server.listen_after_bind(); });
+    for (int i = 0; i < 500 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    REQUIRE(server.is_running());
+  }
+  ~prism_prm_server() {
+    server.stop();
+    thread.join();
+  }
+  prism_prm_server(const prism_prm_server&) = delete;
+  prism_prm_server& operator=(const prism_prm_server&) = delete;
+  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+
 } // namespace
 
 TEST_CASE("openai::reviser: PRISM runs end to end over the reviser and the served PRM, both on servers",
@@ -354,27 +380,16 @@ TEST_CASE("openai::reviser: PRISM runs end to end over the reviser and the serve
     res.status = 200;
     res.set_content(completions_body(std::vector<std::string>(n, text), (prompt.size() + 1) / 2).dump(), "application/json");
   });
-  // The PRM needs /pooling, which the fixture server does not route: a plain httplib server.
-  httplib::Server prm_server;
-  prm_server.Post("/pooling", [](const httplib::Request& req, httplib::Response& res) {
-    res.status = 200;
-    res.set_content(prism_prm_body(json::parse(req.body)).dump(), "application/json");
-  });
-  const int port = prm_server.bind_to_any_port("127.0.0.1");
-  REQUIRE(port > 0);
-  std::thread serving([&] { prm_server.listen_after_bind(); });
-  for (int i = 0; i < 500 && !prm_server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  prism_prm_server scoring;
 
   oa::reviser rv(reviser_client(policy.url()));
-  oa::served_prm prm(reviser_client("http://127.0.0.1:" + std::to_string(port)));
+  oa::served_prm prm(reviser_client(scoring.url()));
   reckon::prism_params pp;
   pp.n = 4;
   pp.rounds = 1;
   pp.sampling.max_tokens = 64;
   const reckon::prism strategy(pp);
   auto r = strategy.run(rv, prm, rev_question, reckon::budget{}, reckon::random_stream(5, rev_question.id));
-  prm_server.stop();
-  serving.join();
   REQUIRE(r);
   // Only a revision reaches 42: the reviser was asked, with the PRM's feedback, and its answer won.
   CHECK(r->answer == std::optional<std::string>("42"));
@@ -386,6 +401,53 @@ TEST_CASE("openai::reviser: PRISM runs end to end over the reviser and the serve
   CHECK(r->cost.prefilled_tokens == rv.totals().delivered.prefilled_tokens);
   CHECK(r->cost.generated_tokens == rv.totals().delivered.generated_tokens);
   CHECK(prm.totals().accepted == r->cost.prm_calls);
+}
+
+TEST_CASE("openai::reviser: sequential revisions run end to end over the reviser (history, no feedback) and the served PRM",
+          "[adapters][openai][reviser][prm]") {
+  std::mutex m;
+  std::vector<std::string> revision_prompts;
+  // A first attempt is wrong; a revision that sees one earlier attempt is wrong too; one that sees
+  // two (history + candidate) is right, so the chain's third attempt answers 42.
+  reckon::test::openai_fixture_server policy([&](const json& req, int, httplib::Response& res) {
+    const std::string prompt = req.at("prompt").get<std::string>();
+    const auto n = req.at("n").get<std::size_t>();
+    const bool revision = prompt.find("Previous reasoning:") != std::string::npos;
+    const bool seen_two = prompt.find("Attempt 1:\n") != std::string::npos;
+    if (revision) {
+      std::lock_guard lock(m);
+      revision_prompts.push_back(prompt);
+    }
+    const std::string text = seen_two ? "Step 1: v=3.\n\nStep 2: v=6.\n\nThe final answer is: \\boxed{42}"
+                                      : "Step 1: v=1.\n\nStep 2: v=4.\n\nThe answer is \\boxed{7}.";
+    res.status = 200;
+    res.set_content(completions_body(std::vector<std::string>(n, text), (prompt.size() + 1) / 2).dump(), "application/json");
+  });
+  prism_prm_server scoring;
+  oa::reviser rv(reviser_client(policy.url()));
+  oa::served_prm prm(reviser_client(scoring.url()));
+  reckon::sequential_revisions_params sp;
+  sp.chains = 2;
+  sp.length = 3;
+  sp.sampling.max_tokens = 64;
+  const reckon::basic_sequential_revisions<reckon::select_hierarchical, reckon::prm_scorer<reckon::reduce_last>,
+                                           reckon::canonical_answer_key>
+      strategy(sp);
+  auto r = strategy.run(rv, prm, rev_question, reckon::budget{}, reckon::random_stream(3, rev_question.id));
+  REQUIRE(r);
+  CHECK(r->answer == std::optional<std::string>("42"));
+  REQUIRE(revision_prompts.size() == 4); // two rounds of two chains
+  std::size_t with_history = 0;
+  for (const auto& prompt : revision_prompts) {
+    CHECK(prompt.find("verification") == std::string::npos); // the paper's reviser gets no critique
+    CHECK(prompt.find("The previous reasoning may contain mistakes. Write a corrected solution.") != std::string::npos);
+    if (prompt.find("Earlier attempts, oldest first:\nAttempt 1:\nStep 1: v=1.\n\nStep 2: v=4.\n\nThe answer is \\boxed{7}.\n\n") !=
+        std::string::npos)
+      ++with_history;
+  }
+  CHECK(with_history == 2);
+  CHECK(r->cost.engine_calls == rv.totals().delivered.engine_calls);
+  CHECK(r->cost.generated_tokens == rv.totals().delivered.generated_tokens);
 }
 
 #endif // RECKON_TEST_OPENAI

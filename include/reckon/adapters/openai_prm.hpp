@@ -24,7 +24,8 @@
 // defaults to STEP pooling with step_tag_id 151651 ("<extra_0>") and 2 labels; Math-Shepherd
 // (LlamaForCausalLM) is served with
 //   --pooler-config '{"pooling_type": "STEP", "step_tag_id": 12902, "returned_token_ids": [648, 387]}'
-// (12902 "ки", 648 "+", 387 "-": vLLM's reward.md and PR #9697), so each row is [p(+), p(-)].
+// (vLLM's reward.md gives the flag's form; 12902 "ки", 648 "+", 387 "-" are the ids Math-Shepherd's
+// model card computes with its tokenizer), so each row is [p(+), p(-)].
 //
 // What reckon sends and reads, per preset (served_prm_params::qwen_math_prm() / math_shepherd()):
 // - Qwen2.5-Math-PRM (the model card's usage): the text is the Qwen chat template applied to a

@@ -41,7 +41,6 @@
 #include <array>
 #include <atomic>
 #include <cctype>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -65,7 +64,7 @@ struct reviser_params {
   std::string prompt_template = "Problem:\n{problem}\n\n{history}Previous reasoning:\n{candidate}\n\n{feedback}{instruction}";
   /// The feedback section's heading (then one line per step: "Step k: 0.910").
   std::string feedback_heading = "Step-by-step verification (the reward model's score of each step, from 0 to 1):\n";
-  /// The history section's heading (then "Attempt k:\n<its text>\n\n" per earlier attempt, oldest first).
+  /// The history section's heading (then "Attempt k:\n<its text, trimmed>\n\n" per earlier attempt, oldest first).
   std::string history_heading = "Earlier attempts, oldest first:\n";
   /// A step scored below this is flagged; the first one is named (in [0, 1]).
   double threshold = 0.5;
@@ -211,9 +210,9 @@ public:
     if (!q.history.empty()) {
       history = params_.history_heading;
       for (std::size_t a = 0; a < q.history.size(); ++a) {
-        history += fmt::format("Attempt {}:\n", a + 1);
-        for (const auto& s : q.history[a].steps) history += s;
-        history += "\n\n";
+        std::string text;
+        for (const auto& s : q.history[a].steps) text += s;
+        history += fmt::format("Attempt {}:\n{}\n\n", a + 1, trim(text));
       }
     }
     std::string instruction;
