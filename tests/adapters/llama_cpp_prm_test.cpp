@@ -15,7 +15,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -63,13 +66,36 @@ double max_diff(const std::vector<std::vector<double>>& a, const std::vector<std
 }
 
 // How many llama sequences of a context hold KV cells.
-std::size_t sequences_holding_cells(lc::step_tag_prm& prm) {
-  llama_memory_t mem = llama_get_memory(prm.backend().context());
+std::size_t sequences_holding_cells(llama_context* ctx) {
+  llama_memory_t mem = llama_get_memory(ctx);
   std::size_t n = 0;
-  for (std::uint32_t s = 0; s < prm.backend().n_seq_max(); ++s)
+  for (std::uint32_t s = 0; s < llama_n_seq_max(ctx); ++s)
     n += llama_memory_seq_pos_max(mem, static_cast<llama_seq_id>(s)) >= 0 ? 1 : 0;
   return n;
 }
+std::size_t sequences_holding_cells(lc::step_tag_prm& prm) { return sequences_holding_cells(prm.backend().context()); }
+
+// A real context whose decode can be made to fail (llama_decode's "aborted") or tokenize to throw.
+struct flaky_prm_backend {
+  lc::context_backend inner;
+  int fail_decode_at = -1; // the decode call (0-based) that returns 2
+  int decodes = 0;
+  bool throw_tokenize = false;
+
+  [[nodiscard]] std::uint32_t n_seq_max() const { return inner.n_seq_max(); }
+  [[nodiscard]] std::uint32_t n_batch() const { return inner.n_batch(); }
+  [[nodiscard]] std::uint32_t n_ctx() const { return inner.n_ctx(); }
+  std::vector<std::int32_t> tokenize(std::string_view text, bool add_special) {
+    if (throw_tokenize) throw std::runtime_error("tokenizer gone");
+    return inner.tokenize(text, add_special);
+  }
+  std::string piece(std::int32_t t) { return inner.piece(t); }
+  [[nodiscard]] bool is_eog(std::int32_t t) const { return inner.is_eog(t); }
+  std::int32_t decode(std::span<const lc::batch_entry> e) { return decodes++ == fail_decode_at ? 2 : inner.decode(e); }
+  std::span<const float> logits(std::int32_t i) { return inner.logits(i); }
+  void seq_cp(std::int32_t a, std::int32_t b) { inner.seq_cp(a, b); }
+  bool seq_rm(std::int32_t s, std::int32_t p0, std::int32_t p1) { return inner.seq_rm(s, p0, p1); }
+};
 
 std::string step_text(std::size_t path, std::size_t step) {
   return " Step " + std::to_string(step + 1) + ": " + std::to_string(3 * path + step) + " + " +
@@ -345,6 +371,45 @@ TEST_CASE("llama_cpp step_tag_prm (real): a full KV cache is no_capacity, every 
   CHECK(too_long.error().code == errc::invalid_argument);
   CHECK(prm.tokens_last_call() == 0);
   CHECK(prm.live() == 0);
+}
+
+TEST_CASE("llama_cpp step_tag_prm (real): a failed decode or a throwing tokenizer leaves no sequence behind",
+          "[adapters][llama_cpp_real][step_tag_prm]") {
+  if (prm_test_model() == nullptr) {
+    WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
+    return;
+  }
+  lc::basic_step_tag_prm<flaky_prm_backend> prm(flaky_prm_backend{prm_context(8)});
+  auto scratch = make_prm(8, false);
+  llama_context* ctx = prm.backend().inner.context();
+  std::vector<std::vector<std::string>> paths;
+  for (std::size_t i = 0; i < 4; ++i) paths.push_back({step_text(i, 0)});
+  REQUIRE(prm.score_steps(prm_problem, views_of(paths)));
+  REQUIRE(prm.cached() == 4);
+  // The second round fails in its decode, after copies and in-place extensions were set up.
+  paths[3] = paths[0];
+  for (std::size_t i = 0; i < 4; ++i) paths[i].push_back(step_text(i, 1));
+  prm.backend().fail_decode_at = prm.backend().decodes;
+  auto r = prm.score_steps(prm_problem, views_of(paths));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::aborted);
+  CHECK(prm.live() == 0);
+  CHECK(sequences_holding_cells(ctx) == 0);
+  // The next call re-scores from the prompt and agrees with a PRM that never failed.
+  auto again = prm.score_steps(prm_problem, views_of(paths));
+  auto want = scratch.score_steps(prm_problem, views_of(paths));
+  REQUIRE(again);
+  REQUIRE(want);
+  CHECK(max_diff(*again, *want) <= score_tolerance);
+  CHECK(prm.cached() == 4);
+  // An exception inside the call is engine_failure, with every sequence released.
+  for (auto& p : paths) p.push_back(step_text(9, 2));
+  prm.backend().throw_tokenize = true;
+  auto thrown = prm.score_steps(prm_problem, views_of(paths));
+  REQUIRE_FALSE(thrown);
+  CHECK(thrown.error().code == errc::engine_failure);
+  CHECK(prm.live() == 0);
+  CHECK(sequences_holding_cells(ctx) == 0);
 }
 
 TEST_CASE("llama_cpp step_tag_prm (real): reckon::particle_filter with the llama.cpp policy and the step-tag PRM",

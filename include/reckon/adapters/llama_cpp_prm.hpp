@@ -54,6 +54,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <span>
 #include <string>
@@ -109,7 +110,8 @@ public:
   /// One score in [0, 1] per step of every view: P(good) / (P(good) + P(bad)) at each step's tag.
   /// A view with no steps gets an empty list (and decodes nothing).
   /// @returns the scores, or invalid_argument (the prompt has no tokens, a view does not fit the
-  ///   context), no_capacity (no KV cells), aborted, engine_failure (a failed decode, NaN logits)
+  ///   context), no_capacity (no KV cells), aborted, engine_failure (a failed decode, NaN logits,
+  ///   an exception); after an error no sequence is cached
   result<std::vector<std::vector<double>>> score_steps(const problem& prob, std::span<const solution_view> views) {
     ++counters_.calls;
     last_call_ = 0;
@@ -121,8 +123,13 @@ public:
     if (prompt_tokens_.empty()) return fail(errc::invalid_argument, "llama_cpp::step_tag_prm: the prompt has no tokens");
     std::vector<std::vector<double>> out(views.size());
     std::vector<std::size_t> totals(views.size(), 0);
-    auto r = params_.cache ? score_cached(views, out, totals)
-                           : score_from_prompt(views, all_with_steps(views), out, totals, false);
+    result<void> r;
+    try {
+      r = params_.cache ? score_cached(views, out, totals)
+                        : score_from_prompt(views, all_with_steps(views), out, totals, false);
+    } catch (const std::exception& e) { // bad_alloc, a throwing backend: no sequence may leak
+      r = fail(errc::engine_failure, std::string("llama_cpp::step_tag_prm: ") + e.what());
+    }
     counters_.decoded_tokens += last_call_;
     if (!r) {
       clear();
@@ -131,7 +138,8 @@ public:
     return out;
   }
 
-  /// The rows (tokens) the last score_steps call decoded, the prompt's included (0 when all were cached).
+  /// The rows (tokens) the last score_steps call decoded, the prompt's included (0 when all were
+  /// cached; a failed call's rows up to its failure).
   [[nodiscard]] std::uint64_t tokens_last_call() const noexcept { return last_call_; }
   /// Lifetime counters.
   [[nodiscard]] const step_tag_counters& counters() const noexcept { return counters_; }
