@@ -11,9 +11,10 @@
 
 #include <support/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <span>
 #include <stdexcept>
@@ -174,9 +175,9 @@ TEST_CASE("llama_cpp step_tag_prm (real): a search of 8 paths x 10 steps decodes
   CHECK(c.decode_calls == 11); // the prompt once, then one batch per call
   const double ratio = static_cast<double>(whole) / static_cast<double>(c.decoded_tokens);
   CHECK(ratio > 4.0);
-  std::printf("step_tag_prm, 8 paths x 10 steps: %llu tokens decoded, %llu re-scoring whole prefixes (%.2fx); "
-              "max |incremental - from scratch| = %.3g\n",
-              static_cast<unsigned long long>(c.decoded_tokens), static_cast<unsigned long long>(whole), ratio, worst);
+  fmt::print("step_tag_prm, 8 paths x 10 steps: {} tokens decoded, {} re-scoring whole prefixes ({:.2f}x); "
+             "max |incremental - from scratch| = {:.3g}\n",
+             c.decoded_tokens, whole, ratio, worst);
 }
 
 TEST_CASE("llama_cpp step_tag_prm (real): a shrinking frontier releases its llama sequences; unchanged and equal views decode nothing",
@@ -436,11 +437,9 @@ TEST_CASE("llama_cpp step_tag_prm (real): reckon::particle_filter with the llama
   CHECK(r->cost.prm_calls == c.calls);
   CHECK(r->cost.prm_tokens == c.decoded_tokens); // the run's meter counts what the PRM decoded
   CHECK(c.decoded_tokens < c.whole_prefix_tokens);
-  std::printf("particle_filter + step_tag_prm (random weights): answer %s; %llu PRM calls, %llu PRM tokens decoded "
-              "vs %llu re-scoring whole prefixes; %u steps, %llu generated tokens\n",
-              r->answer.value_or("(none)").c_str(), static_cast<unsigned long long>(c.calls),
-              static_cast<unsigned long long>(c.decoded_tokens), static_cast<unsigned long long>(c.whole_prefix_tokens),
-              static_cast<unsigned>(r->cost.serial_depth), static_cast<unsigned long long>(r->cost.generated_tokens));
+  fmt::print("particle_filter + step_tag_prm (random weights): answer {}; PRM: {} calls, {} tokens decoded vs {} "
+             "re-scoring whole prefixes; ledger: {:j}\n",
+             r->answer.value_or("(none)"), c.calls, c.decoded_tokens, c.whole_prefix_tokens, r->cost);
 }
 
 #endif // RECKON_TEST_LLAMA_CPP
