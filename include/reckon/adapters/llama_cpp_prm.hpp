@@ -29,22 +29,25 @@
 //   from the prompt after the main batch, in the slots the call freed (evicting a cached view's
 //   sequence when none is free), and counted in step_tag_counters::fallbacks;
 // - a new problem releases every cached sequence of the previous one;
-// - after a failed decode every cached sequence is released (the next call re-scores from the
-//   prompt): the cache is an optimisation, never state a score depends on.
+// - after any error (a failed decode, an exception) every cached sequence is released and the next
+//   call re-scores from the prompt: the cache is an optimisation, never state a score depends on;
+// - step_tag_params::cache = false scores every view from its prompt, as the reference does, for
+//   comparison: the cache changes no score beyond batch arithmetic (ggml rounds differently for
+//   different batch shapes: up to 2.2e-4 on the F16 test model; tests/adapters/llama_cpp_prm_test.cpp).
 //
-// Deliberate deviations from Math-Shepherd's reference code:
-// - the prompt and each step are tokenised apart (the tag is inserted as its token id), where the
-//   reference tokenises f"{question} {output}" at once: a cached prefix must be the same tokens
-//   whatever follows it. On SentencePiece vocabularies the step's leading space marker stands in for
-//   the reference's separator; a BPE boundary that would merge across a step's edge is not merged;
-// - step_tag_params::cache = false scores every view from its prompt (the reference's cost), for
-//   comparison and to check that the cache changes no score beyond batch arithmetic (ggml rounds
-//   differently for different batch shapes: up to 2.2e-4 on the F16 test model; see
-//   tests/adapters/llama_cpp_prm_test.cpp).
+// Deliberate deviation from Math-Shepherd's reference code: the prompt and each step are tokenised
+// apart (the tag is inserted as its token id), where the reference tokenises f"{question} {output}"
+// at once: a cached prefix must be the same tokens whatever follows it. On SentencePiece
+// vocabularies the step's leading space marker stands in for the reference's separator; a BPE merge
+// across a step's edge does not happen.
 //
-// Cost: tokens_last_call() is the rows the last call decoded; counters() also has the rows a PRM
-// re-scoring every view's whole text would have decoded, so the O(steps) vs O(steps^2) saving
-// per path is measured. Thread safety: none (as llama_cpp::engine).
+// Cost: tokens_last_call() is the rows the last call decoded (what metered counts as prm_tokens);
+// counters() also has the rows a PRM re-scoring every view's whole text would have decoded, so the
+// O(steps) vs O(steps^2) saving per path is measured. Host work per call is hashing and comparing
+// each view's text (O(its characters)), no re-tokenising of cached steps. Sequences: a call needs
+// one per distinct view plus, while it runs, the cached prefixes those views continue (n_seq_max
+// = 2 x the particles, or beams x (expansions + 1), avoids fallbacks). Thread safety: none (as
+// llama_cpp::engine).
 
 #include <reckon/adapters/llama_cpp.hpp>
 #include <reckon/concepts/process_reward_model.hpp>
