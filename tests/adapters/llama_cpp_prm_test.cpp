@@ -420,9 +420,9 @@ TEST_CASE("llama_cpp step_tag_prm (real): reckon::particle_filter with the llama
     return;
   }
   lc::engine engine(lc::context_backend(prm_test_model()->get(), {.n_ctx = 4096, .n_seq_max = 16, .n_threads = 1}));
-  auto prm = make_prm(16);
   reckon::particle_filter_params params;
   params.n = 6;
+  auto prm = make_prm(params.n); // n sequences suffice: every scored view is a prefix the next round extends
   params.max_steps = 6;
   params.stepping.max_step_tokens = 12;
   params.stepping.max_total_tokens = 72;
@@ -437,6 +437,7 @@ TEST_CASE("llama_cpp step_tag_prm (real): reckon::particle_filter with the llama
   CHECK(r->cost.prm_calls == c.calls);
   CHECK(r->cost.prm_tokens == c.decoded_tokens); // the run's meter counts what the PRM decoded
   CHECK(c.decoded_tokens < c.whole_prefix_tokens);
+  CHECK(c.fallbacks == 0);
   fmt::print("particle_filter + step_tag_prm (random weights): answer {}; PRM: {} calls, {} tokens decoded vs {} "
              "re-scoring whole prefixes; ledger: {:j}\n",
              r->answer.value_or("(none)"), c.calls, c.decoded_tokens, c.whole_prefix_tokens, r->cost);

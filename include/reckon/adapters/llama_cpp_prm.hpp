@@ -44,10 +44,11 @@
 // Cost: tokens_last_call() is the rows the last call decoded (what metered counts as prm_tokens);
 // counters() also has the rows a PRM re-scoring every view's whole text would have decoded, so the
 // O(steps) vs O(steps^2) saving per path is measured. Host work per call is hashing and comparing
-// each view's text (O(its characters)), no re-tokenising of cached steps. Sequences: a call needs
-// one per distinct view plus, while it runs, the cached prefixes those views continue (n_seq_max
-// = 2 x the particles, or beams x (expansions + 1), avoids fallbacks). Thread safety: none (as
-// llama_cpp::engine).
+// each view's text (O(its characters)), no re-tokenising of cached steps. Sequences: a call of N
+// distinct views holds at most 2N at once (N new, and the cached prefixes they continue, each
+// continued in place by one of them unless it is also a view itself): n_seq_max = N never falls
+// back in a particle filter or a beam search (every scored prefix is extended), 2N never does.
+// Thread safety: none (as llama_cpp::engine).
 
 #include <reckon/adapters/llama_cpp.hpp>
 #include <reckon/concepts/process_reward_model.hpp>
