@@ -28,6 +28,8 @@
 #include <reckon/numerics/token_stats.hpp>
 #include <reckon/numerics/topk_stats.hpp>
 
+#include <reckon/optimize/ets_program.hpp>
+
 #include <reckon/answer/canonical.hpp>
 #include <reckon/answer/equal.hpp>
 #include <reckon/answer/extract.hpp>
