@@ -53,6 +53,68 @@ struct embed_params {
   std::uint32_t chars_per_estimated_token = 4; ///< a response without usage.prompt_tokens is charged ceil(chars / this) tokens per text, at least 1 (> 0; OpenAI's rule of thumb for English)
 };
 
+namespace detail {
+
+/// A /v1/embeddings reply, read (read_embedding_reply).
+struct embedding_reply {
+  std::size_t dimension = 0;                  ///< every row's length (> 0)
+  std::vector<float> values;                  ///< inputs x dimension, row-major, in input order; all finite
+  std::optional<std::uint64_t> prompt_tokens; ///< the reply's usage.prompt_tokens, where it reports one
+};
+
+/// Reads a /v1/embeddings response body sent for `inputs` texts: engine_failure naming the fault
+/// unless it holds exactly one row per input, every index is an integer in range and appears
+/// once, and every vector is a non-empty array of finite numbers, all of one length.
+[[nodiscard]] inline result<embedding_reply> read_embedding_reply(std::string_view body, std::size_t inputs) {
+  auto bad = [&](const std::string& what) { return fail(errc::engine_failure, "openai::embedder: " + what + ": " + excerpt(body)); };
+  try {
+    const json doc = json::parse(body);
+    if (!doc.is_object() || !doc.contains("data") || !doc.at("data").is_array())
+      return bad("the response has no \"data\" array");
+    const json& data = doc.at("data");
+    if (data.size() != inputs)
+      return bad("the response has " + std::to_string(data.size()) + " rows for " + std::to_string(inputs) + " inputs");
+    std::vector<char> seen(inputs, 0);
+    embedding_reply out;
+    for (const json& row : data) {
+      if (!row.is_object()) return bad("a row is not an object");
+      const auto index = row.find("index");
+      if (index == row.end() || !index->is_number_integer()) return bad("a row has no integer \"index\"");
+      const std::int64_t i = index->get<std::int64_t>();
+      if (i < 0 || static_cast<std::uint64_t>(i) >= inputs)
+        return bad("index " + std::to_string(i) + " is out of range for " + std::to_string(inputs) + " inputs");
+      if (seen[static_cast<std::size_t>(i)] != 0) return bad("index " + std::to_string(i) + " appears twice");
+      seen[static_cast<std::size_t>(i)] = 1;
+      const auto vec = row.find("embedding");
+      if (vec == row.end() || !vec->is_array() || vec->empty())
+        return bad("row " + std::to_string(i) + " has no \"embedding\" array of numbers (encoding_format float)");
+      if (out.dimension == 0) {
+        out.dimension = vec->size();
+        out.values.assign(inputs * out.dimension, 0.0f);
+      } else if (vec->size() != out.dimension) {
+        return bad("row " + std::to_string(i) + " has " + std::to_string(vec->size()) + " dimensions, another " +
+                   std::to_string(out.dimension));
+      }
+      float* dst = out.values.data() + static_cast<std::size_t>(i) * out.dimension;
+      for (const json& v : *vec) {
+        // A double beyond float's range becomes inf here and is refused like a null.
+        const float f = v.is_number() ? static_cast<float>(v.get<double>()) : 0.0f;
+        if (!v.is_number() || !std::isfinite(f))
+          return bad("row " + std::to_string(i) + " holds a value that is not a finite number");
+        *dst++ = f;
+      }
+    }
+    if (auto u = doc.find("usage"); u != doc.end() && u->is_object())
+      if (auto p = u->find("prompt_tokens"); p != u->end() && p->is_number_unsigned())
+        out.prompt_tokens = p->get<std::uint64_t>();
+    return out;
+  } catch (const std::exception& e) {
+    return bad(std::string("malformed response (") + e.what() + ")");
+  }
+}
+
+} // namespace detail
+
 /// What an embedder has done besides its requests (see counters for those).
 struct embed_counters {
   std::uint64_t texts = 0;              ///< texts embedded by calls that succeeded
@@ -155,11 +217,13 @@ private:
     bool deterministic = false;
     auto response = transport_.post(client, path_, body.dump(), &deterministic);
     if (!response) return response.error();
-    std::optional<std::uint64_t> prompt_tokens;
-    if (auto parsed = parse(*response, texts.size(), out, prompt_tokens); !parsed) return parsed;
+    auto reply = detail::read_embedding_reply(*response, texts.size());
+    if (!reply) return reply.error();
+    out.dimension = reply->dimension;
+    out.values = std::move(reply->values);
     out.usage.engine_calls = 1;
-    if (prompt_tokens) {
-      out.usage.prefilled_tokens = *prompt_tokens;
+    if (reply->prompt_tokens) {
+      out.usage.prefilled_tokens = *reply->prompt_tokens;
     } else {
       for (const auto& t : texts)
         out.usage.prefilled_tokens += std::max<std::uint64_t>(1, (t.size() + params_.chars_per_estimated_token - 1) /
@@ -168,62 +232,6 @@ private:
     }
     transport_.accept(out.usage, out.usage.prefilled_tokens);
     return {};
-  }
-
-  // Fills `out.values` in input order; nothing is kept unless the whole response is valid.
-  static result<void> parse(const std::string& body, std::size_t inputs, chunk_result& out,
-                            std::optional<std::uint64_t>& prompt_tokens) {
-    using detail::json;
-    auto bad = [&](const std::string& what) {
-      return fail(errc::engine_failure, "openai::embedder: " + what + ": " + detail::excerpt(body));
-    };
-    try {
-      const json doc = json::parse(body);
-      if (!doc.is_object() || !doc.contains("data") || !doc.at("data").is_array())
-        return bad("the response has no \"data\" array");
-      const json& data = doc.at("data");
-      if (data.size() != inputs)
-        return bad("the response has " + std::to_string(data.size()) + " rows for " + std::to_string(inputs) + " inputs");
-      std::vector<char> seen(inputs, 0);
-      std::size_t dimension = 0;
-      std::vector<float> values;
-      for (const json& row : data) {
-        if (!row.is_object()) return bad("a row is not an object");
-        const auto index = row.find("index");
-        if (index == row.end() || !index->is_number_integer()) return bad("a row has no integer \"index\"");
-        const std::int64_t i = index->get<std::int64_t>();
-        if (i < 0 || static_cast<std::uint64_t>(i) >= inputs)
-          return bad("index " + std::to_string(i) + " is out of range for " + std::to_string(inputs) + " inputs");
-        if (seen[static_cast<std::size_t>(i)] != 0) return bad("index " + std::to_string(i) + " appears twice");
-        seen[static_cast<std::size_t>(i)] = 1;
-        const auto vec = row.find("embedding");
-        if (vec == row.end() || !vec->is_array() || vec->empty())
-          return bad("row " + std::to_string(i) + " has no \"embedding\" array of numbers (encoding_format float)");
-        if (dimension == 0) {
-          dimension = vec->size();
-          values.assign(inputs * dimension, 0.0f);
-        } else if (vec->size() != dimension) {
-          return bad("row " + std::to_string(i) + " has " + std::to_string(vec->size()) + " dimensions, another " +
-                     std::to_string(dimension));
-        }
-        float* dst = values.data() + static_cast<std::size_t>(i) * dimension;
-        for (const json& v : *vec) {
-          // A double beyond float's range becomes inf here and is refused like a null.
-          const float f = v.is_number() ? static_cast<float>(v.get<double>()) : 0.0f;
-          if (!v.is_number() || !std::isfinite(f))
-            return bad("row " + std::to_string(i) + " holds a value that is not a finite number");
-          *dst++ = f;
-        }
-      }
-      if (auto u = doc.find("usage"); u != doc.end() && u->is_object())
-        if (auto p = u->find("prompt_tokens"); p != u->end() && p->is_number_unsigned())
-          prompt_tokens = p->get<std::uint64_t>();
-      out.dimension = dimension;
-      out.values = std::move(values);
-      return {};
-    } catch (const std::exception& e) {
-      return bad(std::string("malformed response (") + e.what() + ")");
-    }
   }
 
   detail::transport transport_;

@@ -62,6 +62,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -111,6 +112,86 @@ struct served_prm_params {
     return p;
   }
 };
+
+namespace detail {
+
+/// A /pooling reply, read (read_pooling_reply).
+struct pooling_reply {
+  std::vector<std::vector<double>> scores;    ///< per input, in input order: one score in [0, 1] per step
+  std::optional<std::uint64_t> prompt_tokens; ///< the reply's usage.prompt_tokens, where it reports one
+};
+
+/// One row's score under `params` (see prm_reading), or why the row is not a probability row.
+[[nodiscard]] inline result<double> read_pooling_row(const nlohmann::json& row, const served_prm_params& params) {
+  const std::uint32_t need = std::max(params.positive_index, params.reading == prm_reading::token_pair ? params.negative_index : 0U) + 1;
+  if (!row.is_array() || row.size() < need)
+    return fail(errc::engine_failure, "the row is not a list of at least " + std::to_string(need) + " numbers");
+  auto value = [&](std::uint32_t c) -> result<double> {
+    const auto& v = row[c];
+    if (!v.is_number()) return fail(errc::engine_failure, "column " + std::to_string(c) + " is not a number");
+    const double x = v.get<double>();
+    if (!std::isfinite(x) || x < 0.0 || x > 1.0)
+      return fail(errc::engine_failure, "column " + std::to_string(c) + " is " + std::to_string(x) +
+                                            ", not a probability (is the server's activation off?)");
+    return x;
+  };
+  auto pos = value(params.positive_index);
+  if (!pos) return pos.error();
+  if (params.reading == prm_reading::positive_class) return *pos;
+  auto neg = value(params.negative_index);
+  if (!neg) return neg.error();
+  if (!(*pos + *neg > 0.0)) return fail(errc::engine_failure, "both token probabilities are 0");
+  return *pos / (*pos + *neg);
+}
+
+/// Reads a /pooling response body sent for steps_per_input.size() inputs, input k with
+/// steps_per_input[k] steps (see the header's Checks): engine_failure, naming input k as
+/// "candidate candidate_of[k]" (k where candidate_of is empty, else it has one number per input),
+/// unless every input is answered once with one probability row per step.
+[[nodiscard]] inline result<pooling_reply> read_pooling_reply(std::string_view body, std::span<const std::size_t> steps_per_input,
+                                                              std::span<const std::size_t> candidate_of,
+                                                              const served_prm_params& params) {
+  reckon::detail::require(candidate_of.empty() || candidate_of.size() == steps_per_input.size(),
+                          "openai::detail::read_pooling_reply: candidate_of must be empty or name every input");
+  const std::size_t count = steps_per_input.size();
+  auto bad = [&](const std::string& why) { return fail(errc::engine_failure, "openai::served_prm: " + why + ": " + excerpt(body)); };
+  const nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object()) return bad("the response is not a JSON object");
+  const auto data = parsed.find("data");
+  if (data == parsed.end() || !data->is_array()) return bad("the response has no \"data\" list");
+  if (data->size() != count)
+    return bad("the response has " + std::to_string(data->size()) + " entries for " + std::to_string(count) + " inputs");
+  pooling_reply out;
+  out.scores.resize(count);
+  std::vector<char> seen(count, 0);
+  for (std::size_t e = 0; e < data->size(); ++e) {
+    const auto& entry = (*data)[e];
+    const auto index = entry.is_object() ? entry.find("index") : entry.end();
+    if (index == entry.end() || !index->is_number_unsigned() || index->get<std::uint64_t>() >= count)
+      return bad("entry " + std::to_string(e) + " has no valid \"index\"");
+    const auto k = index->get<std::size_t>();
+    if (seen[k] != 0) return bad("input " + std::to_string(k) + " is answered twice");
+    seen[k] = 1;
+    const std::size_t cand = candidate_of.empty() ? k : candidate_of[k];
+    const std::size_t steps = steps_per_input[k];
+    const auto rows = entry.find("data");
+    if (rows == entry.end() || !rows->is_array()) return bad("candidate " + std::to_string(cand) + " has no \"data\" rows");
+    if (rows->size() != steps)
+      return bad("candidate " + std::to_string(cand) + " has " + std::to_string(rows->size()) + " scores for " +
+                 std::to_string(steps) + " steps (is the server's pooling STEP at the step tag?)");
+    for (std::size_t j = 0; j < steps; ++j) {
+      auto score = read_pooling_row((*rows)[j], params);
+      if (!score) return bad("step " + std::to_string(j) + " of candidate " + std::to_string(cand) + ": " + score.error().message);
+      out.scores[k].push_back(*score);
+    }
+  }
+  if (const auto usage = parsed.find("usage"); usage != parsed.end() && usage->is_object())
+    if (const auto pt = usage->find("prompt_tokens"); pt != usage->end() && pt->is_number_unsigned())
+      out.prompt_tokens = pt->get<std::uint64_t>();
+  return out;
+}
+
+} // namespace detail
 
 /// A process reward model served by vLLM's pooling API (see the header's notes for the protocol).
 ///
@@ -243,9 +324,11 @@ private:
     if (!transport_.params().model.empty()) body["model"] = transport_.params().model;
     nlohmann::json input = nlohmann::json::array();
     std::uint64_t chars = 0;
+    std::vector<std::size_t> steps(count);
     for (std::size_t k = 0; k < count; ++k) {
       input.push_back(texts[first + k]);
       chars += texts[first + k].size();
+      steps[k] = candidates[sent[first + k]].steps.size();
     }
     body["input"] = std::move(input);
     if (!params_.task.empty()) body["task"] = params_.task;
@@ -253,72 +336,16 @@ private:
     auto response = transport_.post(client, path_, body.dump(), &deterministic);
     if (!response) return response.error();
 
-    auto bad = [&](const std::string& why) {
-      return fail(errc::engine_failure, "openai::served_prm: " + why + ": " + detail::excerpt(*response));
-    };
-    nlohmann::json parsed = nlohmann::json::parse(*response, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object()) return bad("the response is not a JSON object");
-    const auto data = parsed.find("data");
-    if (data == parsed.end() || !data->is_array()) return bad("the response has no \"data\" list");
-    if (data->size() != count)
-      return bad("the response has " + std::to_string(data->size()) + " entries for " + std::to_string(count) + " inputs");
-    std::vector<std::vector<double>> got(count);
-    std::vector<char> seen(count, 0);
-    for (std::size_t e = 0; e < data->size(); ++e) {
-      const auto& entry = (*data)[e];
-      const auto index = entry.is_object() ? entry.find("index") : entry.end();
-      if (index == entry.end() || !index->is_number_unsigned() || index->get<std::uint64_t>() >= count)
-        return bad("entry " + std::to_string(e) + " has no valid \"index\"");
-      const auto k = index->get<std::size_t>();
-      if (seen[k] != 0) return bad("input " + std::to_string(k) + " is answered twice");
-      seen[k] = 1;
-      const std::size_t cand = sent[first + k];
-      const std::size_t steps = candidates[cand].steps.size();
-      const auto rows = entry.find("data");
-      if (rows == entry.end() || !rows->is_array())
-        return bad("candidate " + std::to_string(cand) + " has no \"data\" rows");
-      if (rows->size() != steps)
-        return bad("candidate " + std::to_string(cand) + " has " + std::to_string(rows->size()) + " scores for " +
-                   std::to_string(steps) + " steps (is the server's pooling STEP at the step tag?)");
-      for (std::size_t j = 0; j < steps; ++j) {
-        auto score = read_row((*rows)[j]);
-        if (!score) return bad("step " + std::to_string(j) + " of candidate " + std::to_string(cand) + ": " + score.error().message);
-        got[k].push_back(*score);
-      }
-    }
-    for (std::size_t k = 0; k < count; ++k) out[sent[first + k]] = std::move(got[k]);
+    auto reply = detail::read_pooling_reply(*response, steps, std::span(sent).subspan(first, count), params_);
+    if (!reply) return reply.error();
+    for (std::size_t k = 0; k < count; ++k) out[sent[first + k]] = std::move(reply->scores[k]);
     reckon::usage u;
     u.engine_calls = 1;
-    std::uint64_t prompt_tokens = (chars + 3) / 4; // reckon's estimate where the server reports no usage
-    if (const auto usage = parsed.find("usage"); usage != parsed.end() && usage->is_object())
-      if (const auto pt = usage->find("prompt_tokens"); pt != usage->end() && pt->is_number_unsigned())
-        prompt_tokens = pt->get<std::uint64_t>();
+    // reckon's estimate where the server reports no usage
+    const std::uint64_t prompt_tokens = reply->prompt_tokens.value_or((chars + 3) / 4);
     u.prefilled_tokens = prompt_tokens;
     transport_.accept(u, prompt_tokens);
     return {};
-  }
-
-  // One row's score, or why it is not a probability row.
-  result<double> read_row(const nlohmann::json& row) const {
-    const std::uint32_t need = std::max(params_.positive_index, params_.reading == prm_reading::token_pair ? params_.negative_index : 0U) + 1;
-    if (!row.is_array() || row.size() < need)
-      return fail(errc::engine_failure, "the row is not a list of at least " + std::to_string(need) + " numbers");
-    auto value = [&](std::uint32_t c) -> result<double> {
-      const auto& v = row[c];
-      if (!v.is_number()) return fail(errc::engine_failure, "column " + std::to_string(c) + " is not a number");
-      const double x = v.get<double>();
-      if (!std::isfinite(x) || x < 0.0 || x > 1.0)
-        return fail(errc::engine_failure, "column " + std::to_string(c) + " is " + std::to_string(x) +
-                                              ", not a probability (is the server's activation off?)");
-      return x;
-    };
-    auto pos = value(params_.positive_index);
-    if (!pos) return pos.error();
-    if (params_.reading == prm_reading::positive_class) return *pos;
-    auto neg = value(params_.negative_index);
-    if (!neg) return neg.error();
-    if (!(*pos + *neg > 0.0)) return fail(errc::engine_failure, "both token probabilities are 0");
-    return *pos / (*pos + *neg);
   }
 
   detail::transport transport_;
