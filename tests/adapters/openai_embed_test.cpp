@@ -15,9 +15,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -311,6 +313,25 @@ TEST_CASE("openai::embedder: malformed or inconsistent bodies are engine failure
   CHECK(server.calls.load() == 1);
   CHECK(e.totals().delivered == reckon::usage{});
   CHECK(e.totals().accepted == 0);
+}
+
+TEST_CASE("regression #19.2: an index above INT64_MAX is named as sent, not as a negative number", "[adapters][openai_embed]") {
+  // Read as int64, 9223372036854775808 wrapped and the error named index -9223372036854775808.
+  auto r = oa::detail::read_embedding_reply(
+      R"({"data": [{"index": 0, "embedding": [1, 2]}, {"index": 9223372036854775808, "embedding": [3, 4]}]})", 2);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::engine_failure);
+  CHECK(r.error().message.find("index 9223372036854775808 is out of range for 2 inputs") != std::string::npos);
+  auto huge = oa::detail::read_embedding_reply(R"({"data": [{"index": 18446744073709551615, "embedding": [3, 4]}]})", 1);
+  REQUIRE_FALSE(huge);
+  CHECK(huge.error().message.find("index 18446744073709551615 is out of range for 1 inputs") != std::string::npos);
+  // In range, the rows land where their indices say.
+  auto good = oa::detail::read_embedding_reply(
+      R"({"data": [{"index": 1, "embedding": [3, 4]}, {"index": 0, "embedding": [1, 2]}], "usage": {"prompt_tokens": 5}})", 2);
+  REQUIRE(good);
+  CHECK(good->dimension == 2);
+  CHECK(good->values == std::vector<float>{1, 2, 3, 4});
+  CHECK(good->prompt_tokens == std::optional<std::uint64_t>{5});
 }
 
 TEST_CASE("openai::embedder: requests of one call with different dimensions fail the call", "[adapters][openai_embed]") {

@@ -525,6 +525,39 @@ struct policy_sim {
 
 } // namespace
 
+TEST_CASE("regression #19.2: a column index of UINT32_MAX asks for 2^32 columns instead of reading past the row",
+          "[adapters][openai][prm]") {
+  // The fuzz target openai_replies_fuzz found it: the columns a row needs were counted in uint32,
+  // so max(positive_index, negative_index) + 1 wrapped to 0, the length check passed and the
+  // reader indexed row[4294967295] (ASan: a heap read far past the row).
+  pooling_server server([](const json&, int, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(R"({"data":[{"index":0,"object":"pooling","data":[[0.25,0.75]]}]})", "application/json");
+  });
+  const std::vector<std::string> one = {"Step 1: 6 * 7 = 42."};
+  const std::vector<reckon::solution_view> cands = {{one, false, 0}};
+  for (const auto reading : {oa::prm_reading::positive_class, oa::prm_reading::token_pair}) {
+    auto pp = oa::served_prm_params{};
+    pp.reading = reading;
+    if (reading == oa::prm_reading::positive_class) pp.positive_index = UINT32_MAX;
+    else pp.negative_index = UINT32_MAX;
+    oa::served_prm prm(quick_client(server.url()), pp);
+    auto r = prm.score_steps(prm_question, cands);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::engine_failure);
+    CHECK(r.error().message.find("step 0 of candidate 0: the row is not a list of at least 4294967296 numbers") !=
+          std::string::npos);
+    CHECK(prm.totals().accepted == 0);
+  }
+  // The reader alone, as the fuzz target calls it.
+  auto pp = oa::served_prm_params{};
+  pp.positive_index = UINT32_MAX;
+  const std::vector<std::size_t> steps = {1};
+  auto r = oa::detail::read_pooling_reply(R"({"data":[{"index":0,"data":[[0.25,0.75]]}]})", steps, {}, pp);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("at least 4294967296 numbers") != std::string::npos);
+}
+
 TEST_CASE("openai::served_prm: a particle filter runs end to end with openai::stepping_model, both on servers",
           "[adapters][openai][prm]") {
   const bool shepherd = GENERATE(false, true);

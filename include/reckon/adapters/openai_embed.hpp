@@ -80,11 +80,14 @@ struct embedding_reply {
       if (!row.is_object()) return bad("a row is not an object");
       const auto index = row.find("index");
       if (index == row.end() || !index->is_number_integer()) return bad("a row has no integer \"index\"");
-      const std::int64_t i = index->get<std::int64_t>();
-      if (i < 0 || static_cast<std::uint64_t>(i) >= inputs)
-        return bad("index " + std::to_string(i) + " is out of range for " + std::to_string(inputs) + " inputs");
-      if (seen[static_cast<std::size_t>(i)] != 0) return bad("index " + std::to_string(i) + " appears twice");
-      seen[static_cast<std::size_t>(i)] = 1;
+      // Each sign read as itself: an index above INT64_MAX read as int64 would be named negative.
+      const bool in_range = index->is_number_unsigned()
+                                ? index->get<std::uint64_t>() < inputs
+                                : index->get<std::int64_t>() >= 0 && static_cast<std::uint64_t>(index->get<std::int64_t>()) < inputs;
+      if (!in_range) return bad("index " + index->dump() + " is out of range for " + std::to_string(inputs) + " inputs");
+      const std::size_t i = index->get<std::size_t>();
+      if (seen[i] != 0) return bad("index " + std::to_string(i) + " appears twice");
+      seen[i] = 1;
       const auto vec = row.find("embedding");
       if (vec == row.end() || !vec->is_array() || vec->empty())
         return bad("row " + std::to_string(i) + " has no \"embedding\" array of numbers (encoding_format float)");
@@ -95,7 +98,7 @@ struct embedding_reply {
         return bad("row " + std::to_string(i) + " has " + std::to_string(vec->size()) + " dimensions, another " +
                    std::to_string(out.dimension));
       }
-      float* dst = out.values.data() + static_cast<std::size_t>(i) * out.dimension;
+      float* dst = out.values.data() + i * out.dimension;
       for (const json& v : *vec) {
         // A double beyond float's range becomes inf here and is refused like a null.
         const float f = v.is_number() ? static_cast<float>(v.get<double>()) : 0.0f;

@@ -123,7 +123,9 @@ struct pooling_reply {
 
 /// One row's score under `params` (see prm_reading), or why the row is not a probability row.
 [[nodiscard]] inline result<double> read_pooling_row(const nlohmann::json& row, const served_prm_params& params) {
-  const std::uint32_t need = std::max(params.positive_index, params.reading == prm_reading::token_pair ? params.negative_index : 0U) + 1;
+  // In size_t: an index of UINT32_MAX must ask for 2^32 columns, not wrap to 0 and read past the row.
+  const std::size_t need =
+      std::size_t{std::max(params.positive_index, params.reading == prm_reading::token_pair ? params.negative_index : 0U)} + 1;
   if (!row.is_array() || row.size() < need)
     return fail(errc::engine_failure, "the row is not a list of at least " + std::to_string(need) + " numbers");
   auto value = [&](std::uint32_t c) -> result<double> {
