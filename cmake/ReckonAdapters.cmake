@@ -5,8 +5,10 @@
 #                      RECKON_LLAMA_CPP_DIR = an installed prefix or a build tree of llama.cpp
 #   reckon::openai     <reckon/adapters/openai*.hpp>: needs cpp-httplib and nlohmann_json; https
 #                      where cpp-httplib was built with OpenSSL (Debian's is)
+#   reckon::cbc        <reckon/adapters/cbc*.hpp>: ETS's program on COIN-OR CBC, found through
+#                      pkg-config (cbc.pc; Debian: coinor-libcbc-dev)
 #
-# RECKON_HAS_LLAMA_CPP / RECKON_HAS_OPENAI say which were created. Both install as components of
+# RECKON_HAS_LLAMA_CPP / RECKON_HAS_OPENAI / RECKON_HAS_CBC say which were created. Both install as components of
 # the reckon package where their dependencies are installed packages (ReckonInstall.cmake).
 
 set(RECKON_LLAMA_CPP_DIR "" CACHE PATH
@@ -18,27 +20,32 @@ set(_reckon_adapter_dir "${_reckon_include_dir}/reckon/adapters")
 
 # Each adapter's headers, by name, so that a new adapter header is installed without a list to
 # keep: openai*.hpp and detail/openai*.hpp are reckon::openai's, llama*.hpp and detail/llama*.hpp
-# reckon::llama_cpp's, any other detail/*.hpp goes with both (detail/stats.hpp).
+# reckon::llama_cpp's, cbc*.hpp reckon::cbc's, any other detail/*.hpp goes with the first two
+# (detail/stats.hpp).
 file(GLOB _reckon_adapter_top CONFIGURE_DEPENDS "${_reckon_adapter_dir}/*.hpp")
 file(GLOB _reckon_adapter_detail CONFIGURE_DEPENDS "${_reckon_adapter_dir}/detail/*.hpp")
 set(_reckon_openai_headers "")
 set(_reckon_llama_headers "")
+set(_reckon_cbc_headers "")
 foreach(_h IN LISTS _reckon_adapter_top _reckon_adapter_detail)
   get_filename_component(_n "${_h}" NAME)
   if(_n MATCHES "^openai")
     list(APPEND _reckon_openai_headers "${_h}")
   elseif(_n MATCHES "^llama")
     list(APPEND _reckon_llama_headers "${_h}")
+  elseif(_n MATCHES "^cbc" AND NOT _h IN_LIST _reckon_adapter_detail)
+    list(APPEND _reckon_cbc_headers "${_h}")
   elseif(_h IN_LIST _reckon_adapter_detail)
     list(APPEND _reckon_openai_headers "${_h}")
     list(APPEND _reckon_llama_headers "${_h}")
   else()
-    message(WARNING "reckon: ${_h} belongs to no adapter target (name it openai*.hpp or llama*.hpp): "
+    message(WARNING "reckon: ${_h} belongs to no adapter target (name it openai*.hpp, llama*.hpp or cbc*.hpp): "
                     "it is neither verified nor installed")
   endif()
 endforeach()
 set(RECKON_HAS_LLAMA_CPP OFF)
 set(RECKON_HAS_OPENAI OFF)
+set(RECKON_HAS_CBC OFF)
 
 # ---- llama.cpp ----------------------------------------------------------------------------------
 set(_reckon_llama_target "")
@@ -187,8 +194,38 @@ else()
   message(STATUS "reckon: cpp-httplib or nlohmann_json not found; no reckon::openai")
 endif()
 
+# ---- COIN-OR CBC (ETS's program) ------------------------------------------------------------------
+# CBC's C interface (Cbc_C_Interface.h) through its pkg-config file, whose Cflags put include/coin
+# on the path and whose Libs bring Cbc's dependencies (Clp, Cgl, Osi, CoinUtils).
+set(_reckon_cbc_target "")
+if(TARGET PkgConfig::RECKON_CBC)
+  set(_reckon_cbc_target PkgConfig::RECKON_CBC)
+else()
+  find_package(PkgConfig QUIET)
+  if(PKG_CONFIG_FOUND)
+    pkg_check_modules(RECKON_CBC QUIET IMPORTED_TARGET cbc)
+    if(RECKON_CBC_FOUND)
+      set(_reckon_cbc_target PkgConfig::RECKON_CBC)
+    endif()
+  endif()
+endif()
+if(_reckon_cbc_target)
+  add_library(reckon_cbc INTERFACE)
+  add_library(reckon::cbc ALIAS reckon_cbc)
+  set_target_properties(reckon_cbc PROPERTIES EXPORT_NAME cbc)
+  target_link_libraries(reckon_cbc INTERFACE reckon::reckon ${_reckon_cbc_target})
+  target_sources(reckon_cbc INTERFACE
+    FILE_SET HEADERS
+    BASE_DIRS "${_reckon_include_dir}"
+    FILES ${_reckon_cbc_headers})
+  set(RECKON_HAS_CBC ON)
+  message(STATUS "reckon: CBC ${RECKON_CBC_VERSION} found; reckon::cbc created")
+else()
+  message(STATUS "reckon: CBC not found (pkg-config cbc; Debian: coinor-libcbc-dev); no reckon::cbc")
+endif()
+
 if(PROJECT_IS_TOP_LEVEL)
-  foreach(_t reckon_llama_cpp reckon_openai)
+  foreach(_t reckon_llama_cpp reckon_openai reckon_cbc)
     if(TARGET ${_t})
       set_target_properties(${_t} PROPERTIES VERIFY_INTERFACE_HEADER_SETS ON)
     endif()

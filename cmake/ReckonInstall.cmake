@@ -1,6 +1,6 @@
 # Install rules, the exported package and a build-tree export. Include after ReckonAdapters.
 #
-# The package: reckon::reckon always; the components eval, openai and llama_cpp, each in an export
+# The package: reckon::reckon always; the components eval, openai, llama_cpp and cbc, each in an export
 # file of its own (reckon<Name>Targets.cmake) that reckonConfig.cmake loads only where the
 # component's dependencies are found at the consumer:
 #   find_package(reckon REQUIRED)                            reckon::reckon, plus every installed
@@ -60,6 +60,11 @@ if(TARGET reckon_openai)
   else()
     message(STATUS "reckon: reckon::openai is not installed: its cpp-httplib or nlohmann_json is not an installed package")
   endif()
+endif()
+
+# CBC comes from its pkg-config file, which a consumer's pkg-config finds again.
+if(TARGET reckon_cbc)
+  _reckon_install_component(reckon_cbc reckonCbcTargets cbc)
 endif()
 
 # llama.cpp's package defines an imported `llama`; a build tree (reckon_llama_imported, absolute

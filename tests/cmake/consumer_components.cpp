@@ -9,6 +9,7 @@
 bool reckon_consumer_eval();
 bool reckon_consumer_openai();
 bool reckon_consumer_llama_cpp();
+bool reckon_consumer_cbc();
 
 int main() {
   std::string checked;
@@ -26,6 +27,9 @@ int main() {
 #endif
 #if defined(RECKON_CONSUMER_LLAMA_CPP)
   ok = check(reckon_consumer_llama_cpp(), "llama_cpp") && ok;
+#endif
+#if defined(RECKON_CONSUMER_CBC)
+  ok = check(reckon_consumer_cbc(), "cbc") && ok;
 #endif
   if (!ok || checked.empty()) return 1;
   std::printf("reckon %s ok (%s)\n", reckon::version_string, checked.c_str());
