@@ -57,6 +57,7 @@
 #include <reckon/strategy/best_of_n.hpp>
 #include <reckon/strategy/compute_optimal.hpp>
 #include <reckon/strategy/deepconf.hpp>
+#include <reckon/strategy/ets.hpp>
 #include <reckon/strategy/odar.hpp>
 #include <reckon/strategy/particle_filter.hpp>
 #include <reckon/strategy/particle_gibbs.hpp>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// reckon-eval registrations of the stepping and PRM-guided search strategies: particle-filter, prism, beam-search, dvts, rebase, particle-gibbs, short-m@k, scale.
+// reckon-eval registrations of the stepping and PRM-guided search strategies: particle-filter, prism, beam-search, dvts, rebase, ets, particle-gibbs, short-m@k, scale.
 #pragma once
 
 #include <reckon/budget/budget.hpp>
@@ -12,6 +12,7 @@
 #include <reckon/eval/registry.hpp>
 #include <reckon/random/stream.hpp>
 #include <reckon/strategy/beam_search.hpp>
+#include <reckon/strategy/ets.hpp>
 #include <reckon/strategy/particle_filter.hpp>
 #include <reckon/strategy/particle_gibbs.hpp>
 #include <reckon/strategy/prism.hpp>
@@ -79,6 +80,22 @@ struct prism_runner {
   return params;
 }
 
+/// ETS of width n on a model that is its own PRM and embedder: lambda_s from the yaml of the
+/// nearest width (1.5 for 16, 1.4 for 64, 1.45 for 256), lambda_c 1, the rest REBASE's.
+struct ets_runner {
+  template <class M>
+    requires stepping_model<M> && process_reward_model<M> && embedding_model<M>
+  result<run_outcome> operator()(M& model, const problem& p, const run_config& c) const {
+    if (c.budget == 0) return fail(errc::invalid_argument, "budget (n) must be > 0");
+    ets_params params;
+    params.search.width = c.budget;
+    params.coverage_weight = c.budget >= 160 ? 1.45 : c.budget >= 32 ? 1.4 : 1.5;
+    auto r = ets(params).run(model, model, model, p, budget{}, random_stream(stream_key{c.seed, p.id, 0, 0}));
+    if (!r) return r.error();
+    return run_outcome{r.value().answer};
+  }
+};
+
 /// short-m@k with k = the budget (n) chains on a stepping model; m is capped at k.
 struct short_runner {
   std::uint32_t m = 1; ///< finished chains that stop the rest and vote
@@ -96,7 +113,8 @@ struct short_runner {
 
 } // namespace builtin
 
-/// Registers `particle-filter`, `prism`, `beam-search`, `dvts` and `rebase` (budget = n particles, population,
+/// Registers `particle-filter`, `prism`, `beam-search`, `dvts`, `rebase`, `ets`, `particle-gibbs`, `short-1`, `short-3`
+/// and `scale` (budget = n particles, population,
 /// beams or width). Synthetic path only: they need a stepping model (PRISM: a reviser), which recorded
 /// samples are not.
 inline void register_search_strategies(strategy_registry& r) {
@@ -118,6 +136,8 @@ inline void register_search_strategies(strategy_registry& r) {
           params.width = n;
           return rebase(params);
         }});
+  r.add("ets", "ETS: REBASE of width n whose frontier is first pruned by ETS's program (KV cost lambda_c 1, semantic coverage lambda_s 1.4-1.5) (budget: n)",
+        builtin::ets_runner{});
   r.add("particle-gibbs", "Particle Gibbs: 2 sweeps of n/2 particles, 1 reference particle cut back and resampled, the heaviest particle's answer (budget: n in all)",
         builtin::search_runner{[](std::uint32_t n) { return particle_gibbs(builtin::gibbs_for(n)); }});
   r.add("short-1", "short-1@k: k = n chains stepped in parallel, all stopped when the first finishes; its answer (budget: n)",
