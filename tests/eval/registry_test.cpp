@@ -22,7 +22,8 @@ TEST_CASE("the default registry holds the documented names", "[eval][registry]")
     CHECK(e->replay);
   }
   // Step-level search needs a stepping model: synthetic only.
-  for (const char* name : {"particle-filter", "prism", "beam-search", "dvts"}) {
+  for (const char* name : {"particle-filter", "prism", "beam-search", "dvts", "rebase", "ets", "particle-gibbs", "short-1",
+                           "short-3", "scale"}) {
     INFO(name);
     const auto* e = r.find(name);
     REQUIRE(e != nullptr);
