@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -418,6 +419,81 @@ TEST_CASE("regression #19.4: a sequence already past a lowered max_total_tokens 
     for (const auto& req : server.requests) CHECK(req.at("max_tokens").get<std::uint64_t>() > 0);
   }
   for (const auto s : {past, at, other, fresh}) m.release(s);
+  CHECK(m.live_sequences() == 0);
+  check_delivered(sim, m.totals().delivered);
+}
+
+// llama-server's answer to a prompt of at least its slot's context (--ctx-size / --parallel), as
+// recorded from llama-server (-np 4, the test model's 2048-token context: 512 a slot).
+const char* const recorded_context_400 =
+    R"({"error":{"code":400,"message":"request (619 tokens) exceeds the available context size (512 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":619,"n_ctx":512}})";
+
+TEST_CASE("regression #17.1: a step refused for llama-server's full context ends its sequence (finish length, done), not the run",
+          "[adapters][openai][stepping]") {
+  step_sim sim;
+  sim.d = dialect::llama_server;
+  std::atomic<std::uint64_t> n_ctx{22}; // the prompt (15 tokens) and one step (7) fill it
+  reckon::test::openai_fixture_server server([&](const json& req, int, httplib::Response& res) {
+    if (token_count(req.at("prompt").get<std::string>().size()) >= n_ctx.load()) {
+      res.status = 400;
+      res.set_content(recorded_context_400, "application/json; charset=utf-8");
+      return;
+    }
+    sim.serve(req, res);
+  });
+  oa::stepping_model m(quick(server));
+  reckon::step_params sp;
+  const std::uint64_t seeds[2] = {1, 2};
+  const std::uint64_t a = *m.begin(question), b = *m.begin(question);
+  const std::uint64_t both[2] = {a, b};
+  REQUIRE(m.extend(std::span(both), sp, std::span(seeds)));
+  const std::string a_text = *m.text(a);
+  const auto calls = server.calls.load();
+
+  auto r = m.extend(std::span(both), sp, std::span(seeds)); // before the fix: engine_failure (HTTP 400)
+  REQUIRE(r);
+  for (const auto& st : r->steps) {
+    CHECK(st.text.empty());
+    CHECK(st.tokens == 0);
+    CHECK(st.finish == reckon::finish_reason::length);
+    CHECK(st.done);
+  }
+  CHECK(r->usage.engine_calls == 0);
+  CHECK(r->usage.generated_tokens == 0);
+  CHECK(server.calls.load() == calls + 2); // one request each: a refusal that follows the prompt is not retried
+  CHECK(m.totals().context_full == 2);
+  CHECK(*m.text(a) == a_text);
+  CHECK(m.extend(std::span(&a, 1), sp, std::span(seeds, 1)).error().code == errc::invalid_argument); // done
+  check_delivered(sim, m.totals().delivered);
+
+  // A prompt that alone does not fit leaves nothing to search: an error naming the flags to change.
+  n_ctx = 10;
+  const std::uint64_t fresh = *m.begin(question);
+  auto e = m.extend(std::span(&fresh, 1), sp, std::span(seeds, 1));
+  REQUIRE(!e);
+  CHECK(e.error().code == errc::engine_failure);
+  CHECK(e.error().message.rfind("openai::stepping_model: openai: HTTP 400", 0) == 0);
+  CHECK(e.error().message.find("exceed_context_size_error") != std::string::npos);
+  CHECK(e.error().message.find("raise -c or lower -np") != std::string::npos);
+  CHECK(m.totals().context_full == 2);
+
+  // A particle filter whose paths outgrow the context (two steps fit, the answer needs three) ends them there.
+  n_ctx = 29;
+  const reckon::particle_filter pf(reckon::particle_filter_params{.n = 4, .max_steps = 8});
+  judge_sim jsim;
+  reckon::test::openai_fixture_server judging([&](const json& req, int, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(jsim.respond(req).dump(), "application/json");
+  });
+  oa::judge prm(quick(judging));
+  m.release(a);
+  m.release(b);
+  m.release(fresh);
+  auto run = pf.run(m, prm, question, reckon::budget{}, reckon::random_stream(11, question.id));
+  REQUIRE(run);
+  CHECK(run->answer != std::optional<std::string>("42")); // no path reached its answer step
+  CHECK(run->answer != std::optional<std::string>("7"));
+  CHECK(m.totals().context_full >= 6); // each of the 4 live particles, after the 2 earlier refusals
   CHECK(m.live_sequences() == 0);
   check_delivered(sim, m.totals().delivered);
 }
@@ -838,6 +914,24 @@ TEST_CASE("openai::judge: neither yes nor no in the top-k gives the stated score
     CHECK(prm.totals().failed_calls == 1);
     CHECK(prm.judged().judged == 0);
   }
+}
+
+TEST_CASE("regression #17.1: a judge prompt past llama-server's context is one request and an error naming the judge and -c / -np",
+          "[adapters][openai][judge]") {
+  reckon::test::openai_fixture_server server([&](const json&, int, httplib::Response& res) {
+    res.status = 400;
+    res.set_content(recorded_context_400, "application/json; charset=utf-8");
+  });
+  oa::judge prm(quick(server));
+  const std::vector<std::string> steps{"Step 1: v=3.\n\n"};
+  const reckon::solution_view c[1] = {{.steps = steps}};
+  auto r = prm.score_steps(question, c);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::engine_failure);
+  // Before the fix: "openai: HTTP 400 ..." with no word of which server or what to change.
+  CHECK(r.error().message.rfind("openai::judge: openai: HTTP 400", 0) == 0);
+  CHECK(r.error().message.find("raise -c or lower -np") != std::string::npos);
+  CHECK(server.calls.load() == 1);
 }
 
 TEST_CASE("openai::judge: parameters are checked at construction", "[adapters][openai][judge]") {

@@ -231,7 +231,11 @@ private:
     bool deterministic = false;
     auto response = transport_.post(
         client, path_, detail::request_body(cp.endpoint, cp.model, prompt, sp, 1, 0, params_.top_k).dump(), &deterministic);
-    if (!response) return response.error();
+    if (!response) { // named, so that the user knows which server to change (e.g. its context: the judge's prompt holds the whole path)
+      reckon::error e = response.error();
+      e.message = "openai::judge: " + e.message;
+      return e;
+    }
     auto parsed = detail::parse_response(*response, cp.endpoint);
     if (!parsed) return parsed.error();
     if (parsed->choices.size() != 1)

@@ -16,7 +16,15 @@
 // - the server's prefix cache (vLLM/SGLang automatic prefix caching, llama-server's prompt cache)
 //   is what makes re-sending the prefix cheap, and the ledger measures it: prefilled tokens are what
 //   each response reports it did not have cached (llama-server's timings.prompt_n, otherwise
-//   usage.prompt_tokens - prompt_tokens_details.cached_tokens), never assumed.
+//   usage.prompt_tokens - prompt_tokens_details.cached_tokens), never assumed;
+// - a server's context is a cap on a sequence's length like max_total_tokens. llama-server gives
+//   each slot --ctx-size / --parallel tokens; a step that reaches it comes back cut ("length"), and
+//   the next request of that sequence is refused with HTTP 400 exceed_context_size_error. That
+//   refusal ends the sequence as the cap does (an empty step, finish = length, done; counted in
+//   totals().context_full), so where a path ends does not depend on whether the context filled
+//   mid-step or at a step boundary. It is an error (engine_failure naming -c and -np) only when the
+//   sequence has no step yet: then the problem's prompt alone does not fit and nothing can be
+//   searched. Only llama-server's body is recognised; other servers' context errors stay errors.
 //
 // Deliberate deviation from the issue: prompts are sent as text, not token ids. vLLM returns token
 // ids only with return_tokens_as_token_ids and takes no mixed text/id prompt, llama-server drops the
@@ -70,7 +78,9 @@ namespace reckon::openai {
 /// - "length": finish = length; done when the sequence reached max_total_tokens;
 /// - reaching max_total_tokens finishes the sequence whatever ended the step (as llama_cpp does);
 ///   a sequence already at it (the cap lowered since its last step) gets an empty step, finish =
-///   length, done, without a request (as the synthetic model does).
+///   length, done, without a request (as the synthetic model does);
+/// - a sequence with at least one step whose next request does not fit llama-server's context
+///   (HTTP 400 exceed_context_size_error): an empty step, finish = length, done, usage zero.
 ///
 /// Tokens: usage.generated_tokens is the server's count (usage.completion_tokens; the per-token
 /// list's length where it is longer; characters / 4 where the server reports neither). A step's
@@ -150,6 +160,7 @@ public:
     out.steps.resize(seqs.size());
     std::vector<reckon::usage> used(seqs.size());
     std::vector<std::uint32_t> counted(seqs.size(), 0); // the server's token count of each step
+    std::vector<char> full(seqs.size(), 0);             // ended by the server's context
     // A sequence already at max_total_tokens (lowered since its last step) may generate nothing: it
     // gets an empty step that ends it, and no request (a server reads "max_tokens": 0 as no limit
     // or as an error, never as nothing).
@@ -164,13 +175,15 @@ public:
     }
     auto failed = transport_.for_each(asked.size(), [&](httplib::Client& client, std::size_t k) {
       const std::size_t i = asked[k];
-      return step_one(client, *states[i], params, want, wire_k, seeds[i], out.steps[i], used[i], counted[i]);
+      return step_one(client, *states[i], params, want, wire_k, seeds[i], out.steps[i], used[i], counted[i], full[i]);
     });
     if (failed) {
       transport_.count([](counters& t) { ++t.failed_calls; });
       return transport_.redact(std::move(*failed));
     }
     // All succeeded: only now does any sequence change.
+    if (const auto ended = std::count(full.begin(), full.end(), 1); ended > 0)
+      transport_.count([&](counters& t) { t.context_full += static_cast<std::uint64_t>(ended); });
     for (std::size_t i = 0; i < seqs.size(); ++i) {
       seq_state& st = *states[i];
       step& sp = out.steps[i];
@@ -239,7 +252,7 @@ private:
   // One sequence's request; fills `sp`, its usage and the server's token count. Touches no state.
   result<void> step_one(httplib::Client& client, const seq_state& st, const step_params& params,
                         const adapters::detail::stats_request& want, std::uint32_t wire_k, std::uint64_t seed, step& sp,
-                        reckon::usage& used, std::uint32_t& counted) {
+                        reckon::usage& used, std::uint32_t& counted, char& full) {
     const std::string prompt = materialize(*st.tail);
     sampling_params sampling;
     sampling.max_tokens = std::min(params.max_step_tokens, params.max_total_tokens - std::min(params.max_total_tokens, st.generated));
@@ -250,8 +263,19 @@ private:
     auto body_of = [&](std::uint64_t s) {
       return detail::request_body(api::completions, cp.model, prompt, sampling, 1, s, wire_k).dump();
     };
-    auto response = transport_.post_reseeding(client, path_, seed, body_of, "this sequence's step");
-    if (!response) return response.error();
+    bool overflow = false;
+    auto response = transport_.post_reseeding(client, path_, seed, body_of, "this sequence's step", &overflow);
+    if (!response && overflow && st.tail->parent != nullptr) { // the context is full: the path ends (header notes)
+      sp.finish = finish_reason::length;
+      sp.done = true;
+      full = 1;
+      return {};
+    }
+    if (!response) {
+      reckon::error e = response.error();
+      e.message = "openai::stepping_model: " + e.message;
+      return e;
+    }
     auto parsed = detail::parse_response(*response, api::completions);
     if (!parsed) return parsed.error();
     if (parsed->choices.size() != 1)

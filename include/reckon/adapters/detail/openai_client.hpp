@@ -12,6 +12,7 @@
 #include <reckon/random/stream.hpp>
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -58,6 +59,7 @@ struct counters {
   std::uint64_t failed_calls = 0;    ///< calls that returned an error
   std::uint64_t isolated = 0;        ///< requests re-sent as n = 1 requests after a deterministic 5xx
   std::uint64_t reseeded = 0;        ///< completions re-requested with a derived seed after a deterministic 5xx
+  std::uint64_t context_full = 0;    ///< stepping_model: sequences ended because their text no longer fit the server's context (a 400 exceed_context_size_error)
   reckon::usage delivered;           ///< usage of every accepted response, including those of calls that failed later (their results were dropped)
   std::uint64_t prompt_tokens = 0;   ///< prompt tokens of every accepted response, cached or not: 1 - delivered.prefilled_tokens / prompt_tokens is the prefix cache's measured saving
 };
@@ -71,6 +73,14 @@ inline constexpr const char* no_tls_message =
     "openai::client_params.url is https://, but this build of cpp-httplib has no TLS: it needs "
     "CPPHTTPLIB_OPENSSL_SUPPORT defined and OpenSSL linked (Debian: libcpp-httplib-dev and libssl-dev, "
     "with the Cflags of `pkg-config --cflags cpp-httplib`)";
+
+/// Whether a 4xx body is llama-server's refusal of a prompt that does not fit a slot's context:
+/// {"error": {"type": "exceed_context_size_error", "n_prompt_tokens": P, "n_ctx": C, ...}}.
+[[nodiscard]] inline bool is_context_overflow(const std::string& body) {
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  return j.is_object() && j.contains("error") && j["error"].is_object() && j["error"].contains("type") &&
+         j["error"]["type"] == "exceed_context_size_error";
+}
 
 /// Connections, retries and accounting for one adapter. Movable, not copyable; counters are
 /// guarded by a mutex, so requests may run on several threads at once.
@@ -193,9 +203,11 @@ public:
   /// One request with retries; the body of a 200, or why not (redacted). A 5xx whose body repeats
   /// the previous attempt's is deterministic (it follows the request, not the load): no more
   /// retries, and *deterministic is set. `n`: the completions the request asks for (an HTTP 400 to
-  /// n > 1 hints at max_n_per_request).
+  /// n > 1 hints at max_n_per_request). A 400 for a prompt that does not fit the server's context
+  /// is not retried (it follows the prompt); its error names the llama-server flags to change, and
+  /// *overflow, when given, is set.
   result<std::string> post(httplib::Client& client, const std::string& path, const std::string& body,
-                           bool* deterministic, std::uint32_t n = 1) {
+                           bool* deterministic, std::uint32_t n = 1, bool* overflow = nullptr) {
     std::optional<std::string> last_5xx;
     for (std::uint32_t attempt = 0;; ++attempt) {
       {
@@ -233,6 +245,13 @@ public:
         if (res->status == 400 && n > 1)
           why->message += " (if the server caps n per request, as llama-server caps it at its slot count -np, "
                           "set client_params.max_n_per_request to that cap)";
+        if (res->status == 400) {
+          if (is_context_overflow(res->body)) {
+            why->message += " (the prompt does not fit the server's context: llama-server gives each slot --ctx-size / "
+                            "--parallel tokens; raise -c or lower -np)";
+            if (overflow != nullptr) *overflow = true;
+          }
+        }
         if (res->status >= 500) {
           if (last_5xx && *last_5xx == res->body) {
             *deterministic = true;
@@ -252,12 +271,15 @@ public:
   /// One n = 1 request whose body depends on its seed: a deterministic 5xx re-sends it with the
   /// derived seeds request_seed(seed, r), r = 1 .. max_reseeds (counted once in reseeded), then
   /// fails naming `what`.
+  /// `overflow` as in post.
   template <class BodyOf>
   result<std::string> post_reseeding(httplib::Client& client, const std::string& path, std::uint64_t seed,
-                                     BodyOf&& body_of, const std::string& what) {
+                                     BodyOf&& body_of, const std::string& what,
+                                     bool* overflow = nullptr) {
     for (std::uint32_t reseed = 0;; ++reseed) {
       bool deterministic = false;
-      auto response = post(client, path, body_of(reseed == 0 ? seed : request_seed(seed, reseed)), &deterministic);
+      auto response =
+          post(client, path, body_of(reseed == 0 ? seed : request_seed(seed, reseed)), &deterministic, 1, overflow);
       if (response || !deterministic) return response;
       if (reseed >= params_.max_reseeds) {
         reckon::error e = response.error();
