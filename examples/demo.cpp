@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   reckon::eval::grid_params grid;
   for (const char* name : {"majority", "adaptive-sc", "esc", "weighted-majority", "best-of-n:prm-last",
                            "weighted-best-of-n:prm-last", "deepconf-offline", "deepconf-online", "particle-filter",
-                           "beam-search", "dvts", "rebase", "particle-gibbs", "short-1", "short-3", "prism", "revisions",
+                           "beam-search", "dvts", "rebase", "ets", "particle-gibbs", "short-1", "short-3", "prism", "revisions",
                            "zip-rc", "odar", "compute-optimal"})
     if (const auto* e = registry.find(name); e != nullptr && e->synthetic) grid.strategies.push_back(e->name);
   grid.budgets = {1, 2, 4, 8, 16, 32};
