@@ -15,7 +15,9 @@
 #include <reckon/strategy/particle_filter.hpp>
 #include <reckon/strategy/particle_gibbs.hpp>
 #include <reckon/strategy/prism.hpp>
+#include <reckon/strategy/ets.hpp>
 #include <reckon/strategy/rebase.hpp>
+#include <reckon/strategy/scale.hpp>
 #include <reckon/strategy/self_consistency.hpp>
 #include <reckon/strategy/sequential_revisions.hpp>
 #include <reckon/strategy/short_m_at_k.hpp>
@@ -232,6 +234,22 @@ struct sbi_orm_only {
   using reckon_model_concept = outcome_reward_model_tag;
   result<std::vector<double>> score_outcomes(const problem&, std::span<const solution_view> c) {
     return std::vector<double>(c.size(), 0.5);
+  }
+};
+
+/// An embedder that breaks in a chosen way on its first call (the synthetic model's vectors otherwise).
+struct sbi_embedder {
+  using reckon_model_concept = embedding_model_tag;
+  std::shared_ptr<const testing::suite> suite;
+  sbi_fault fault = sbi_fault::none;
+  result<embedding_batch> embed(std::span<const std::string> texts) {
+    if (fault == sbi_fault::fails) return fail(errc::engine_failure, "embed failed");
+    if (fault == sbi_fault::throws) throw std::runtime_error("embed threw");
+    testing::synthetic_model m(suite);
+    auto out = m.embed(texts);
+    if (out && fault == sbi_fault::too_few) out->values.resize(out->values.size() - out->dimension);
+    if (out && fault == sbi_fault::nan) out->values[0] = std::numeric_limits<float>::quiet_NaN();
+    return out;
   }
 };
 
@@ -468,8 +486,42 @@ TEST_CASE("bad input: the tree and particle searches reject bad params, hostile 
   add_search_rows(t, w, "beam_search", beam_search(beam_search_params{.n = 8, .width = 2}), 8);
   add_search_rows(t, w, "dvts", dvts(beam_search_params{.n = 8, .width = 2}), 8);
   add_search_rows(t, w, "rebase", rebase(rebase_params{.width = 8}), 2);
+
+  // ETS: REBASE's rows with a clean synthetic embedder, its own parameters, and a broken embedder.
+  auto ets_params_row = [&](const std::string& name, ets_params q, std::string message) {
+    t.push_back(sbi_param_row(w, name, std::move(message), [w, q](sbi_engine& m) { return ets(q).run(m, m, m, w.p, budget{}, w.stream); }));
+  };
+  ets_params e0;
+  e0.search.width = 0;
+  ets_params_row("ets: width = 0", e0, "ets: search: width must be > 0");
+  ets_params e1;
+  e1.cost_weight = sbi_nan;
+  ets_params_row("ets: cost_weight NaN", e1, "cost_weight must be finite and >= 0");
+  ets_params e2;
+  e2.coverage_weight = -1.0;
+  ets_params_row("ets: coverage_weight -1", e2, "coverage_weight must be finite and >= 0");
+  ets_params e3;
+  e3.cluster_distance = sbi_inf;
+  ets_params_row("ets: cluster_distance inf", e3, "cluster_distance must be in [0, 2]");
+  ets_params eq;
+  eq.search.width = 8;
+  const ets es(eq);
+  add_stepping_rows(t, w, "ets", [w, es](auto& model, auto& reward, const budget& b) {
+    testing::synthetic_model embedder(w.suite);
+    return es.run(model, reward, embedder, w.p, b, w.stream);
+  }, 2);
+  for (const sbi_fault f : {sbi_fault::fails, sbi_fault::throws, sbi_fault::too_few, sbi_fault::nan})
+    t.push_back({std::string("ets: the embedder ") + (f == sbi_fault::fails ? "fails" : f == sbi_fault::throws ? "throws"
+                                                     : f == sbi_fault::too_few ? "returns a vector too few" : "returns a NaN"),
+                 errc::engine_failure, f == sbi_fault::too_few ? "vectors for" : f == sbi_fault::nan ? "embedding model: " : "embed",
+                 [w, es, f] {
+                   testing::synthetic_model model(w.suite);
+                   sbi_embedder embedder{w.suite, f};
+                   return sbi_of(es.run(model, model, embedder, w.p, budget{}, w.stream), model.live_sequences() == 0);
+                 }});
   walk_strategy_rows(t);
 }
+
 
 namespace {
 
@@ -808,5 +860,28 @@ TEST_CASE("bad input: short-m@k, ZIP-RC and online DeepConf reject bad params, h
                    sbi_engine m(w.suite, sbi_faults{.extend = {f, 2}});
                    return sbi_of(dco_go(m, budget{}), m.live_sequences() == 0);
                  }});
+  walk_strategy_rows(t);
+}
+
+TEST_CASE("bad input: SCALE rejects bad params, hostile engines, broken ratings and bad budgets", "[errors][strategy]") {
+  const sbi_world w;
+  std::vector<sbi_row> t;
+  auto sc_params = [&](const std::string& call, scale_params q, std::string message) {
+    t.push_back(sbi_param_row(w, call, std::move(message), [w, q](sbi_engine& m) { return scale(q).run(m, w.p, budget{}, w.stream); }));
+  };
+  sc_params("scale: tau NaN", scale_params{.tau = sbi_nan}, "tau must be in [0, 1]");
+  sc_params("scale: tau 1.5", scale_params{.tau = 1.5}, "tau must be in [0, 1]");
+  sc_params("scale: max_steps = 0", scale_params{.max_steps = 0}, "max_steps must be > 0");
+  sc_params("scale: rating_reserve = 0", scale_params{.rating_reserve = 0}, "rating_reserve must be > 0");
+  sc_params("scale: effort set by the caller", scale_params{.stepping = step_params{.effort = effort_level::deliberate}},
+            "stepping.effort must be standard");
+  auto sc_go = [w](auto& m, const budget& b) { return scale().run(m, w.p, b, w.stream); };
+  add_engine_rows(t, w, "scale", sc_go, false, false);
+  add_budget_rows(t, "scale", [w, sc_go](budget lim) {
+    return [w, sc_go, lim] {
+      sbi_engine m(w.suite, sbi_faults{});
+      return sbi_of(sc_go(m, lim), m.live_sequences() == 0);
+    };
+  });
   walk_strategy_rows(t);
 }
