@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,18 @@ std::optional<std::uint32_t> server_slots() {
   const auto j = nlohmann::json::parse(r->body, nullptr, false);
   if (!j.is_object() || !j.contains("total_slots") || !j["total_slots"].is_number_unsigned()) return std::nullopt;
   return j["total_slots"].get<std::uint32_t>();
+}
+
+// /props's default_generation_settings.n_ctx: a slot's context (--ctx-size / --parallel), or nullopt.
+std::optional<std::uint32_t> slot_context() {
+  httplib::Client c(server_url());
+  auto r = c.Get("/props");
+  if (!r || r->status != 200) return std::nullopt;
+  const auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (!j.is_object() || !j.contains("default_generation_settings")) return std::nullopt;
+  const auto& g = j["default_generation_settings"];
+  if (!g.is_object() || !g.contains("n_ctx") || !g["n_ctx"].is_number_unsigned()) return std::nullopt;
+  return g["n_ctx"].get<std::uint32_t>();
 }
 
 const reckon::problem question{.id = 1, .prompt = "Question: what is 6 times 7? Think step by step.\nAnswer:"};
@@ -192,6 +205,48 @@ TEST_CASE("openai (real llama-server): stepping sequences, the prefix cache in t
   CHECK(j.judged().judged == 3);
   REQUIRE(j.score_steps(question, candidates));
   CHECK(j.judged().cached == 3);
+}
+
+TEST_CASE("openai (real llama-server): a path that fills the slot's context ends there; a prompt past it is an error naming -c / -np (#17.1)",
+          "[adapters][openai][llama_server_real]") {
+  RECKON_NEED_SERVER();
+  const auto n_ctx = slot_context();
+  if (!n_ctx || *n_ctx < 64) {
+    WARN("the server has no /props default_generation_settings.n_ctx: skipped");
+    return;
+  }
+  auto p = server_params();
+  p.max_reseeds = 8; // the test model's invalid-UTF-8 500s (see examples/adapters/openai_particle_filter.cpp)
+  oa::stepping_model sm(p);
+  std::string words = "Count:";
+  for (std::uint32_t i = 0; i + 24 < *n_ctx; ++i) words += " one"; // one token each: about 20 tokens left
+  const auto s = sm.begin({.id = 2, .prompt = words}).value();
+  reckon::step_params sp;
+  sp.max_step_tokens = 48;
+  sp.max_total_tokens = 4 * *n_ctx; // the server's context, not this cap, ends the path
+  reckon::step last;
+  std::uint32_t generated = 0;
+  for (std::uint64_t round = 0; round < 16 && !last.done; ++round) {
+    auto r = sm.extend(std::span(&s, 1), sp, std::span(&round, 1));
+    REQUIRE(r);
+    last = r->steps[0];
+    generated += static_cast<std::uint32_t>(r->usage.generated_tokens);
+  }
+  REQUIRE(last.done);
+  CHECK(generated < 48); // the slot held the prompt and fewer tokens than one full step
+  if (last.finish != reckon::finish_reason::eos) {
+    CHECK(last.finish == reckon::finish_reason::length);
+    CHECK(last.text.empty());
+    CHECK(sm.totals().context_full == 1);
+  }
+
+  const auto past = sm.begin({.id = 3, .prompt = words + words}).value();
+  const std::uint64_t seed = 1;
+  auto e = sm.extend(std::span(&past, 1), sp, std::span(&seed, 1));
+  REQUIRE_FALSE(e);
+  CHECK(e.error().code == reckon::errc::engine_failure);
+  CHECK(e.error().message.find("exceed_context_size_error") != std::string::npos);
+  CHECK(e.error().message.find("raise -c or lower -np") != std::string::npos);
 }
 
 #endif // RECKON_TEST_OPENAI
