@@ -10,9 +10,11 @@
 #include <reckon/concepts/logprob_model.hpp>
 #include <reckon/concepts/outcome_reward_model.hpp>
 #include <reckon/concepts/process_reward_model.hpp>
+#include <reckon/concepts/self_rating_model.hpp>
 #include <reckon/concepts/stepping_model.hpp>
 #include <reckon/strategy/beam_search.hpp>
 #include <reckon/strategy/particle_filter.hpp>
+#include <reckon/strategy/scale.hpp>
 #include <reckon/testing/conformance.hpp>
 
 #include "openai_fixture.hpp"
@@ -26,6 +28,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -39,6 +43,7 @@ namespace oa = reckon::openai;
 
 static_assert(reckon::stepping_model<oa::stepping_model>);
 static_assert(reckon::logprob_model<oa::stepping_model>);
+static_assert(reckon::self_rating_model<oa::stepping_model>);
 static_assert(reckon::process_reward_model<oa::judge>);
 static_assert(reckon::outcome_reward_model<oa::judge>);
 
@@ -952,6 +957,344 @@ TEST_CASE("openai::judge: parameters are checked at construction", "[adapters][o
   CHECK(bad([](oa::judge_params& jp) { jp.step_template = "no field"; }));
   CHECK(bad([](oa::judge_params& jp) { jp.outcome_template = "{step}"; }));
   CHECK_FALSE(bad([](oa::judge_params&) {}));
+}
+
+namespace {
+
+// The server of a SCALE run: outline and rating prompts (told apart by their instructions) answered
+// by the test's scripts, given the prompt and how many times that same prompt came before (so the
+// answers do not depend on the order of parallel requests); every other prompt is a step of step_sim.
+struct scale_sim {
+  step_sim steps;
+  std::function<std::string(const std::string& prompt, int attempt)> rate = [](const std::string&, int) { return "0.3"; };
+  std::function<std::string(int attempt)> outline = [](int) {
+    return std::string(R"({"step1": "find a", "step2": "find b", "step3": "answer"})");
+  };
+  std::mutex m;
+  std::map<std::string, int> seen;
+  std::vector<std::string> rating_prompts, step_prompts;
+  std::uint64_t rated = 0, generated = 0, prefilled = 0;
+
+  static bool is_rating(const std::string& prompt) { return prompt.rfind(oa::scale_score_instruction, 0) == 0; }
+  static bool is_outline(const std::string& prompt) { return prompt.rfind(oa::scale_outline_instruction, 0) == 0; }
+
+  void serve(const json& req, httplib::Response& res) {
+    const std::string prompt = req.at("prompt").get<std::string>();
+    if (!is_rating(prompt) && !is_outline(prompt)) {
+      {
+        std::lock_guard lock(m);
+        step_prompts.push_back(prompt);
+      }
+      return steps.serve(req, res);
+    }
+    int attempt = 0;
+    {
+      std::lock_guard lock(m);
+      attempt = seen[prompt]++;
+      if (is_rating(prompt)) rating_prompts.push_back(prompt);
+    }
+    const std::string text = is_rating(prompt) ? rate(prompt, attempt) : outline(attempt);
+    const std::uint64_t completion = token_count(text.size()) + 1, in = token_count(prompt.size());
+    {
+      std::lock_guard lock(m);
+      ++rated;
+      generated += completion;
+      prefilled += in;
+    }
+    json body{{"choices", json::array({json{{"index", 0}, {"text", text}, {"finish_reason", "stop"}}})},
+              {"usage", {{"prompt_tokens", in}, {"completion_tokens", completion}, {"prompt_tokens_details", {{"cached_tokens", 0}}}}}};
+    res.status = 200;
+    res.set_content(body.dump(), "application/json");
+  }
+
+  void check_delivered(const reckon::usage& delivered) {
+    std::lock_guard a(m), b(steps.m);
+    CHECK(delivered.engine_calls == steps.ok + rated);
+    CHECK(delivered.generated_tokens == steps.generated + generated);
+    CHECK(delivered.prefilled_tokens == steps.prefilled + prefilled);
+  }
+};
+
+// The {next} field of a rating prompt.
+std::string next_of(const std::string& prompt) {
+  const std::string open = "next step to be solved:";
+  const auto a = prompt.rfind(open), b = prompt.rfind("\nscore:");
+  return a == std::string::npos || b == std::string::npos ? std::string() : prompt.substr(a + open.size(), b - a - open.size());
+}
+
+} // namespace
+
+TEST_CASE("openai::stepping_model: a deliberate step sends the mode's prompt, cap and sampling; the kept text has none of it",
+          "[adapters][openai][stepping][scale]") {
+  step_sim sim;
+  reckon::test::openai_fixture_server server([&](const json& req, int, httplib::Response& res) { sim.serve(req, res); });
+  auto last = [&] {
+    std::lock_guard lock(server.m);
+    return server.requests.back();
+  };
+  oa::effort_params e;
+  e.standard_step_tokens = 5;
+  e.deliberate_temperature = 0.6f;
+  e.deliberate_top_p = 0.95f;
+  e.standard_temperature = 0.7f;
+  e.standard_top_p = 0.8f;
+  oa::stepping_model m(quick(server), e);
+  auto s = *m.begin(question);
+  reckon::step_params sp;
+  sp.max_step_tokens = 64;
+  sp.temperature = 1.0f;
+  sp.top_p = 1.0f;
+  const std::uint64_t seed = 4;
+
+  // System 1: the text alone, the mode's lower cap (7 tokens a step: cut at 5), its sampling.
+  auto a = m.extend(std::span(&s, 1), sp, std::span(&seed, 1));
+  REQUIRE(a);
+  json req = last();
+  CHECK(req.at("prompt") == question.prompt);
+  CHECK(req.at("max_tokens") == 5);
+  CHECK(req.at("temperature").get<float>() == 0.7f);
+  CHECK(req.at("top_p").get<float>() == 0.8f);
+  CHECK(a->steps[0].finish == reckon::finish_reason::length);
+  const std::string after_a = question.prompt + a->steps[0].text;
+
+  // System 2: the text and the deliberate prompt, the strategy's whole cap, the thinking sampling.
+  sp.effort = reckon::effort_level::deliberate;
+  auto b = m.extend(std::span(&s, 1), sp, std::span(&seed, 1));
+  REQUIRE(b);
+  req = last();
+  CHECK(req.at("prompt") == after_a + e.deliberate_prompt);
+  CHECK(req.at("max_tokens") == 64);
+  CHECK(req.at("temperature").get<float>() == 0.6f);
+  CHECK(req.at("top_p").get<float>() == 0.95f);
+  CHECK(req.at("stop") == json::array({"\n\n"}));
+  CHECK(b->steps[0].text.find(e.deliberate_prompt) == std::string::npos);
+  CHECK(*m.text(s) == after_a + b->steps[0].text);
+
+  // The next step, and a rating, see the generated text only.
+  sp.effort = reckon::effort_level::standard;
+  REQUIRE(m.extend(std::span(&s, 1), sp, std::span(&seed, 1)));
+  CHECK(last().at("prompt") == after_a + b->steps[0].text);
+  CHECK(m.text(s)->find(e.deliberate_prompt) == std::string::npos);
+  m.release(s);
+  check_delivered(sim, m.totals().delivered);
+
+  // A mode's cap only lowers the strategy's: a step never exceeds max_step_tokens.
+  oa::effort_params wide;
+  wide.deliberate_step_tokens = 100;
+  oa::stepping_model w(quick(server), wide);
+  auto t = *w.begin(question);
+  sp.effort = reckon::effort_level::deliberate;
+  REQUIRE(w.extend(std::span(&t, 1), sp, std::span(&seed, 1)));
+  CHECK(last().at("max_tokens") == 64);
+  CHECK(last().at("temperature").get<float>() == 1.0f); // unset: the step's own
+  wide.deliberate_step_tokens = 3;
+  oa::stepping_model narrow(quick(server), wide);
+  auto u = *narrow.begin(question);
+  REQUIRE(narrow.extend(std::span(&u, 1), sp, std::span(&seed, 1)));
+  CHECK(last().at("max_tokens") == 3);
+  CHECK(last().at("prompt") == question.prompt + wide.deliberate_prompt);
+  // By default a standard step's request is what it was before effort existed.
+  sp.effort = reckon::effort_level::standard;
+  const std::uint64_t v = *w.begin(question);
+  REQUIRE(w.extend(std::span(&v, 1), sp, std::span(&seed, 1)));
+  CHECK(last().at("prompt") == question.prompt);
+  CHECK(last().at("max_tokens") == 64);
+  w.release(t);
+  w.release(v);
+  narrow.release(u);
+}
+
+TEST_CASE("openai::stepping_model: a rating is the reply's first number in [0, 1]", "[adapters][openai][stepping][scale]") {
+  using sm = oa::stepping_model;
+  CHECK(sm::parse_rating("0.7") == 0.7);
+  CHECK(sm::parse_rating("Score: 0.35") == 0.35);
+  CHECK(sm::parse_rating(" 1") == 1.0);
+  CHECK(sm::parse_rating("0") == 0.0);
+  CHECK(sm::parse_rating("about .5, maybe 0.6") == 0.5);
+  CHECK_FALSE(sm::parse_rating("1.5"));
+  CHECK_FALSE(sm::parse_rating("-0.2"));
+  CHECK_FALSE(sm::parse_rating("step 2: 0.4")); // the first number is 2
+  CHECK_FALSE(sm::parse_rating("hard"));
+  CHECK_FALSE(sm::parse_rating(""));
+}
+
+TEST_CASE("openai::stepping_model: rate_next rates from the kept text, retries an unparseable reply with a derived seed, counts every reply",
+          "[adapters][openai][stepping][scale]") {
+  scale_sim sim;
+  reckon::test::openai_fixture_server server([&](const json& req, int, httplib::Response& res) { sim.serve(req, res); });
+  oa::stepping_model m(quick(server));
+  const std::uint64_t s = *m.begin(question), t = *m.begin(question);
+  reckon::step_params sp;
+  sp.effort = reckon::effort_level::deliberate;
+  const std::uint64_t seeds[2] = {11, 12};
+  REQUIRE(m.extend(std::span(&s, 1), sp, std::span(seeds, 1)));
+  const std::string solved = m.text(s)->substr(question.prompt.size());
+
+  // s: junk, then out of range, then "Score: 0.35"; t (no step yet): "0.7" at once.
+  sim.rate = [&](const std::string& prompt, int attempt) -> std::string {
+    if (prompt.find("current solution process: \nnext") != std::string::npos) return "0.7";
+    return attempt == 0 ? "I cannot say." : attempt == 1 ? "1.5" : "Score: 0.35";
+  };
+  const std::uint64_t both[2] = {s, t};
+  auto r = m.rate_next(both, seeds);
+  REQUIRE(r);
+  REQUIRE(r->difficulty.size() == 2);
+  CHECK(r->difficulty[0] == 0.35);
+  CHECK(r->difficulty[1] == 0.7);
+  CHECK(r->usage.engine_calls == 4);
+  {
+    std::lock_guard lock(sim.m);
+    CHECK(r->usage.generated_tokens == sim.generated);
+    CHECK(r->usage.prefilled_tokens == sim.prefilled);
+    const std::string want = std::string(oa::scale_score_instruction) + "\n\nproblem: " + question.prompt +
+                             "\ncurrent solution process: " + solved + "\nnext step to be solved:" + m.rating().next_step +
+                             "\nscore:";
+    CHECK(std::count(sim.rating_prompts.begin(), sim.rating_prompts.end(), want) == 3);
+    CHECK(want.find(m.effort().deliberate_prompt) == std::string::npos);
+  }
+  {
+    // The retries' seeds are derived from the sequence's, so a retry is not the same request.
+    std::lock_guard lock(server.m);
+    std::vector<std::uint64_t> sent;
+    for (const auto& req : server.requests)
+      if (req.at("prompt").get<std::string>().find(solved) != std::string::npos && scale_sim::is_rating(req.at("prompt").get<std::string>()))
+        sent.push_back(req.at("seed").get<std::uint64_t>());
+    CHECK(sent == std::vector<std::uint64_t>{oa::detail::wire_seed(11), oa::detail::wire_seed(reckon::request_seed(11, 1)),
+                                             oa::detail::wire_seed(reckon::request_seed(11, 2))});
+    for (const auto& req : server.requests)
+      if (scale_sim::is_rating(req.at("prompt").get<std::string>())) {
+        CHECK(req.at("max_tokens") == 64);
+        CHECK_FALSE(req.contains("stop"));
+      }
+  }
+  sim.check_delivered(m.totals().delivered);
+
+  // Never parseable: an engine_failure quoting the reply, after max_attempts requests, all counted.
+  sim.rate = [](const std::string&, int) { return std::string("very hard"); };
+  const auto before = m.totals().delivered.engine_calls;
+  auto bad = m.rate_next(std::span(&s, 1), std::span(seeds, 1));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == errc::engine_failure);
+  CHECK(bad.error().message.find("no rating in [0, 1] in 4 replies; the last: \"very hard\"") != std::string::npos);
+  CHECK(m.totals().delivered.engine_calls == before + 4);
+  sim.check_delivered(m.totals().delivered);
+
+  CHECK(m.rate_next(std::span(&s, 1), std::span(seeds, 2)).error().code == errc::invalid_argument);
+  m.release(t);
+  CHECK(m.rate_next(std::span(&t, 1), std::span(seeds, 1)).error().code == errc::invalid_argument);
+  m.release(s);
+}
+
+TEST_CASE("openai::stepping_model: rate_plan outlines, then rates each outlined step with the earlier ones as the process",
+          "[adapters][openai][stepping][scale]") {
+  scale_sim sim;
+  reckon::test::openai_fixture_server server([&](const json& req, int, httplib::Response& res) { sim.serve(req, res); });
+  oa::stepping_model m(quick(server));
+  // Not JSON, then keys that skip step2, then the code's ```json block with a LaTeX backslash.
+  sim.outline = [](int attempt) -> std::string {
+    if (attempt == 0) return "First find a, then b.";
+    if (attempt == 1) return R"({"step1": "find a", "step3": "answer"})";
+    return "```json\n{\"step1\": \"find \\frac{a}{2}\", \"step2\": \"find b\", \"step3\": \"answer\"}\n```";
+  };
+  std::map<std::string, std::string> rating{{"find \\frac{a}{2}", "0.2"}, {"find b", "0.8"}, {"answer", "0.6"}};
+  sim.rate = [&](const std::string& prompt, int) { return rating.at(next_of(prompt)); };
+  auto r = m.rate_plan(question, 21);
+  REQUIRE(r);
+  CHECK(r->difficulty == std::vector<double>{0.2, 0.8, 0.6});
+  CHECK(r->usage.engine_calls == 6);
+  {
+    std::lock_guard lock(sim.m);
+    CHECK(r->usage.generated_tokens == sim.generated);
+    const std::string b = std::string(oa::scale_score_instruction) + "\n\nproblem: " + question.prompt +
+                          "\ncurrent solution process: find \\frac{a}{2}\nnext step to be solved:find b\nscore:";
+    CHECK(std::count(sim.rating_prompts.begin(), sim.rating_prompts.end(), b) == 1);
+  }
+  {
+    std::lock_guard lock(server.m);
+    CHECK(server.requests.at(0).at("prompt") ==
+          std::string(oa::scale_outline_instruction) + "\n\nproblem: " + question.prompt + "\nJSON:");
+    CHECK(server.requests.at(0).at("max_tokens") == 1024);
+    CHECK(server.requests.at(0).at("seed") == oa::detail::wire_seed(reckon::request_seed(21, 0)));
+    CHECK(server.requests.at(1).at("seed") == oa::detail::wire_seed(reckon::request_seed(reckon::request_seed(21, 0), 1)));
+  }
+  sim.check_delivered(m.totals().delivered);
+
+  sim.outline = [](int) { return std::string("{}"); };
+  auto bad = m.rate_plan(reckon::problem{.id = 4, .prompt = "Q: another?\n\n"}, 1);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == errc::engine_failure);
+  CHECK(bad.error().message.find("no outline {\"step1\": ...} in 4 replies; the last: \"{}\"") != std::string::npos);
+  sim.check_delivered(m.totals().delivered);
+  CHECK(m.live_sequences() == 0);
+}
+
+TEST_CASE("openai::stepping_model: parameters of effort and rating are checked at construction", "[adapters][openai][stepping][scale]") {
+  auto bad = [](auto edit) {
+    oa::effort_params e;
+    oa::rating_params r;
+    edit(e, r);
+    try {
+      oa::stepping_model m(oa::client_params{}, e, r);
+    } catch (const reckon::exception& x) {
+      return x.code() == errc::invalid_argument;
+    }
+    return false;
+  };
+  CHECK(bad([](oa::effort_params& e, oa::rating_params&) { e.deliberate_temperature = -1.0f; }));
+  CHECK(bad([](oa::effort_params& e, oa::rating_params&) { e.standard_top_p = 0.0f; }));
+  CHECK(bad([](oa::effort_params& e, oa::rating_params&) { e.deliberate_top_p = 1.5f; }));
+  CHECK(bad([](oa::effort_params&, oa::rating_params& r) { r.max_attempts = 0; }));
+  CHECK(bad([](oa::effort_params&, oa::rating_params& r) { r.score_max_tokens = 0; }));
+  CHECK(bad([](oa::effort_params&, oa::rating_params& r) { r.score_template = "{instruction} {problem} {process}"; }));
+  CHECK(bad([](oa::effort_params&, oa::rating_params& r) { r.outline_template = "{problem}"; }));
+  CHECK(bad([](oa::effort_params&, oa::rating_params& r) { r.top_p = 0.0f; }));
+  CHECK_FALSE(bad([](oa::effort_params&, oa::rating_params&) {}));
+}
+
+namespace {
+
+template <class Rating>
+void scale_through_server(bool in_context) {
+  scale_sim sim;
+  reckon::test::openai_fixture_server server([&](const json& req, int, httplib::Response& res) { sim.serve(req, res); });
+  oa::stepping_model served(quick(server));
+  // Up front: by the outlined step; in context: by the steps solved (one "v=" a step).
+  const std::vector<std::string> upfront{"0.2", "0.8", "0.1"}, online{"0.9", "0.1", "0.1", "0.1"};
+  sim.rate = [&](const std::string& prompt, int) -> std::string {
+    if (!in_context) return next_of(prompt) == "find a" ? upfront[0] : next_of(prompt) == "find b" ? upfront[1] : upfront[2];
+    const auto solved = step_sim::values(prompt.substr(prompt.find("current solution process:"))).size();
+    return online.at(solved);
+  };
+  reckon::scale_params sp;
+  sp.stepping.max_step_tokens = 64;
+  const reckon::random_stream stream(reckon::stream_key{.seed = 3, .problem = question.id});
+  const auto r = reckon::basic_scale<Rating, reckon::canonical_answer_key>(sp).run(served, question, reckon::budget{}, stream);
+  REQUIRE(r);
+  REQUIRE(r->answer);
+  CHECK((*r->answer == "42" || *r->answer == "7"));
+  CHECK(served.live_sequences() == 0);
+  CHECK(r->cost.engine_calls == static_cast<std::uint64_t>(server.calls.load()));
+  sim.check_delivered(served.totals().delivered);
+  CHECK(r->cost.generated_tokens == served.totals().delivered.generated_tokens);
+  // Three outlined steps and the answer: which went to System 2 is which carried the deliberate prompt.
+  std::lock_guard lock(sim.m);
+  REQUIRE(sim.step_prompts.size() == 4);
+  std::vector<bool> deliberate;
+  for (const auto& p : sim.step_prompts) deliberate.push_back(p.ends_with(served.effort().deliberate_prompt));
+  // Up front: 0.2 (System 1), 0.8 (System 2), the last planned step and the one past it forced.
+  // In context: 0.9 (System 2), 0.1 (System 1), then forced.
+  CHECK(deliberate == (in_context ? std::vector<bool>{true, false, true, true} : std::vector<bool>{false, true, true, true}));
+  // rate_plan rates the outline in both modes (in context only its length is used), rate_next each step.
+  CHECK(sim.rating_prompts.size() == (in_context ? 3U + 4U : 3U));
+  for (const auto& p : sim.step_prompts) CHECK(p.find(served.effort().deliberate_prompt) == p.rfind(served.effort().deliberate_prompt));
+}
+
+} // namespace
+
+TEST_CASE("openai::stepping_model: reckon::scale runs through the server in both rating modes and releases its sequence",
+          "[adapters][openai][stepping][scale]") {
+  SECTION("ratings up front (the reference code)") { scale_through_server<reckon::rate_upfront>(false); }
+  SECTION("ratings in context (the paper's Eq. 3)") { scale_through_server<reckon::rate_in_context>(true); }
 }
 
 #endif // RECKON_TEST_OPENAI

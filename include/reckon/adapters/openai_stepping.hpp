@@ -26,6 +26,42 @@
 //   sequence has no step yet: then the problem's prompt alone does not fit and nothing can be
 //   searched. Only llama-server's body is recognised; other servers' context errors stay errors.
 //
+// Effort (SCALE's System 1 / System 2, step_params::effort), mapped by effort_params:
+// - a deliberate step's request is the sequence's text followed by effort_params::deliberate_prompt
+//   (default: a plain text instruction to think the step through, which any completions server
+//   takes; /v1/completions applies no chat template, so Qwen3's enable_thinking switch does not
+//   exist there: for a Qwen3 raw-template prompt set deliberate_prompt = "<think>\n" and
+//   standard_prompt = "<think>\n\n</think>\n\n", what its template writes for each mode). A
+//   standard step's request is the text followed by standard_prompt (default empty: the request is
+//   unchanged). Only the generated text is kept: later steps, rate_next and text() see the problem's
+//   prompt and every step's generated text (delimiter included), never an inserted prompt. The
+//   reference code keeps only the answer content (reasoning_content is dropped); /v1/completions has
+//   no such split, so a deliberate step's kept text is all it generated, its reasoning included;
+// - token caps: a step never exceeds step_params::max_step_tokens (the strategy's budget checks
+//   rely on it), so a mode's cap only lowers the request: max_tokens = min(max_step_tokens, the
+//   mode's cap when set, what is left of max_total_tokens). System 2's larger cap is therefore
+//   System 1's smaller one (effort_params::standard_step_tokens) under the strategy's; SCALE
+//   already gives System 2 its own cap through scale_params::deliberate_step_tokens, so leave
+//   effort_params::deliberate_step_tokens at 0 under SCALE (set both and the smaller wins, never a
+//   product);
+// - temperature / top_p per mode override step_params' when set (unset by default, so a strategy's
+//   sampling holds; SCALE's code uses 0.6 / 0.95 thinking and 0.7 / 0.8 non-thinking);
+// - an inserted prompt breaks the prefix cache after the sequence's text: the next request re-sends
+//   the step without it, so the step's tokens are prefilled again (the ledger shows it).
+//
+// Self-rating (SCALE's stage 2, self_rating_model), from rating_params, over /v1/completions too:
+// - rate_plan asks for an outline (the reference code's OUTLINE_INSTRUCTION: JSON {"step1": ...}),
+//   then rates each outlined step with SCORE_INSTRUCTION, the previous steps' descriptions as the
+//   "current solution process" (the code's thinking_scores): 1 + n calls for n steps (the code's
+//   single-outline path; it samples 8 and lets the model pick, see scale.hpp);
+// - rate_next rates each sequence's next step with its kept text after the prompt as the current
+//   solution process (the paper's Eq. 3);
+// - a rating reply's first number is the rating when it lies in [0, 1] (the code takes the whole
+//   reply as a float: "Score: 0.35" is a retry there, 0.35 here); otherwise, and for an outline that
+//   is no JSON object of keys step1 .. stepN, the request is repeated with a derived seed up to
+//   rating_params::max_attempts times (the code retries without bound, with the same seed), then
+//   fails (engine_failure quoting the last reply). Every reply's tokens are in the returned usage.
+//
 // Deliberate deviation from the issue: prompts are sent as text, not token ids. vLLM returns token
 // ids only with return_tokens_as_token_ids and takes no mixed text/id prompt, llama-server drops the
 // delimiter's tokens (ids included) from the per-token list, and the prompt's own ids would need a
@@ -36,26 +72,95 @@
 #include <reckon/adapters/detail/openai_client.hpp>
 #include <reckon/adapters/detail/openai_wire.hpp>
 #include <reckon/adapters/detail/stats.hpp>
+#include <reckon/concepts/self_rating_model.hpp>
 #include <reckon/concepts/tags.hpp>
 #include <reckon/core/params.hpp>
 #include <reckon/core/result.hpp>
 #include <reckon/core/types.hpp>
+#include <reckon/random/stream.hpp>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
 namespace reckon::openai {
+
+/// How a stepping_model maps step_params::effort onto a request (see the header's notes).
+struct effort_params {
+  /// Text sent after the sequence's text for a deliberate step (not kept in the sequence).
+  std::string deliberate_prompt = "Let's think this step through carefully before writing it.\n";
+  /// Text sent after the sequence's text for a standard step (not kept; empty: none).
+  std::string standard_prompt;
+  std::uint32_t deliberate_step_tokens = 0; ///< cap on a deliberate step's tokens under max_step_tokens (0: none)
+  std::uint32_t standard_step_tokens = 0;   ///< cap on a standard step's tokens under max_step_tokens (0: none)
+  std::optional<float> deliberate_temperature; ///< a deliberate step's temperature (unset: step_params'; the code's thinking mode: 0.6)
+  std::optional<float> deliberate_top_p;       ///< a deliberate step's top_p (unset: step_params'; the code's: 0.95)
+  std::optional<float> standard_temperature;   ///< a standard step's temperature (unset: step_params'; the code's non-thinking mode: 0.7)
+  std::optional<float> standard_top_p;         ///< a standard step's top_p (unset: step_params'; the code's: 0.8)
+};
+
+/// SCALE's outline instruction (XiaoYang66/DualThinking, inference/cot_dual_thinking.py, OUTLINE_INSTRUCTION).
+inline constexpr const char* scale_outline_instruction =
+    "You are a helpful and brilliant math teacher that decompose math problems into a sequence of clear, manageable "
+    "subproblems. Analyze the problem and decompose it into a sequence of clear, manageable subproblems that build "
+    "logically toward the final solution.\n\nRequirements:\n1. Break down the main problem into sequential, achievable "
+    "subgoals where each subproblem is simpler than the original\n2. Focus on WHAT to achieve in each step, not HOW to "
+    "do it - avoid specifying particular theorems, formulas, or methods unless absolutely necessary\n3. Each step "
+    "should either build upon previous results or be independently executable in logical order\n4. Every step must "
+    "have a specific, clear target/goal that directly contributes to reaching the final answer\n5. Do not solve the "
+    "problem or provide numerical results - only identify the key steps needed\n6. If new variables, points, or "
+    "concepts need to be introduced for problem-solving convenience, mention them explicitly\n7. Ensure the complete "
+    "sequence creates a logical pathway from the given information to the requested solution\n8. Keep steps concise "
+    "and action-oriented, focusing on objectives rather than implementation methods\n\nDecomposition Strategy: "
+    "Identify what intermediate results or insights are needed to answer the main question, then organize these into "
+    "a logical sequence where each step enables subsequent progress.\n\nFormat: Provide steps in JSON format as "
+    "{\"step1\": \"description\", \"step2\": \"description\", ...}\n\nProvide only the JSON output with no additional "
+    "explanation or content.";
+
+/// SCALE's difficulty instruction (the same file, SCORE_INSTRUCTION), verbatim.
+inline constexpr const char* scale_score_instruction =
+    "You are a helpful and brilliant math teacher that can solve mathematical problems step by step. I will provide "
+    "you with a problem, the current solution process, and the next step to be solved. Please evaluate the difficulty "
+    "of this next step and return a value between 0 and 1. A score of 0-0.5 indicates the step is relatively "
+    "simple\u2014elementary or middle school students with relevant knowledge can solve it quickly without assistance. "
+    "A score of 0.5-1 indicates the step is difficult\u2014even high school or college students with the necessary "
+    "knowledge would need extensive thinking or help from others, or may not be able to solve it at all. "
+    "Requirements: 1.only return a score between 0 and 1. 2. Do not provide any other content or explanation.";
+
+/// How a stepping_model rates difficulty (self_rating_model; see the header's notes). A template's
+/// fields are filled in one pass ({instruction}, {problem}, {process}, {next}), so text inside a
+/// field is never read as a field.
+struct rating_params {
+  std::string score_instruction = scale_score_instruction;
+  std::string outline_instruction = scale_outline_instruction;
+  /// One rating request (the code's system + user messages, as one completions prompt).
+  std::string score_template =
+      "{instruction}\n\nproblem: {problem}\ncurrent solution process: {process}\nnext step to be solved:{next}\nscore:";
+  /// The outline request.
+  std::string outline_template = "{instruction}\n\nproblem: {problem}\nJSON:";
+  /// rate_next's {next}: a stepping chain has no written description of its next step.
+  std::string next_step = "the next step of the current solution process";
+  std::uint32_t score_max_tokens = 64;    ///< the code's SCORE_MAX_TOKENS (> 0)
+  std::uint32_t outline_max_tokens = 1024; ///< the outline's cap (> 0; the code's 32768 exceeds most servers' context per slot)
+  std::uint32_t max_attempts = 4;          ///< requests per rating or outline before it fails (>= 1)
+  float temperature = 0.7f;                ///< the code's non-thinking mode, which it rates and outlines in
+  float top_p = 0.8f;
+};
 
 /// A stepping + logprob model over an OpenAI-compatible server's /v1/completions
 /// (client_params::endpoint is ignored: a step continues raw text).
@@ -99,7 +204,9 @@ namespace reckon::openai {
 /// Thread safety: one thread at a time; extend fans out on its own threads. Movable, not copyable.
 class stepping_model {
 public:
-  using reckon_model_concept = capabilities<stepping_model_tag, logprob_model_tag>;
+  // Self-rating is declared unconditionally: any completions server can be asked SCALE's
+  // questions, and a model that rates badly is a matter of quality, not of capability.
+  using reckon_model_concept = capabilities<stepping_model_tag, logprob_model_tag, self_rating_model_tag>;
   /// A sequence handle: an id into the client's table (never reused).
   using sequence = std::uint64_t;
   /// Widest top-k of logprobs served.
@@ -107,9 +214,33 @@ public:
   /// Entropy and varentropy are estimated from the top-k logprobs.
   static constexpr bool full_logits = false;
 
-  /// A model talking to `params.url`; throws reckon::exception (invalid_argument) as openai::model.
-  explicit stepping_model(client_params params)
-      : transport_(std::move(params)), path_(transport_.path(api::completions)) {}
+  /// A model talking to `params.url`; throws reckon::exception (invalid_argument) as openai::model,
+  /// and for a mode's temperature or top_p out of range, a rating cap of 0, max_attempts 0, or a
+  /// template without its {instruction} and {problem} fields (the score template also {process}
+  /// and {next}).
+  explicit stepping_model(client_params params, effort_params effort = {}, rating_params rating = {})
+      : transport_(std::move(params)), path_(transport_.path(api::completions)), effort_(std::move(effort)),
+        rating_(std::move(rating)) {
+    for (const auto& [t, p] : {std::pair{effort_.deliberate_temperature, effort_.deliberate_top_p},
+                               std::pair{effort_.standard_temperature, effort_.standard_top_p}}) {
+      reckon::detail::require(!t || (std::isfinite(*t) && *t >= 0.0f),
+                              "openai::effort_params: a temperature must be finite and >= 0");
+      reckon::detail::require(!p || (std::isfinite(*p) && *p > 0.0f && *p <= 1.0f),
+                              "openai::effort_params: a top_p must be in (0, 1]");
+    }
+    reckon::detail::require(rating_.score_max_tokens > 0 && rating_.outline_max_tokens > 0,
+                            "openai::rating_params: score_max_tokens and outline_max_tokens must be > 0");
+    reckon::detail::require(rating_.max_attempts >= 1, "openai::rating_params.max_attempts must be >= 1");
+    reckon::detail::require(std::isfinite(rating_.temperature) && rating_.temperature >= 0.0f &&
+                                std::isfinite(rating_.top_p) && rating_.top_p > 0.0f && rating_.top_p <= 1.0f,
+                            "openai::rating_params: temperature must be >= 0 and top_p in (0, 1]");
+    for (const char* field : {"{instruction}", "{problem}", "{process}", "{next}"})
+      reckon::detail::require(rating_.score_template.find(field) != std::string::npos,
+                              std::string("openai::rating_params.score_template must contain ") + field);
+    for (const char* field : {"{instruction}", "{problem}"})
+      reckon::detail::require(rating_.outline_template.find(field) != std::string::npos,
+                              std::string("openai::rating_params.outline_template must contain ") + field);
+  }
 
   /// A new sequence holding problem.prompt (sent with the first extend; nothing is sent now).
   result<sequence> begin(const problem& p) {
@@ -201,6 +332,85 @@ public:
     return out;
   }
 
+  /// SCALE's up-front ratings (see the header's notes): an outline of the problem, then one rating
+  /// per outlined step, the earlier steps' descriptions as the solution so far. Seeds: the outline
+  /// request_seed(seed, 0), step i's rating request_seed(seed, i + 1); attempt a > 0 of either
+  /// request_seed(that, a).
+  /// @returns one rating per outlined step and every reply's usage, or: engine_failure (no outline
+  ///   of keys step1 .. stepN, or no rating in [0, 1], within max_attempts replies: the last one
+  ///   quoted; or what extend's requests fail with), timeout.
+  result<difficulty_ratings> rate_plan(const problem& p, std::uint64_t seed) {
+    difficulty_ratings out;
+    std::vector<std::string> steps;
+    std::string last;
+    const std::string outline_prompt = fill(rating_.outline_template, {{"{instruction}", rating_.outline_instruction},
+                                                                       {"{problem}", p.prompt}});
+    auto client = transport_.open();
+    for (std::uint32_t a = 0; a < rating_.max_attempts && steps.empty(); ++a) {
+      auto reply = ask(*client, outline_prompt, rating_.outline_max_tokens, attempt_seed(reckon::request_seed(seed, 0), a),
+                       "the outline", out.usage);
+      if (!reply) return reply.error();
+      steps = parse_outline(*reply);
+      last = std::move(*reply);
+    }
+    if (steps.empty())
+      return fail(errc::engine_failure, "openai::stepping_model::rate_plan: no outline {\"step1\": ...} in " +
+                                            std::to_string(rating_.max_attempts) + " replies; the last: \"" +
+                                            detail::excerpt(last) + "\"");
+    std::vector<std::string> prompts;
+    std::string process;
+    for (const std::string& step : steps) {
+      prompts.push_back(fill(rating_.score_template, {{"{instruction}", rating_.score_instruction},
+                                                      {"{problem}", p.prompt}, {"{process}", process}, {"{next}", step}}));
+      process += process.empty() ? step : " " + step; // the code joins the descriptions with spaces
+    }
+    std::vector<std::uint64_t> seeds(steps.size());
+    for (std::size_t i = 0; i < steps.size(); ++i) seeds[i] = reckon::request_seed(seed, static_cast<std::uint32_t>(i + 1));
+    auto rated = rate_all(prompts, seeds, "rate_plan");
+    if (!rated) return rated.error();
+    rated->usage += out.usage;
+    return rated;
+  }
+
+  /// The rating of each sequence's next step, its kept text after the prompt as the solution so
+  /// far (the paper's Eq. 3); `seeds[i]` seeds sequence i's (attempt a > 0: request_seed(seeds[i], a)).
+  /// @returns one rating per sequence and every reply's usage, or: invalid_argument (seqs and
+  ///   seeds differ in length, an unknown sequence), engine_failure (no rating in [0, 1] within
+  ///   max_attempts replies: the last one quoted; or what extend's requests fail with), timeout.
+  result<difficulty_ratings> rate_next(std::span<const sequence> seqs, std::span<const std::uint64_t> seeds) {
+    if (seqs.size() != seeds.size())
+      return fail(errc::invalid_argument, "openai::stepping_model::rate_next: seqs and seeds differ in length");
+    std::vector<std::string> prompts;
+    prompts.reserve(seqs.size());
+    for (const sequence s : seqs) {
+      const auto it = seqs_.find(s);
+      if (it == seqs_.end()) return fail(errc::invalid_argument, "openai::stepping_model::rate_next: unknown or released sequence");
+      const chunk* root = it->second.tail.get();
+      while (root->parent != nullptr) root = root->parent.get();
+      const std::string solved = materialize(*it->second.tail).substr(root->length);
+      prompts.push_back(fill(rating_.score_template, {{"{instruction}", rating_.score_instruction},
+                                                      {"{problem}", root->text}, {"{process}", solved},
+                                                      {"{next}", rating_.next_step}}));
+    }
+    return rate_all(prompts, std::vector<std::uint64_t>(seeds.begin(), seeds.end()), "rate_next");
+  }
+
+  /// The first number in `reply` when it lies in [0, 1] (a leading '-' is part of it), else nullopt.
+  [[nodiscard]] static std::optional<double> parse_rating(std::string_view reply) {
+    for (std::size_t i = 0; i < reply.size(); ++i) {
+      const bool digit = reply[i] >= '0' && reply[i] <= '9';
+      const bool point = reply[i] == '.' && i + 1 < reply.size() && reply[i + 1] >= '0' && reply[i + 1] <= '9';
+      if (!digit && !point) continue;
+      const std::size_t from = i > 0 && reply[i - 1] == '-' ? i - 1 : i;
+      double v = 0.0;
+      const auto [end, ec] = std::from_chars(reply.data() + from, reply.data() + reply.size(), v);
+      (void)end;
+      if (ec != std::errc{} || !std::isfinite(v) || v < 0.0 || v > 1.0) return std::nullopt;
+      return v;
+    }
+    return std::nullopt;
+  }
+
   /// The text a sequence holds (prompt and steps), e.g. for a final answer or a test.
   [[nodiscard]] result<std::string> text(sequence s) const {
     const auto it = seqs_.find(s);
@@ -216,6 +426,8 @@ public:
 
   /// The parameters this model was built with.
   [[nodiscard]] const client_params& params() const noexcept { return transport_.params(); }
+  [[nodiscard]] const effort_params& effort() const noexcept { return effort_; }
+  [[nodiscard]] const rating_params& rating() const noexcept { return rating_; }
 
 private:
   // One link of a sequence's text: this chunk follows `parent` (null for the prompt).
@@ -249,15 +461,135 @@ private:
     return out;
   }
 
+  static std::uint64_t attempt_seed(std::uint64_t seed, std::uint32_t attempt) {
+    return attempt == 0 ? seed : reckon::request_seed(seed, attempt);
+  }
+
+  // `tmpl` with each field replaced by its value, in one pass over the template.
+  static std::string fill(const std::string& tmpl, std::initializer_list<std::pair<const char*, std::string_view>> fields) {
+    std::string out;
+    for (std::size_t i = 0; i < tmpl.size();) {
+      bool matched = false;
+      for (const auto& [name, value] : fields)
+        if (tmpl.compare(i, std::char_traits<char>::length(name), name) == 0) {
+          out += value;
+          i += std::char_traits<char>::length(name);
+          matched = true;
+          break;
+        }
+      if (!matched) out += tmpl[i++];
+    }
+    return out;
+  }
+
+  // The outline's step descriptions in order, or none when the reply is no JSON object of string
+  // values under keys step1 .. stepN (a ```json block's content when there is one, as the code reads it).
+  static std::vector<std::string> parse_outline(std::string_view reply) {
+    std::string_view body = reply;
+    if (const auto open = body.rfind("```json"); open != std::string_view::npos) {
+      body = body.substr(open + 7);
+      body = body.substr(0, body.find("```"));
+    }
+    const auto a = body.find('{');
+    const auto b = body.rfind('}');
+    if (a == std::string_view::npos || b == std::string_view::npos || b < a) return {};
+    const std::string text(body.substr(a, b - a + 1));
+    // Lone backslashes doubled first, as the code does, so that LaTeX's \frac stays text (JSON would
+    // read \f as a form feed); the reply as it came when that breaks it (an escaped quote).
+    std::string fixed;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      fixed += text[i];
+      const bool lone = text[i] == '\\' && (i == 0 || text[i - 1] != '\\') && (i + 1 == text.size() || text[i + 1] != '\\');
+      if (lone) fixed += '\\';
+    }
+    nlohmann::json j = nlohmann::json::parse(fixed, nullptr, false);
+    if (j.is_discarded()) j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || j.empty()) return {};
+    std::vector<std::string> steps(j.size());
+    for (const auto& [key, value] : j.items()) {
+      if (key.size() < 5 || key.compare(0, 4, "step") != 0 || !value.is_string()) return {};
+      std::size_t k = 0;
+      const auto [end, ec] = std::from_chars(key.data() + 4, key.data() + key.size(), k);
+      if (ec != std::errc{} || end != key.data() + key.size() || k == 0 || k > steps.size() || !steps[k - 1].empty())
+        return {};
+      steps[k - 1] = value.get<std::string>();
+      if (steps[k - 1].empty()) return {};
+    }
+    return steps;
+  }
+
+  // One rating-side request (no stop string, no logprobs); its text, its usage added to `used`.
+  result<std::string> ask(httplib::Client& client, const std::string& prompt, std::uint32_t max_tokens, std::uint64_t seed,
+                          const std::string& what, reckon::usage& used) {
+    sampling_params sampling;
+    sampling.max_tokens = max_tokens;
+    sampling.temperature = rating_.temperature;
+    sampling.top_p = rating_.top_p;
+    const auto& cp = transport_.params();
+    auto body_of = [&](std::uint64_t s) {
+      return detail::request_body(api::completions, cp.model, prompt, sampling, 1, s, 0).dump();
+    };
+    auto response = transport_.post_reseeding(client, path_, seed, body_of, what);
+    if (!response) {
+      transport_.count([](counters& t) { ++t.failed_calls; });
+      reckon::error e = transport_.redact(response.error());
+      e.message = "openai::stepping_model: " + e.message;
+      return e;
+    }
+    auto parsed = detail::parse_response(*response, api::completions);
+    if (!parsed) return parsed.error();
+    if (parsed->choices.size() != 1)
+      return fail(errc::engine_failure, "openai::stepping_model: server returned " + std::to_string(parsed->choices.size()) +
+                                            " choices for n = 1: " + detail::excerpt(*response));
+    reckon::usage u;
+    u.engine_calls = 1;
+    u.prefilled_tokens = parsed->prefilled();
+    u.generated_tokens = parsed->completion_tokens.value_or((parsed->choices[0].text.size() + 3) / 4);
+    transport_.accept(u, parsed->prompt_tokens);
+    used += u;
+    return std::move(parsed->choices[0].text);
+  }
+
+  // Rates prompts[i] with seeds[i] (retried as the header says), on up to max_in_flight threads.
+  result<difficulty_ratings> rate_all(const std::vector<std::string>& prompts, const std::vector<std::uint64_t>& seeds,
+                                      const char* who) {
+    difficulty_ratings out;
+    out.difficulty.assign(prompts.size(), 0.0);
+    std::vector<reckon::usage> used(prompts.size());
+    auto failed = transport_.for_each(prompts.size(), [&](httplib::Client& client, std::size_t i) -> result<void> {
+      std::string last;
+      for (std::uint32_t a = 0; a < rating_.max_attempts; ++a) {
+        auto reply = ask(client, prompts[i], rating_.score_max_tokens, attempt_seed(seeds[i], a),
+                         "this rating", used[i]);
+        if (!reply) return reply.error();
+        if (const auto d = parse_rating(*reply)) {
+          out.difficulty[i] = *d;
+          return {};
+        }
+        last = std::move(*reply);
+      }
+      return fail(errc::engine_failure, std::string("openai::stepping_model::") + who + ": no rating in [0, 1] in " +
+                                            std::to_string(rating_.max_attempts) + " replies; the last: \"" +
+                                            detail::excerpt(last) + "\"");
+    });
+    if (failed) return transport_.redact(std::move(*failed));
+    for (const auto& u : used) out.usage += u;
+    return out;
+  }
+
   // One sequence's request; fills `sp`, its usage and the server's token count. Touches no state.
   result<void> step_one(httplib::Client& client, const seq_state& st, const step_params& params,
                         const adapters::detail::stats_request& want, std::uint32_t wire_k, std::uint64_t seed, step& sp,
                         reckon::usage& used, std::uint32_t& counted, char& full) {
-    const std::string prompt = materialize(*st.tail);
+    const bool deliberate = params.effort == effort_level::deliberate;
+    // The mode's prompt is sent, never kept (the header's notes).
+    const std::string prompt = materialize(*st.tail) + (deliberate ? effort_.deliberate_prompt : effort_.standard_prompt);
     sampling_params sampling;
     sampling.max_tokens = std::min(params.max_step_tokens, params.max_total_tokens - std::min(params.max_total_tokens, st.generated));
-    sampling.temperature = params.temperature;
-    sampling.top_p = params.top_p;
+    if (const std::uint32_t cap = deliberate ? effort_.deliberate_step_tokens : effort_.standard_step_tokens; cap != 0)
+      sampling.max_tokens = std::min(sampling.max_tokens, cap);
+    sampling.temperature = (deliberate ? effort_.deliberate_temperature : effort_.standard_temperature).value_or(params.temperature);
+    sampling.top_p = (deliberate ? effort_.deliberate_top_p : effort_.standard_top_p).value_or(params.top_p);
     sampling.stop = {params.delimiter};
     const auto& cp = transport_.params();
     auto body_of = [&](std::uint64_t s) {
@@ -347,6 +679,8 @@ private:
 
   detail::transport transport_;
   std::string path_;
+  effort_params effort_;
+  rating_params rating_;
   std::unordered_map<sequence, seq_state> seqs_;
   sequence next_ = 1;
   std::uint64_t next_chunk_ = 1;
