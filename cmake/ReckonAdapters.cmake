@@ -21,7 +21,7 @@ set(_reckon_adapter_dir "${_reckon_include_dir}/reckon/adapters")
 # Each adapter's headers, by name, so that a new adapter header is installed without a list to
 # keep: openai*.hpp and detail/openai*.hpp are reckon::openai's, llama*.hpp and detail/llama*.hpp
 # reckon::llama_cpp's, cbc*.hpp reckon::cbc's, any other detail/*.hpp goes with the first two
-# (detail/stats.hpp).
+# (detail/stats.hpp); prompted_reviser.hpp needs only the core and is reckon::reckon's.
 file(GLOB _reckon_adapter_top CONFIGURE_DEPENDS "${_reckon_adapter_dir}/*.hpp")
 file(GLOB _reckon_adapter_detail CONFIGURE_DEPENDS "${_reckon_adapter_dir}/detail/*.hpp")
 set(_reckon_openai_headers "")
@@ -38,6 +38,8 @@ foreach(_h IN LISTS _reckon_adapter_top _reckon_adapter_detail)
   elseif(_h IN_LIST _reckon_adapter_detail)
     list(APPEND _reckon_openai_headers "${_h}")
     list(APPEND _reckon_llama_headers "${_h}")
+  elseif(_n STREQUAL "prompted_reviser.hpp")
+    # Core only (any sampling model becomes a reviser): reckon::reckon's, see ReckonDependencies.cmake.
   else()
     message(WARNING "reckon: ${_h} belongs to no adapter target (name it openai*.hpp, llama*.hpp or cbc*.hpp): "
                     "it is neither verified nor installed")

@@ -9,7 +9,9 @@ include(FetchContent)
 # compute-optimal table's I/O).
 file(GLOB_RECURSE RECKON_CORE_HEADERS CONFIGURE_DEPENDS
   "${CMAKE_CURRENT_SOURCE_DIR}/include/reckon/*.hpp")
-list(FILTER RECKON_CORE_HEADERS EXCLUDE REGEX "/include/reckon/adapters/")
+# The engine adapters' headers are their targets' (ReckonAdapters.cmake); prompted_reviser.hpp,
+# which needs only the core, stays reckon::reckon's.
+list(FILTER RECKON_CORE_HEADERS EXCLUDE REGEX "/include/reckon/adapters/(openai|llama|cbc|detail/)")
 set(_reckon_eval_regex "/include/reckon/(eval/.*|testing/replay_model\\.hpp|strategy/compute_optimal_io\\.hpp)$")
 set(RECKON_EVAL_HEADERS ${RECKON_CORE_HEADERS})
 list(FILTER RECKON_EVAL_HEADERS INCLUDE REGEX "${_reckon_eval_regex}")

@@ -253,7 +253,7 @@ TEST_CASE("prompted_reviser: a failing, throwing or miscounting sample is an err
 
 TEST_CASE("prompted_reviser: placeholders, literal braces and the threshold are parameters; bad templates are refused",
           "[adapters][prompted_reviser]") {
-  reckon::reviser_params rp;
+  reckon::revision_prompt_params rp;
   rp.prompt_template = "{{literal}} [{instruction}] <{candidate}> {problem}{feedback}{history} \\boxed{{}} { x }";
   rp.threshold = 0.95;
   rp.fix_instruction = "fix {step}";
@@ -270,8 +270,8 @@ TEST_CASE("prompted_reviser: placeholders, literal braces and the threshold are 
         "{literal} [fix 2] <<step>a</step>\n<step>b</step>> What is 6 * 7?F:Step 1: 0.960\nStep 2: 0.940 <- the first step below 0.95\n\n"
         " \\boxed{} { x }");
 
-  auto refused = [](const std::function<void(reckon::reviser_params&)>& edit, const std::string& says) {
-    reckon::reviser_params p;
+  auto refused = [](const std::function<void(reckon::revision_prompt_params&)>& edit, const std::string& says) {
+    reckon::revision_prompt_params p;
     edit(p);
     try {
       reckon::prompted_reviser<pr_scripted_sampler> r(pr_scripted_sampler{}, p);
@@ -281,12 +281,12 @@ TEST_CASE("prompted_reviser: placeholders, literal braces and the threshold are 
       CHECK(e.error().message.rfind(says, 0) == 0);
     }
   };
-  refused([](auto& p) { p.prompt_template = "{problem} {candidate} {feedbak}"; }, "reviser_params.prompt_template: unknown placeholder {feedbak}");
-  refused([](auto& p) { p.prompt_template = "{problem} {Candidate}"; }, "reviser_params.prompt_template: unknown placeholder {Candidate}");
-  refused([](auto& p) { p.prompt_template = "{candidate} {problem"; }, "reviser_params.prompt_template: unterminated placeholder at offset 12");
-  refused([](auto& p) { p.prompt_template = "{problem} {{candidate}}"; }, "reviser_params.prompt_template must contain {candidate}");
-  refused([](auto& p) { p.threshold = 1.5; }, "reviser_params.threshold must be in [0, 1]");
-  refused([](auto& p) { p.threshold = std::nan(""); }, "reviser_params.threshold must be in [0, 1]");
+  refused([](auto& p) { p.prompt_template = "{problem} {candidate} {feedbak}"; }, "revision_prompt_params.prompt_template: unknown placeholder {feedbak}");
+  refused([](auto& p) { p.prompt_template = "{problem} {Candidate}"; }, "revision_prompt_params.prompt_template: unknown placeholder {Candidate}");
+  refused([](auto& p) { p.prompt_template = "{candidate} {problem"; }, "revision_prompt_params.prompt_template: unterminated placeholder at offset 12");
+  refused([](auto& p) { p.prompt_template = "{problem} {{candidate}}"; }, "revision_prompt_params.prompt_template must contain {candidate}");
+  refused([](auto& p) { p.threshold = 1.5; }, "revision_prompt_params.threshold must be in [0, 1]");
+  refused([](auto& p) { p.threshold = std::nan(""); }, "revision_prompt_params.threshold must be in [0, 1]");
 }
 
 namespace {

@@ -36,8 +36,8 @@
 
 namespace reckon::openai {
 
-/// How a reviser words its prompt (reckon::reviser_params, shared with reckon::prompted_reviser).
-using reviser_params = reckon::reviser_params;
+/// How a reviser words its prompt (reckon::revision_prompt_params, shared with reckon::prompted_reviser).
+using reviser_params = reckon::revision_prompt_params;
 
 /// The reviser capability (and sampling, for strategies that sample and revise with one model)
 /// over an openai::model.

@@ -60,7 +60,7 @@
 namespace reckon {
 
 /// How a prompted reviser words its prompt.
-struct reviser_params {
+struct revision_prompt_params {
   /// The prompt. Placeholders: {problem} (problem.prompt), {candidate} (the candidate's steps, each
   /// as "<step>...</step>" on its own line, trimmed), {feedback} (the feedback section, or nothing
   /// without feedback), {history} (the earlier attempts section, or nothing without history),
@@ -90,20 +90,20 @@ struct reviser_params {
                                          "approach. Be creative and try an alternative method to solve this problem.";
 };
 
-/// A checked reviser_params and the prompts it renders: the one prompt builder of every prompted
+/// A checked revision_prompt_params and the prompts it renders: the one prompt builder of every prompted
 /// reviser (prompted_reviser, openai::reviser), for a user's own reviser too.
 class revision_prompt {
 public:
   /// Throws reckon::exception (invalid_argument) for a threshold outside [0, 1] or a bad
   /// prompt_template (an unknown placeholder, an unmatched brace in a placeholder, or no {candidate}).
-  explicit revision_prompt(reviser_params params) : params_(std::move(params)) {
-    reckon::detail::require(params_.threshold >= 0.0 && params_.threshold <= 1.0, "reviser_params.threshold must be in [0, 1]");
+  explicit revision_prompt(revision_prompt_params params) : params_(std::move(params)) {
+    reckon::detail::require(params_.threshold >= 0.0 && params_.threshold <= 1.0, "revision_prompt_params.threshold must be in [0, 1]");
     std::vector<std::string> used;
-    if (auto bad = scan(params_.prompt_template, used)) reckon::detail::require(false, "reviser_params.prompt_template: " + *bad);
+    if (auto bad = scan(params_.prompt_template, used)) reckon::detail::require(false, "revision_prompt_params.prompt_template: " + *bad);
     reckon::detail::require(std::find(used.begin(), used.end(), "candidate") != used.end(),
-                            "reviser_params.prompt_template must contain {candidate}");
+                            "revision_prompt_params.prompt_template must contain {candidate}");
   }
-  revision_prompt() : revision_prompt(reviser_params{}) {}
+  revision_prompt() : revision_prompt(revision_prompt_params{}) {}
 
   /// Checks what render needs of each request: feedback empty or one score per step, each in [0, 1].
   /// @returns invalid_argument naming `who` and the request, or success
@@ -120,7 +120,7 @@ public:
     return {};
   }
 
-  /// The prompt for `q` (see reviser_params for the pieces); `q` as check() accepts it.
+  /// The prompt for `q` (see revision_prompt_params for the pieces); `q` as check() accepts it.
   [[nodiscard]] std::string render(const problem& p, const revision_request& q) const {
     std::string candidate;
     for (std::size_t j = 0; j < q.candidate.steps.size(); ++j) {
@@ -186,7 +186,7 @@ public:
     return out;
   }
 
-  [[nodiscard]] const reviser_params& params() const noexcept { return params_; }
+  [[nodiscard]] const revision_prompt_params& params() const noexcept { return params_; }
 
 private:
   static constexpr std::array<std::string_view, 5> known_ = {"problem", "candidate", "feedback", "history", "instruction"};
@@ -234,7 +234,7 @@ private:
     return s;
   }
 
-  reviser_params params_;
+  revision_prompt_params params_;
 };
 
 /// The reviser capability (and sampling, for strategies that sample and revise with one model)
@@ -272,7 +272,7 @@ public:
   static constexpr double cost_per_token = model_traits<base>::cost_per_token;      ///< as M's
 
   /// A reviser over `model`. Throws reckon::exception (invalid_argument) for bad params (see revision_prompt).
-  explicit prompted_reviser(M model, reviser_params params = {})
+  explicit prompted_reviser(M model, revision_prompt_params params = {})
       : model_(std::forward<M>(model)), prompt_(std::move(params)) {}
 
   /// M's sample.
@@ -318,7 +318,7 @@ public:
   [[nodiscard]] std::string render(const problem& p, const revision_request& q) const { return prompt_.render(p, q); }
   /// The usage of every sample (of sample and revise calls) that came back.
   [[nodiscard]] const usage& delivered() const noexcept { return delivered_; }
-  [[nodiscard]] const reviser_params& params() const noexcept { return prompt_.params(); }
+  [[nodiscard]] const revision_prompt_params& params() const noexcept { return prompt_.params(); }
   [[nodiscard]] base& model() noexcept { return model_; }
   [[nodiscard]] const base& model() const noexcept { return model_; }
 
