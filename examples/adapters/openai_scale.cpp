@@ -3,7 +3,8 @@
 // steps in System 1 or System 2 by the rating.
 //
 // usage: openai_scale --url URL --prompt TEXT [--model NAME] [--tau T] [--in-context]
-//                     [--step-tokens T] [--deliberate-tokens T] [--seed S] [--max-reseeds R]
+//                     [--step-tokens T] [--deliberate-tokens T] [--outline-tokens T] [--seed S]
+//                     [--max-reseeds R]
 //
 // reckon::scale runs over reckon::openai::stepping_model: rate_plan asks SCALE's outline question
 // and rates each outlined step with SCALE's SCORE_INSTRUCTION (64 tokens, the reply's first number
@@ -11,8 +12,10 @@
 // it from the text solved so far instead. A System 2 step is sent with the adapter's deliberate
 // prompt and up to --deliberate-tokens; a System 1 step up to --step-tokens. It prints the trace
 // (each step's rating and mode), the answer and the ledger. On a random-weight model
-// (../shared/models/tiny-llama-random.gguf) the outline and the ratings are noise and rarely parse,
-// so the run usually ends with rate_plan's error quoting the last reply: that shows the plumbing.
+// (../shared/models/tiny-llama-random.gguf) the outline and the ratings are noise: measured, every
+// run ends with rate_plan's error quoting the last reply (4 outline replies, none JSON), and
+// rate_next after a deliberate step parsed 0 of 20 seeds in 4 replies each. Keep --outline-tokens
+// small there (an outline reply of 1024 tokens took 17 s on 2 shared cores).
 
 #include <reckon/adapters/openai_stepping.hpp>
 #include <reckon/reckon.hpp>
@@ -46,6 +49,7 @@ int main(int argc, char** argv) {
   client.url.clear();
   client.max_reseeds = 8; // the random test model's invalid UTF-8 (see openai_particle_filter.cpp)
   std::string prompt;
+  reckon::openai::rating_params rating;
   reckon::scale_params params;
   params.stepping.max_step_tokens = 64;
   params.deliberate_step_tokens = 256;
@@ -62,17 +66,18 @@ int main(int argc, char** argv) {
     else if (flag == "--in-context") in_context = true;
     else if (flag == "--step-tokens") params.stepping.max_step_tokens = count(), ++i;
     else if (flag == "--deliberate-tokens") params.deliberate_step_tokens = count(), ++i;
+    else if (flag == "--outline-tokens") rating.outline_max_tokens = count(), ++i;
     else if (flag == "--seed") seed = std::strtoull(value, nullptr, 10), ++i;
     else if (flag == "--max-reseeds") client.max_reseeds = count(), ++i;
   }
   if (client.url.empty() || prompt.empty()) {
     fmt::print(stderr, "usage: {} --url URL --prompt TEXT [--model NAME] [--tau T] [--in-context] [--step-tokens T] "
-                       "[--deliberate-tokens T] [--seed S] [--max-reseeds R]\n", argv[0]);
+                       "[--deliberate-tokens T] [--outline-tokens T] [--seed S] [--max-reseeds R]\n", argv[0]);
     return 2;
   }
   if (const char* key = std::getenv("OPENAI_API_KEY")) client.api_key = key;
   try {
-    reckon::openai::stepping_model served(client);
+    reckon::openai::stepping_model served(client, {}, rating);
     const reckon::problem problem{.id = reckon::stable_id(prompt), .prompt = prompt};
     return in_context ? run<reckon::rate_in_context>(served, params, problem, seed)
                       : run<reckon::rate_upfront>(served, params, problem, seed);

@@ -61,6 +61,9 @@
 //   is no JSON object of keys step1 .. stepN, the request is repeated with a derived seed up to
 //   rating_params::max_attempts times (the code retries without bound, with the same seed), then
 //   fails (engine_failure quoting the last reply). Every reply's tokens are in the returned usage.
+//   So one rate_next may generate up to max_attempts x score_max_tokens tokens (give SCALE that as
+//   scale_params::rating_reserve under a token budget), and rate_plan up to max_attempts x
+//   outline_max_tokens + n x max_attempts x score_max_tokens, which SCALE does not reserve.
 //
 // Deliberate deviation from the issue: prompts are sent as text, not token ids. vLLM returns token
 // ids only with return_tokens_as_token_ids and takes no mixed text/id prompt, llama-server drops the
