@@ -39,8 +39,8 @@
 //   no such split, so a deliberate step's kept text is all it generated, its reasoning included;
 // - token caps: a step never exceeds step_params::max_step_tokens (the strategy's budget checks
 //   rely on it), so a mode's cap only lowers the request: max_tokens = min(max_step_tokens, the
-//   mode's cap when set, what is left of max_total_tokens). System 2's larger cap is therefore
-//   System 1's smaller one (effort_params::standard_step_tokens) under the strategy's; SCALE
+//   mode's cap when set, what is left of max_total_tokens). A larger System 2 cap is had by
+//   lowering System 1's (effort_params::standard_step_tokens) under the strategy's; SCALE
 //   already gives System 2 its own cap through scale_params::deliberate_step_tokens, so leave
 //   effort_params::deliberate_step_tokens at 0 under SCALE (set both and the smaller wins, never a
 //   product);
