@@ -7,6 +7,8 @@
 #include <reckon/adapters/openai_embed.hpp>
 #include <reckon/concepts/embedding_model.hpp>
 
+#include "openai_fixture.hpp"
+
 #include <support/catch.hpp>
 
 #include <httplib.h>
@@ -32,40 +34,9 @@ namespace oa = reckon::openai;
 
 static_assert(reckon::embedding_model<oa::embedder>);
 
-// openai_fixture_server routes the completion endpoints only; this one routes /v1/embeddings the
-// same way (a real server on a free port, counting calls and requests in flight, keeping bodies).
-struct embed_fixture_server {
-  using handler_fn = std::function<void(const json& request, int call, httplib::Response&)>;
-
-  explicit embed_fixture_server(handler_fn h) : handler(std::move(h)) {
-    server.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) {
-      const int call = calls.fetch_add(1);
-      const int now = ++in_flight;
-      int seen = max_in_flight.load();
-      while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {}
-      json request = json::parse(req.body, nullptr, false);
-      {
-        std::lock_guard lock(m);
-        requests.push_back(request);
-        authorizations.push_back(req.get_header_value("Authorization"));
-      }
-      handler(request, call, res);
-      --in_flight;
-    });
-    port = server.bind_to_any_port("127.0.0.1");
-    REQUIRE(port > 0);
-    thread = std::thread([this] { server.listen_after_bind(); });
-    for (int i = 0; i < 500 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    REQUIRE(server.is_running());
-  }
-  ~embed_fixture_server() {
-    server.stop();
-    thread.join();
-  }
-  embed_fixture_server(const embed_fixture_server&) = delete;
-  embed_fixture_server& operator=(const embed_fixture_server&) = delete;
-
-  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+// The fixture server on /v1/embeddings, with a good reply in OpenAI's shape and a tally of it.
+struct embed_fixture_server : reckon::test::openai_fixture_server {
+  explicit embed_fixture_server(handler_fn h) : openai_fixture_server(std::move(h), {}, {}, {"/v1/embeddings"}) {}
 
   // A good response to `request`: text t's vector is vector_of(t); rows listed last index first
   // (the client must reorder them); prompt_tokens = the texts' lengths summed, tallied as served.
@@ -93,16 +64,6 @@ struct embed_fixture_server {
     return {static_cast<float>(t.size()), t.empty() ? 0.0f : static_cast<float>(t[0]), 0.5f};
   }
 
-  handler_fn handler;
-  httplib::Server server;
-  std::thread thread;
-  int port = 0;
-  std::atomic<int> calls{0};
-  std::atomic<int> in_flight{0};
-  std::atomic<int> max_in_flight{0};
-  std::mutex m;
-  std::vector<json> requests;
-  std::vector<std::string> authorizations;
   std::uint64_t ok_responses = 0;
   std::uint64_t served_tokens = 0;
 };

@@ -19,14 +19,17 @@
 
 namespace reckon::test {
 
-/// Serves POST /v1/completions and /v1/chat/completions on a free port of 127.0.0.1 (https when
-/// given a certificate and key, where cpp-httplib has TLS). Counts calls and requests in flight,
-/// and keeps every request's path, JSON body and Authorization header.
+/// Serves POST /v1/completions and /v1/chat/completions (or the given `routes`: paths or
+/// cpp-httplib path patterns, e.g. "/v1/embeddings", "/pooling", "/.*") on a free port of 127.0.0.1
+/// (https when given a certificate and key, where cpp-httplib has TLS). Counts calls and requests
+/// in flight, and keeps every request's path, JSON body and Authorization header; a body that is
+/// not JSON is answered 400 without calling the handler.
 struct openai_fixture_server {
   using json = nlohmann::json;
   using handler_fn = std::function<void(const json& request, int call, httplib::Response&)>;
 
-  explicit openai_fixture_server(handler_fn h, const std::string& cert_path = {}, const std::string& key_path = {})
+  explicit openai_fixture_server(handler_fn h, const std::string& cert_path = {}, const std::string& key_path = {},
+                                 const std::vector<std::string>& routes = {"/v1/completions", "/v1/chat/completions"})
       : handler(std::move(h)) {
     if (!cert_path.empty()) {
 #if defined(CPPHTTPLIB_OPENSSL_SUPPORT)
@@ -60,8 +63,7 @@ struct openai_fixture_server {
       if (res.status != 400) handler(request, call, res);
       --in_flight;
     };
-    server->Post("/v1/completions", route);
-    server->Post("/v1/chat/completions", route);
+    for (const auto& r : routes) server->Post(r, route);
     port = server->bind_to_any_port("127.0.0.1");
     REQUIRE(port > 0);
     thread = std::thread([this] { server->listen_after_bind(); });

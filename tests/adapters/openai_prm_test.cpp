@@ -35,43 +35,9 @@ namespace oa = reckon::openai;
 
 static_assert(reckon::process_reward_model<oa::served_prm>);
 
-// A real server on 127.0.0.1 that answers every POST path (the PRM's /pooling and any prefix), keeping
-// each request's path and body. The handler gets the raw body: a PRM test breaks bodies on purpose.
-struct pooling_server {
-  using handler_fn = std::function<void(const json& request, int call, httplib::Response&)>;
-  explicit pooling_server(handler_fn h) : handler(std::move(h)) {
-    server.Post(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
-      const int call = calls.fetch_add(1);
-      json body = json::parse(req.body, nullptr, false);
-      {
-        std::lock_guard lock(m);
-        paths.push_back(req.path);
-        requests.push_back(body);
-      }
-      handler(body, call, res);
-    });
-    port = server.bind_to_any_port("127.0.0.1");
-    REQUIRE(port > 0);
-    thread = std::thread([this] { server.listen_after_bind(); });
-    for (int i = 0; i < 500 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    REQUIRE(server.is_running());
-  }
-  ~pooling_server() {
-    server.stop();
-    thread.join();
-  }
-  pooling_server(const pooling_server&) = delete;
-  pooling_server& operator=(const pooling_server&) = delete;
-  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
-
-  handler_fn handler;
-  httplib::Server server;
-  std::thread thread;
-  int port = 0;
-  std::atomic<int> calls{0};
-  std::mutex m;
-  std::vector<std::string> paths;
-  std::vector<json> requests;
+// The fixture server on every POST path (the PRM's /pooling and any prefix before it).
+struct pooling_server : reckon::test::openai_fixture_server {
+  explicit pooling_server(handler_fn h) : openai_fixture_server(std::move(h), {}, {}, {R"(/.*)"}) {}
 };
 
 // The served PRM's truth for one step's text: a digit that is a multiple of 3 is a good step.

@@ -335,29 +335,13 @@ json prism_prm_body(const json& req) {
   return {{"object", "list"}, {"data", data}, {"usage", {{"prompt_tokens", 10 * input.size()}}}};
 }
 
-// The served PRM on 127.0.0.1 (/pooling, which the fixture server does not route).
-struct prism_prm_server {
-  httplib::Server server;
-  std::thread thread;
-  int port = 0;
-  prism_prm_server() {
-    server.Post("/pooling", [](const httplib::Request& req, httplib::Response& res) {
-      res.status = 200;
-      res.set_content(prism_prm_body(json::parse(req.body)).dump(), "application/json");
-    });
-    port = server.bind_to_any_port("127.0.0.1");
-    REQUIRE(port > 0);
-    thread = std::thread([this] { server.listen_after_bind(); });
-    for (int i = 0; i < 500 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    REQUIRE(server.is_running());
-  }
-  ~prism_prm_server() {
-    server.stop();
-    thread.join();
-  }
-  prism_prm_server(const prism_prm_server&) = delete;
-  prism_prm_server& operator=(const prism_prm_server&) = delete;
-  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+// The served PRM on 127.0.0.1's /pooling.
+struct prism_prm_server : reckon::test::openai_fixture_server {
+  prism_prm_server()
+      : openai_fixture_server([](const json& request, int, httplib::Response& res) {
+          res.status = 200;
+          res.set_content(prism_prm_body(request).dump(), "application/json");
+        }, {}, {}, {"/pooling"}) {}
 };
 
 } // namespace
