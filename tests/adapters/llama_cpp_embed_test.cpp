@@ -20,6 +20,7 @@
 #include <reckon/adapters/openai_embed.hpp>
 #endif
 
+#include "llama_test_model.hpp"
 #include <support/catch.hpp>
 
 #include <algorithm>
@@ -36,20 +37,9 @@ using reckon::errc;
 
 static_assert(reckon::embedding_model<lc::embedder>);
 
-const lc::model_ptr* embed_test_model() {
-  static const lc::model_ptr model = [] {
-    const char* path = std::getenv("RECKON_TEST_GGUF");
-    if (path == nullptr) return lc::model_ptr{};
-    llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
-    auto m = lc::load_model(path);
-    return m ? std::move(*m) : lc::model_ptr{};
-  }();
-  return model ? &model : nullptr;
-}
-
 lc::embedder make_embedder(lc::embed_params p = {}) {
   if (p.n_threads == 0) p.n_threads = 1;
-  return lc::embedder(embed_test_model()->get(), p);
+  return lc::embedder(reckon::test::llama_test_model()->get(), p);
 }
 
 float max_abs_diff(std::span<const float> a, std::span<const float> b) {
@@ -74,7 +64,7 @@ constexpr float composition_tolerance = 1e-5f;
 } // namespace
 
 #define RECKON_NEED_GGUF()                                  \
-  if (embed_test_model() == nullptr) {                      \
+  if (reckon::test::llama_test_model() == nullptr) {                      \
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped"); \
     return;                                                 \
   }
@@ -83,7 +73,7 @@ TEST_CASE("llama_cpp::embedder (real): one vector per text, of the model's n_emb
           "[adapters][llama_cpp_real][embed]") {
   RECKON_NEED_GGUF();
   auto e = make_embedder();
-  const auto n_embd = static_cast<std::size_t>(llama_model_n_embd(embed_test_model()->get()));
+  const auto n_embd = static_cast<std::size_t>(llama_model_n_embd(reckon::test::llama_test_model()->get()));
   CHECK(e.dimension() == n_embd);
   auto a = e.embed(steps);
   REQUIRE(a);
@@ -139,7 +129,7 @@ TEST_CASE("llama_cpp::embedder (real): a text's row does not depend on the batch
 TEST_CASE("llama_cpp::embedder (real): mean pooling is the mean of the text's token embeddings",
           "[adapters][llama_cpp_real][embed]") {
   RECKON_NEED_GGUF();
-  const llama_model* model = embed_test_model()->get();
+  const llama_model* model = reckon::test::llama_test_model()->get();
   // The long step is decoded alongside others, so a pooling over part of it would show.
   auto e = make_embedder({.n_batch = 64});
   auto pooled = e.embed(steps);
@@ -228,7 +218,7 @@ TEST_CASE("llama_cpp::embedder (real): empty and over-long texts, bad parameters
       }
       return false;
     };
-    const llama_model* m = embed_test_model()->get();
+    const llama_model* m = reckon::test::llama_test_model()->get();
     CHECK(bad(nullptr, {}));
     CHECK(bad(m, {.n_batch = 0}));
     CHECK(bad(m, {.n_seq_max = 0}));

@@ -9,6 +9,7 @@
 #include <reckon/adapters/llama_cpp_prm.hpp>
 #include <reckon/reckon.hpp>
 
+#include "llama_test_model.hpp"
 #include <support/catch.hpp>
 
 #include <fmt/format.h>
@@ -29,19 +30,8 @@ using reckon::errc;
 
 static_assert(reckon::process_reward_model<lc::step_tag_prm>);
 
-const lc::model_ptr* prm_test_model() {
-  static const lc::model_ptr model = [] {
-    const char* path = std::getenv("RECKON_TEST_GGUF");
-    if (path == nullptr) return lc::model_ptr{};
-    llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
-    auto m = lc::load_model(path);
-    return m ? std::move(*m) : lc::model_ptr{};
-  }();
-  return model ? &model : nullptr;
-}
-
 lc::context_backend prm_context(std::uint32_t n_seq_max, std::uint32_t n_ctx = 4096) {
-  return lc::context_backend(prm_test_model()->get(), {.n_ctx = n_ctx, .n_batch = 512, .n_seq_max = n_seq_max, .n_threads = 1});
+  return lc::context_backend(reckon::test::llama_test_model()->get(), {.n_ctx = n_ctx, .n_batch = 512, .n_seq_max = n_seq_max, .n_threads = 1});
 }
 
 lc::step_tag_prm make_prm(std::uint32_t n_seq_max, bool cache = true, std::uint32_t n_ctx = 4096) {
@@ -117,7 +107,7 @@ constexpr double score_tolerance = 1e-3;
 
 TEST_CASE("llama_cpp step_tag_prm (real): a search of 8 paths x 10 steps decodes each step once and scores as from scratch",
           "[adapters][llama_cpp_real][step_tag_prm]") {
-  if (prm_test_model() == nullptr) {
+  if (reckon::test::llama_test_model() == nullptr) {
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
     return;
   }
@@ -182,7 +172,7 @@ TEST_CASE("llama_cpp step_tag_prm (real): a search of 8 paths x 10 steps decodes
 
 TEST_CASE("llama_cpp step_tag_prm (real): a shrinking frontier releases its llama sequences; unchanged and equal views decode nothing",
           "[adapters][llama_cpp_real][step_tag_prm]") {
-  if (prm_test_model() == nullptr) {
+  if (reckon::test::llama_test_model() == nullptr) {
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
     return;
   }
@@ -230,7 +220,7 @@ TEST_CASE("llama_cpp step_tag_prm (real): a shrinking frontier releases its llam
 }
 
 TEST_CASE("llama_cpp step_tag_prm (real): tag, good and bad must each be one token", "[adapters][llama_cpp_real][step_tag_prm]") {
-  if (prm_test_model() == nullptr) {
+  if (reckon::test::llama_test_model() == nullptr) {
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
     return;
   }
@@ -254,7 +244,7 @@ TEST_CASE("llama_cpp step_tag_prm (real): tag, good and bad must each be one tok
 
 TEST_CASE("llama_cpp step_tag_prm (real): a view with no steps gets no scores and decodes nothing",
           "[adapters][llama_cpp_real][step_tag_prm]") {
-  if (prm_test_model() == nullptr) {
+  if (reckon::test::llama_test_model() == nullptr) {
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
     return;
   }
@@ -279,7 +269,7 @@ TEST_CASE("llama_cpp step_tag_prm (real): a view with no steps gets no scores an
   CHECK(none->empty());
   CHECK(prm.live() == 0);
   // A prompt with no tokens (no BOS added) is refused.
-  lc::step_tag_prm bare(lc::context_backend(prm_test_model()->get(), {.n_ctx = 512, .n_seq_max = 2, .n_threads = 1, .add_bos = false}));
+  lc::step_tag_prm bare(lc::context_backend(reckon::test::llama_test_model()->get(), {.n_ctx = 512, .n_seq_max = 2, .n_threads = 1, .add_bos = false}));
   auto bad = bare.score_steps({.id = 3, .prompt = ""}, views_of(mixed));
   REQUIRE_FALSE(bad);
   CHECK(bad.error().code == errc::invalid_argument);
@@ -287,7 +277,7 @@ TEST_CASE("llama_cpp step_tag_prm (real): a view with no steps gets no scores an
 
 TEST_CASE("llama_cpp step_tag_prm (real): another problem never reuses the cache of the last one",
           "[adapters][llama_cpp_real][step_tag_prm]") {
-  if (prm_test_model() == nullptr) {
+  if (reckon::test::llama_test_model() == nullptr) {
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
     return;
   }
@@ -318,7 +308,7 @@ TEST_CASE("llama_cpp step_tag_prm (real): another problem never reuses the cache
 
 TEST_CASE("llama_cpp step_tag_prm (real): past n_seq_max views are re-scored from the prompt, with the same scores",
           "[adapters][llama_cpp_real][step_tag_prm]") {
-  if (prm_test_model() == nullptr) {
+  if (reckon::test::llama_test_model() == nullptr) {
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
     return;
   }
@@ -343,7 +333,7 @@ TEST_CASE("llama_cpp step_tag_prm (real): past n_seq_max views are re-scored fro
 
 TEST_CASE("llama_cpp step_tag_prm (real): a full KV cache is no_capacity, every sequence is released, and the next call recovers",
           "[adapters][llama_cpp_real][step_tag_prm]") {
-  if (prm_test_model() == nullptr) {
+  if (reckon::test::llama_test_model() == nullptr) {
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
     return;
   }
@@ -376,7 +366,7 @@ TEST_CASE("llama_cpp step_tag_prm (real): a full KV cache is no_capacity, every 
 
 TEST_CASE("llama_cpp step_tag_prm (real): a failed decode or a throwing tokenizer leaves no sequence behind",
           "[adapters][llama_cpp_real][step_tag_prm]") {
-  if (prm_test_model() == nullptr) {
+  if (reckon::test::llama_test_model() == nullptr) {
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
     return;
   }
@@ -415,11 +405,11 @@ TEST_CASE("llama_cpp step_tag_prm (real): a failed decode or a throwing tokenize
 
 TEST_CASE("llama_cpp step_tag_prm (real): reckon::particle_filter with the llama.cpp policy and the step-tag PRM",
           "[adapters][llama_cpp_real][step_tag_prm]") {
-  if (prm_test_model() == nullptr) {
+  if (reckon::test::llama_test_model() == nullptr) {
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
     return;
   }
-  lc::engine engine(lc::context_backend(prm_test_model()->get(), {.n_ctx = 4096, .n_seq_max = 16, .n_threads = 1}));
+  lc::engine engine(lc::context_backend(reckon::test::llama_test_model()->get(), {.n_ctx = 4096, .n_seq_max = 16, .n_threads = 1}));
   reckon::particle_filter_params params;
   params.n = 6;
   auto prm = make_prm(params.n); // n sequences suffice: every scored view is a prefix the next round extends

@@ -9,6 +9,7 @@
 
 #include <reckon/adapters/llama_cpp.hpp>
 
+#include "llama_test_model.hpp"
 #include <support/catch.hpp>
 
 #include <cstdlib>
@@ -20,23 +21,12 @@ namespace {
 namespace lc = reckon::llama_cpp;
 using reckon::errc;
 
-const lc::model_ptr* test_model() {
-  static const lc::model_ptr model = [] {
-    const char* path = std::getenv("RECKON_TEST_GGUF");
-    if (path == nullptr) return lc::model_ptr{};
-    llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
-    auto m = lc::load_model(path);
-    return m ? std::move(*m) : lc::model_ptr{};
-  }();
-  return model ? &model : nullptr;
-}
-
 lc::engine make(std::uint32_t n_ctx, std::uint32_t n_seq_max) {
   lc::context_params cp;
   cp.n_ctx = n_ctx;
   cp.n_seq_max = n_seq_max;
   cp.n_threads = 1;
-  return lc::engine(lc::context_backend(test_model()->get(), cp));
+  return lc::engine(lc::context_backend(reckon::test::llama_test_model()->get(), cp));
 }
 
 const reckon::problem prob{.id = 1, .prompt = "Question: what is 6 times 7? Think step by step."};
@@ -44,7 +34,7 @@ const reckon::problem prob{.id = 1, .prompt = "Question: what is 6 times 7? Thin
 } // namespace
 
 TEST_CASE("llama_cpp (real): forks share the prompt's KV and continue it identically", "[adapters][llama_cpp_real]") {
-  if (test_model() == nullptr) {
+  if (reckon::test::llama_test_model() == nullptr) {
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
     return;
   }
@@ -82,7 +72,7 @@ TEST_CASE("llama_cpp (real): forks share the prompt's KV and continue it identic
 }
 
 TEST_CASE("llama_cpp (real): a full KV cache is no_capacity, and releasing sequences recovers", "[adapters][llama_cpp_real]") {
-  if (test_model() == nullptr) {
+  if (reckon::test::llama_test_model() == nullptr) {
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
     return;
   }
@@ -116,7 +106,7 @@ TEST_CASE("llama_cpp (real): a full KV cache is no_capacity, and releasing seque
 
 TEST_CASE("llama_cpp (real): sample cuts stop strings, keeps statistics per token, and accounts every decoded row",
           "[adapters][llama_cpp_real]") {
-  if (test_model() == nullptr) {
+  if (reckon::test::llama_test_model() == nullptr) {
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
     return;
   }

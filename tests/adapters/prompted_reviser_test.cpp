@@ -15,10 +15,8 @@
 #include <reckon/testing/synthetic_model.hpp>
 
 #if defined(RECKON_TEST_LLAMA_CPP)
-#include <reckon/adapters/llama_cpp.hpp>
-#include <cstdlib>
+#include "llama_test_model.hpp"
 #endif
-
 #include <support/catch.hpp>
 
 #include <cmath>
@@ -399,22 +397,11 @@ static_assert(reckon::reviser<reckon::prompted_reviser<lc::engine>>);
 static_assert(reckon::logprob_model<reckon::prompted_reviser<lc::engine>>);
 static_assert(reckon::model_traits<reckon::prompted_reviser<lc::engine>>::full_logits);
 
-const lc::model_ptr* pr_llama_model() {
-  static const lc::model_ptr model = [] {
-    const char* path = std::getenv("RECKON_TEST_GGUF");
-    if (path == nullptr) return lc::model_ptr{};
-    llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
-    auto m = lc::load_model(path);
-    return m ? std::move(*m) : lc::model_ptr{};
-  }();
-  return model ? &model : nullptr;
-}
-
 } // namespace
 
 TEST_CASE("prompted_reviser (real llama.cpp): the engine in process revises two requests, seeds repeat, usage adds up",
           "[adapters][prompted_reviser][llama_cpp_real]") {
-  if (pr_llama_model() == nullptr) {
+  if (reckon::test::llama_test_model() == nullptr) {
     WARN("RECKON_TEST_GGUF not set or not loadable: skipped");
     return;
   }
@@ -422,7 +409,7 @@ TEST_CASE("prompted_reviser (real llama.cpp): the engine in process revises two 
   cp.n_ctx = 1024;
   cp.n_seq_max = 2;
   cp.n_threads = 1;
-  reckon::prompted_reviser<lc::engine> rv(lc::engine(lc::context_backend(pr_llama_model()->get(), cp)));
+  reckon::prompted_reviser<lc::engine> rv(lc::engine(lc::context_backend(reckon::test::llama_test_model()->get(), cp)));
   const std::vector<std::string> first = {"Step 1: 6 * 7 = 41.\n\n", "The answer is \\boxed{41}."};
   const std::vector<std::string> second = {"Step 1: 6 + 7 = 13.\n\n", "The answer is \\boxed{13}."};
   const std::vector<double> scores = {0.2, 0.1};
