@@ -81,7 +81,7 @@ struct prism_runner {
 }
 
 /// ETS of width n on a model that is its own PRM and embedder: lambda_s from the yaml of the
-/// nearest width (1.5 for 16, 1.4 for 64, 1.45 for 256), lambda_c 1, the rest REBASE's.
+/// nearest width on a log scale (1.5 for 16, 1.4 for 64, 1.45 for 256), lambda_c 1, the rest REBASE's.
 struct ets_runner {
   template <class M>
     requires stepping_model<M> && process_reward_model<M> && embedding_model<M>
@@ -89,7 +89,7 @@ struct ets_runner {
     if (c.budget == 0) return fail(errc::invalid_argument, "budget (n) must be > 0");
     ets_params params;
     params.search.width = c.budget;
-    params.coverage_weight = c.budget >= 160 ? 1.45 : c.budget >= 32 ? 1.4 : 1.5;
+    params.coverage_weight = c.budget >= 128 ? 1.45 : c.budget >= 32 ? 1.4 : 1.5; // geometric midpoints
     auto r = ets(params).run(model, model, model, p, budget{}, random_stream(stream_key{c.seed, p.id, 0, 0}));
     if (!r) return r.error();
     return run_outcome{r.value().answer};
