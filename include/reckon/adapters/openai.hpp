@@ -70,8 +70,10 @@ namespace reckon::openai {
 ///
 /// Errors never contain client_params.api_key (a server echoing it has it replaced by "[api_key]").
 ///
-/// Thread safety: a model may be used from one thread at a time; each sample() call opens its own
-/// connections. A model is movable (not copyable).
+/// Thread safety: sample() may run on several threads at once (each call opens its own
+/// connections and keeps its own state; the counters are under a mutex): openai::reviser's fan-out
+/// relies on it. Moving a model, or calling anything while it moves, is one thread's. A model is
+/// movable (not copyable).
 class model {
 public:
   using reckon_model_concept = capabilities<sampling_model_tag, logprob_model_tag>;

@@ -54,8 +54,8 @@ using reviser_params = reckon::revision_prompt_params;
 /// Cost: one request per revision, each prefilling its prompt (the candidate, the history and the
 /// feedback). totals() are the model's counters.
 ///
-/// Thread safety: one thread at a time (revise's fan-out calls openai::model::sample from several
-/// threads; it keeps each call's state apart and its counters under a mutex). Movable.
+/// Thread safety: one thread at a time per reviser (its revise fans out over openai::model::sample,
+/// which may run on several threads at once; see openai::model). Movable.
 class reviser {
 public:
   using reckon_model_concept = capabilities<sampling_model_tag, logprob_model_tag, reviser_tag>;
