@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -198,5 +199,28 @@ private:
   std::uint32_t release_calls_ = 0, double_releases_ = 0, unknown_releases_ = 0;
 };
 static_assert(stepping_model<hostile_stepping>);
+
+/// A hostile mode and the error a search run must return under it (nullopt: the run succeeds).
+struct hostile_case {
+  const char* name;
+  hostile_modes modes;
+  std::optional<errc> error;
+};
+
+/// The hostile modes a tree search (REBASE, ETS) is run against on a problem of about 6 steps at
+/// width 8: forks failing early and late, a full engine, extends failing, throwing or short, paths
+/// that never finish or finish at once.
+inline std::vector<hostile_case> tree_search_hostile_cases() {
+  return {
+      {"fork fails after 9", {.forks_before_failure = 9}, errc::engine_failure},
+      {"fork fails after 3 (at the start)", {.forks_before_failure = 3}, errc::engine_failure},
+      {"fork no_capacity after 9", {.forks_before_failure = 9, .fork_error = errc::no_capacity}, std::nullopt},
+      {"extend fails at 2", {.fail_extend_at = 2}, errc::engine_failure},
+      {"extend throws at 3", {.throw_extend_at = 3}, errc::engine_failure},
+      {"extend short at 2", {.short_extend_at = 2}, errc::engine_failure},
+      {"never done", {.never_done = true}, std::nullopt},
+      {"done at the first step", {.done_at_first_step = true}, std::nullopt},
+  };
+}
 
 } // namespace reckon::test

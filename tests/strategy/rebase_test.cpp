@@ -462,21 +462,7 @@ TEST_CASE("rebase on a hostile engine: errors are results and every handle is re
   const auto& q = suite->problems[4];
   const problem p = q.as_problem();
   const random_stream s(stream_key{.seed = 7, .problem = p.id});
-  struct mode_case {
-    const char* name;
-    test::hostile_modes modes;
-    std::optional<errc> error; // nullopt: the run succeeds
-  };
-  const std::vector<mode_case> cases{
-      {"fork fails after 9", {.forks_before_failure = 9}, errc::engine_failure},
-      {"fork fails after 3 (at the start)", {.forks_before_failure = 3}, errc::engine_failure},
-      {"fork no_capacity after 9", {.forks_before_failure = 9, .fork_error = errc::no_capacity}, std::nullopt},
-      {"extend fails at 2", {.fail_extend_at = 2}, errc::engine_failure},
-      {"extend throws at 3", {.throw_extend_at = 3}, errc::engine_failure},
-      {"extend short at 2", {.short_extend_at = 2}, errc::engine_failure},
-      {"never done", {.never_done = true}, std::nullopt},
-      {"done at the first step", {.done_at_first_step = true}, std::nullopt},
-  };
+  const auto cases = test::tree_search_hostile_cases();
   for (const auto& c : cases) {
     INFO(c.name);
     testing::synthetic_model inner(suite);
