@@ -45,6 +45,19 @@ foreach(_h IN LISTS _reckon_adapter_top _reckon_adapter_detail)
                     "it is neither verified nor installed")
   endif()
 endforeach()
+# reckon::<export_name> as INTERFACE target reckon_<export_name>: the core plus its dependencies,
+# its headers as a header set (installed and verified like the core's).
+function(reckon_add_adapter export_name headers)
+  add_library(reckon_${export_name} INTERFACE)
+  add_library(reckon::${export_name} ALIAS reckon_${export_name})
+  set_target_properties(reckon_${export_name} PROPERTIES EXPORT_NAME ${export_name})
+  target_link_libraries(reckon_${export_name} INTERFACE reckon::reckon ${ARGN})
+  target_sources(reckon_${export_name} INTERFACE
+    FILE_SET HEADERS
+    BASE_DIRS "${_reckon_include_dir}"
+    FILES ${headers})
+endfunction()
+
 set(RECKON_HAS_LLAMA_CPP OFF)
 set(RECKON_HAS_OPENAI OFF)
 set(RECKON_HAS_CBC OFF)
@@ -131,14 +144,7 @@ if(_reckon_llama_target)
 endif()
 
 if(_reckon_llama_target)
-  add_library(reckon_llama_cpp INTERFACE)
-  add_library(reckon::llama_cpp ALIAS reckon_llama_cpp)
-  set_target_properties(reckon_llama_cpp PROPERTIES EXPORT_NAME llama_cpp)
-  target_link_libraries(reckon_llama_cpp INTERFACE reckon::reckon ${_reckon_llama_target})
-  target_sources(reckon_llama_cpp INTERFACE
-    FILE_SET HEADERS
-    BASE_DIRS "${_reckon_include_dir}"
-    FILES ${_reckon_llama_headers})
+  reckon_add_adapter(llama_cpp "${_reckon_llama_headers}" ${_reckon_llama_target})
   set(RECKON_HAS_LLAMA_CPP ON)
   message(STATUS "reckon: llama.cpp found; reckon::llama_cpp created")
 elseif(RECKON_LLAMA_CPP_DIR)
@@ -173,15 +179,8 @@ endif()
 
 if(_reckon_httplib_target AND TARGET nlohmann_json::nlohmann_json)
   find_package(Threads REQUIRED)
-  add_library(reckon_openai INTERFACE)
-  add_library(reckon::openai ALIAS reckon_openai)
-  set_target_properties(reckon_openai PROPERTIES EXPORT_NAME openai)
-  target_link_libraries(reckon_openai INTERFACE reckon::reckon ${_reckon_httplib_target}
-    nlohmann_json::nlohmann_json Threads::Threads)
-  target_sources(reckon_openai INTERFACE
-    FILE_SET HEADERS
-    BASE_DIRS "${_reckon_include_dir}"
-    FILES ${_reckon_openai_headers})
+  reckon_add_adapter(openai "${_reckon_openai_headers}" ${_reckon_httplib_target} nlohmann_json::nlohmann_json
+    Threads::Threads)
   set(RECKON_HAS_OPENAI ON)
   # https needs a cpp-httplib built with OpenSSL; its target carries the macro that says so.
   set(_reckon_tls "no (cpp-httplib without OpenSSL: https URLs are refused)")
@@ -212,14 +211,7 @@ else()
   endif()
 endif()
 if(_reckon_cbc_target)
-  add_library(reckon_cbc INTERFACE)
-  add_library(reckon::cbc ALIAS reckon_cbc)
-  set_target_properties(reckon_cbc PROPERTIES EXPORT_NAME cbc)
-  target_link_libraries(reckon_cbc INTERFACE reckon::reckon ${_reckon_cbc_target})
-  target_sources(reckon_cbc INTERFACE
-    FILE_SET HEADERS
-    BASE_DIRS "${_reckon_include_dir}"
-    FILES ${_reckon_cbc_headers})
+  reckon_add_adapter(cbc "${_reckon_cbc_headers}" ${_reckon_cbc_target})
   set(RECKON_HAS_CBC ON)
   message(STATUS "reckon: CBC ${RECKON_CBC_VERSION} found; reckon::cbc created")
 else()
