@@ -23,14 +23,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <optional>
 #include <span>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -78,40 +75,22 @@ public:
     std::vector<std::string> prompts;
     prompts.reserve(requests.size());
     for (const auto& q : requests) prompts.push_back(prompt_.render(p, q));
-    std::vector<std::optional<result<sample_batch>>> got(requests.size());
-    std::atomic<std::size_t> next{0};
-    std::atomic<bool> stop{false};
-    auto worker = [&] {
-      for (;;) {
-        if (stop.load()) return;
-        const std::size_t i = next.fetch_add(1);
-        if (i >= requests.size()) return;
-        sampling_params sp = params;
-        sp.seed = requests[i].seed;
-        try {
-          got[i] = model_.sample(problem{p.id, prompts[i]}, sp, 1);
-        } catch (const std::exception& e) { // nothing may leave a worker thread
-          got[i] = result<sample_batch>(fail(errc::engine_failure, std::string("openai::reviser: ") + e.what()));
-        }
-        if (!*got[i]) stop.store(true);
-      }
-    };
-    const std::size_t threads = std::min<std::size_t>(model_.params().max_in_flight, requests.size());
-    if (threads <= 1) {
-      worker();
-    } else {
-      std::vector<std::thread> pool;
-      pool.reserve(threads);
-      for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
-      for (auto& th : pool) th.join();
-    }
+    std::vector<std::optional<sample_batch>> got(requests.size());
+    // Each sample opens its own connections: the workers keep no state of their own.
+    auto failed = detail::bounded_for_each(requests.size(), model_.params().max_in_flight, "openai::reviser: ",
+                                           [] { return 0; }, [&](int&, std::size_t i) -> result<void> {
+                                             sampling_params sp = params;
+                                             sp.seed = requests[i].seed;
+                                             auto r = model_.sample(problem{p.id, prompts[i]}, sp, 1);
+                                             if (!r) return r.error();
+                                             got[i] = std::move(r.value());
+                                             return {};
+                                           });
+    if (failed) return *failed;
     sample_batch out;
     out.completions.reserve(requests.size());
     for (std::size_t i = 0; i < requests.size(); ++i) {
-      if (got[i] && !*got[i]) return got[i]->error();
-    }
-    for (std::size_t i = 0; i < requests.size(); ++i) {
-      auto& batch = got[i]->value();
+      auto& batch = *got[i];
       if (batch.completions.size() != 1)
         return fail(errc::engine_failure, fmt::format("openai::reviser: request {} came back with {} completions", i,
                                                       batch.completions.size()));

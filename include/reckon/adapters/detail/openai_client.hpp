@@ -82,6 +82,52 @@ inline constexpr const char* no_tls_message =
          j["error"]["type"] == "exceed_context_size_error";
 }
 
+/// Runs `job(state, i)` for i in [0, count) on at most `threads` threads (the caller's thread when
+/// that is 1); each thread makes its `state` once, with `make_state()`, before its first job.
+/// After the first failure no new job starts. An exception from make_state or a job (nothing may
+/// leave a worker thread) is that job's engine_failure, its message `who` + what(). @returns the
+/// error of the lowest failing index, if any.
+template <class MakeState, class Job>
+std::optional<reckon::error> bounded_for_each(std::size_t count, std::size_t threads, const char* who, MakeState&& make_state,
+                                              Job&& job) {
+  std::vector<std::optional<reckon::error>> errors(count);
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> stop{false};
+  auto worker = [&] {
+    std::optional<decltype(make_state())> state;
+    for (;;) {
+      if (stop.load()) return;
+      const std::size_t i = next.fetch_add(1);
+      if (i >= count) return;
+      result<void> done;
+      try {
+        if (!state) state.emplace(make_state());
+        done = job(*state, i);
+      } catch (const std::exception& e) {
+        done = fail(errc::engine_failure, std::string(who) + e.what());
+      } catch (...) {
+        done = fail(errc::engine_failure, std::string(who) + "unknown exception");
+      }
+      if (!done) {
+        errors[i] = done.error();
+        stop.store(true);
+      }
+    }
+  };
+  const std::size_t n = std::min(threads, count);
+  if (n <= 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    pool.reserve(n);
+    for (std::size_t t = 0; t < n; ++t) pool.emplace_back(worker);
+    for (auto& th : pool) th.join();
+  }
+  for (auto& e : errors)
+    if (e) return std::move(e);
+  return std::nullopt;
+}
+
 /// Connections, retries and accounting for one adapter. Movable, not copyable; counters are
 /// guarded by a mutex, so requests may run on several threads at once.
 class transport {
@@ -162,42 +208,9 @@ public:
   /// leave a worker thread.
   template <class Job>
   std::optional<reckon::error> for_each(std::size_t count, Job&& job) const {
-    std::vector<std::optional<reckon::error>> errors(count);
-    std::atomic<std::size_t> next{0};
-    std::atomic<bool> stop{false};
-    auto worker = [&] {
-      std::unique_ptr<httplib::Client> client;
-      for (;;) {
-        if (stop.load()) return;
-        const std::size_t i = next.fetch_add(1);
-        if (i >= count) return;
-        result<void> done;
-        try {
-          if (!client) client = open();
-          done = job(*client, i);
-        } catch (const std::exception& e) {
-          done = fail(errc::engine_failure, std::string("openai: ") + e.what());
-        } catch (...) {
-          done = fail(errc::engine_failure, "openai: unknown exception");
-        }
-        if (!done) {
-          errors[i] = done.error();
-          stop.store(true);
-        }
-      }
-    };
-    const std::size_t threads = std::min<std::size_t>(params_.max_in_flight, count);
-    if (threads <= 1) {
-      worker();
-    } else {
-      std::vector<std::thread> pool;
-      pool.reserve(threads);
-      for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
-      for (auto& th : pool) th.join();
-    }
-    for (auto& e : errors)
-      if (e) return std::move(e);
-    return std::nullopt;
+    return bounded_for_each(count, params_.max_in_flight, "openai: ",
+                                    [this] { return open(); },
+                                    [&](std::unique_ptr<httplib::Client>& client, std::size_t i) { return job(*client, i); });
   }
 
   /// One request with retries; the body of a 200, or why not (redacted). A 5xx whose body repeats
